@@ -1,0 +1,153 @@
+//! The daemon's settings. Every limit lives here, once, with its default and what it bounds.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the daemon runs. `Config::default()` is the documented default policy.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Extra origins whose pages may open a session, beyond the daemon's own
+    /// (`http://127.0.0.1:PORT`, `http://localhost:PORT`, `http://[::1]:PORT`). Exact
+    /// `scheme://host[:port]` strings; no wildcards.
+    pub allowed_origins: Vec<String>,
+    /// Where the static pages are served from (`GET /`); `None` serves none.
+    pub web_root: Option<PathBuf>,
+    /// AF_UNIX sockets.
+    pub unix: UnixSockets,
+    /// Limits on sessions, sockets, requests and messages.
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { allowed_origins: Vec::new(), web_root: None, unix: UnixSockets::PrivateDir, limits: Limits::default() }
+    }
+}
+
+/// Where AF_UNIX sockets live. Pages name Unix sockets by a single file name (`"echo.sock"`); the
+/// daemon keeps them all in one sandbox directory, so a page can neither create nor reach a socket
+/// file anywhere else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnixSockets {
+    /// AF_UNIX is refused (`EAFNOSUPPORT`).
+    Disabled,
+    /// A fresh private (0700) directory, made at start and removed at exit. The default.
+    PrivateDir,
+    /// This directory: created 0700 if missing; if it exists it must be a directory (not a
+    /// symlink) owned by the daemon's user with no access for group or others.
+    Dir(PathBuf),
+}
+
+/// Bounds on what one page, and all pages together, can make the daemon hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// WebSocket sessions open at once; one more gets HTTP 503.
+    pub max_sessions: usize,
+    /// Sockets one session may hold open; one more is `EMFILE`.
+    pub max_sockets_per_session: usize,
+    /// Requests of blocking methods a session may have outstanding; one more gets `-32001`.
+    pub max_inflight_per_session: usize,
+    /// The largest request message accepted. Messages up to twice this size get a `-32001` error
+    /// and the session carries on; larger ones close the session (WebSocket close code 1009).
+    pub max_message_bytes: usize,
+    /// The most data one send carries and one receive returns.
+    pub max_payload_bytes: usize,
+    /// The largest `listen` backlog; larger ones are clamped.
+    pub max_listen_backlog: i32,
+    /// Responses queued for one session's WebSocket writer before its operations wait.
+    pub outbound_queue: usize,
+    /// Time allowed from TCP accept to a complete HTTP request head.
+    pub handshake_timeout: Duration,
+    /// The largest HTTP request head (request line and headers).
+    pub max_request_head_bytes: usize,
+    /// Name resolutions running at once, daemon-wide (each holds a blocking thread).
+    pub dns_concurrency: usize,
+    /// How long one name resolution may take before it fails with `EAI_AGAIN`.
+    pub dns_timeout: Duration,
+    /// The largest static file served.
+    pub max_static_file_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_sessions: 64,
+            max_sockets_per_session: 128,
+            max_inflight_per_session: 256,
+            max_message_bytes: 1 << 20,
+            max_payload_bytes: 512 << 10,
+            max_listen_backlog: 128,
+            outbound_queue: 64,
+            handshake_timeout: Duration::from_secs(10),
+            max_request_head_bytes: 16 << 10,
+            dns_concurrency: 4,
+            dns_timeout: Duration::from_secs(5),
+            max_static_file_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Room a request needs beyond its base64 payload: the envelope, method, fd, flags and address.
+const ENVELOPE_ALLOWANCE: usize = 4096;
+
+impl Limits {
+    /// Checks the limits fit together; the error names the setting that does not.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("max_sessions", self.max_sessions),
+            ("max_sockets_per_session", self.max_sockets_per_session),
+            ("max_inflight_per_session", self.max_inflight_per_session),
+            ("max_payload_bytes", self.max_payload_bytes),
+            ("outbound_queue", self.outbound_queue),
+            ("dns_concurrency", self.dns_concurrency),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{name} must be at least 1"));
+        }
+        let needed = bridge_protocol::Payload::base64_len(self.max_payload_bytes) + ENVELOPE_ALLOWANCE;
+        if self.max_message_bytes < needed {
+            return Err(format!(
+                "max_message_bytes ({}) must hold a max_payload_bytes ({}) send: at least {needed}",
+                self.max_message_bytes, self.max_payload_bytes
+            ));
+        }
+        if self.max_listen_backlog < 1 {
+            return Err("max_listen_backlog must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// What `hello` reports to a client.
+    pub fn for_client(&self) -> bridge_protocol::Limits {
+        bridge_protocol::Limits {
+            max_message_bytes: self.max_message_bytes,
+            max_payload_bytes: self.max_payload_bytes,
+            max_inflight: self.max_inflight_per_session,
+            max_sockets: self.max_sockets_per_session,
+        }
+    }
+
+    /// The hard cap on one incoming WebSocket message: past it the session is closed.
+    pub(crate) fn hard_message_cap(&self) -> usize {
+        self.max_message_bytes.saturating_mul(2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Limits::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn payload_must_fit_in_a_message() {
+        let limits = Limits { max_payload_bytes: 1 << 20, ..Limits::default() };
+        let err = limits.validate().err().unwrap_or_default();
+        assert!(err.contains("max_message_bytes"), "{err}");
+        let limits = Limits { max_sessions: 0, ..Limits::default() };
+        assert!(limits.validate().is_err());
+    }
+}

@@ -1,0 +1,341 @@
+//! The HTTP side of the daemon's port: reading a request head within bounds, the WebSocket
+//! handshake gate, and the static teaching pages.
+
+use crate::policy::Policy;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bridge_protocol::SUBPROTOCOL;
+use std::path::{Component, Path, PathBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+/// Headers parsed at most.
+const MAX_HEADERS: usize = 64;
+
+/// A parsed request head.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Head {
+    /// The single value of a header; `None` if absent or repeated.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        let mut values = self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        let first = values.next();
+        if values.next().is_some() { None } else { first }
+    }
+
+    fn header_count(&self, name: &str) -> usize {
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
+    }
+
+    /// Whether a comma-separated header contains `token` (case-insensitive).
+    fn has_token(&self, name: &str, token: &str) -> bool {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    /// Whether this asks to upgrade to a WebSocket.
+    pub(crate) fn wants_websocket(&self) -> bool {
+        self.has_token("upgrade", "websocket")
+    }
+}
+
+/// Why a request head could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum HeadError {
+    /// The peer closed before sending a full head.
+    Closed,
+    /// The head is larger than allowed.
+    TooLarge,
+    /// Not HTTP/1.1.
+    Malformed,
+}
+
+/// Reads a request head: at most `max` bytes, ending in a blank line. Returns the head and any bytes
+/// read past it.
+pub(crate) async fn read_head(stream: &mut TcpStream, max: usize) -> Result<(Head, Vec<u8>), HeadError> {
+    let mut buf = Vec::with_capacity(1024.min(max));
+    loop {
+        if buf.len() >= max {
+            return Err(HeadError::TooLarge);
+        }
+        let mut chunk = [0u8; 1024];
+        let room = (max - buf.len()).min(chunk.len());
+        let n = stream.read(&mut chunk[..room]).await.map_err(|_| HeadError::Closed)?;
+        if n == 0 {
+            return Err(HeadError::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf) {
+            Ok(httparse::Status::Partial) => continue,
+            Ok(httparse::Status::Complete(len)) => {
+                if req.version != Some(1) {
+                    return Err(HeadError::Malformed);
+                }
+                let head = Head {
+                    method: req.method.unwrap_or_default().to_owned(),
+                    path: req.path.unwrap_or_default().to_owned(),
+                    headers: req
+                        .headers
+                        .iter()
+                        .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+                        .collect(),
+                };
+                return Ok((head, buf.split_off(len)));
+            }
+            Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
+            Err(_) => return Err(HeadError::Malformed),
+        }
+    }
+}
+
+/// A refusal: the status to answer and a plain-words reason for the body.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) status: u16,
+    pub(crate) reason: &'static str,
+}
+
+fn refuse(status: u16, reason: &'static str) -> Refusal {
+    Refusal { status, reason }
+}
+
+/// Checks a request's `Host` (every request, pages included: a DNS-rebinding page must not read
+/// what the daemon serves).
+pub(crate) fn check_host(head: &Head, policy: &Policy) -> Result<(), Refusal> {
+    match head.header("host") {
+        Some(host) if policy.host_allowed(host) => Ok(()),
+        Some(_) => Err(refuse(403, "this Host is not the bridge daemon (localhost, 127.0.0.1 or [::1] with its port)")),
+        None if head.header_count("host") > 1 => Err(refuse(400, "more than one Host header")),
+        None => Err(refuse(400, "the request has no Host header")),
+    }
+}
+
+/// Checks a WebSocket upgrade and returns the `Sec-WebSocket-Accept` value.
+pub(crate) fn check_upgrade(head: &Head, policy: &Policy) -> Result<String, Refusal> {
+    if head.method != "GET" {
+        return Err(refuse(405, "a WebSocket handshake is a GET"));
+    }
+    if !head.has_token("connection", "upgrade") {
+        return Err(refuse(400, "a WebSocket handshake needs Connection: Upgrade"));
+    }
+    if head.header("sec-websocket-version") != Some("13") {
+        return Err(refuse(426, "this bridge speaks WebSocket version 13"));
+    }
+    let key = head.header("sec-websocket-key").ok_or(refuse(400, "missing or repeated Sec-WebSocket-Key"))?;
+    if STANDARD.decode(key.trim()).map(|k| k.len()) != Ok(16) {
+        return Err(refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64"));
+    }
+    if head.header_count("origin") > 1 || !policy.origin_allowed(head.header("origin")) {
+        return Err(refuse(403, "this page's origin may not use the bridge (see --allow-origin)"));
+    }
+    if !head.has_token("sec-websocket-protocol", SUBPROTOCOL) {
+        return Err(refuse(400, "offer the WebSocket subprotocol sockbridge.v1"));
+    }
+    Ok(derive_accept_key(key.trim().as_bytes()))
+}
+
+/// The `101 Switching Protocols` response.
+pub(crate) fn switching_protocols(accept: &str) -> String {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n"
+    )
+}
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+/// Writes a complete response and closes the connection. No CORS headers are ever sent.
+pub(crate) async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8], head_only: bool) {
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n",
+        status_text(status),
+        body.len()
+    );
+    if status == 426 {
+        out.push_str("Sec-WebSocket-Version: 13\r\n");
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    if !head_only {
+        bytes.extend_from_slice(body);
+    }
+    let _ = stream.write_all(&bytes).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Writes a refusal with its reason as a text body.
+pub(crate) async fn respond_refusal(stream: &mut TcpStream, refusal: &Refusal) {
+    let body = format!("{}\n", refusal.reason);
+    respond(stream, refusal.status, "text/plain; charset=utf-8", body.as_bytes(), false).await;
+}
+
+/// Serves a file of the web root for `GET`/`HEAD`.
+pub(crate) async fn serve_static(stream: &mut TcpStream, head: &Head, root: Option<&Path>, max_bytes: u64) {
+    let head_only = head.method == "HEAD";
+    if head.method != "GET" && !head_only {
+        return respond_refusal(stream, &refuse(405, "only GET and HEAD are served")).await;
+    }
+    let not_found = refuse(404, "not found");
+    let Some(file) = root.and_then(|root| static_path(root, &head.path)) else {
+        return respond_refusal(stream, &not_found).await;
+    };
+    let Some(root) = root else {
+        return respond_refusal(stream, &not_found).await;
+    };
+    // Resolve symbolic links and insist the result is still inside the root.
+    let (Ok(real_root), Ok(real)) = (tokio::fs::canonicalize(root).await, tokio::fs::canonicalize(&file).await) else {
+        return respond_refusal(stream, &not_found).await;
+    };
+    let real = if tokio::fs::metadata(&real).await.is_ok_and(|m| m.is_dir()) { real.join("index.html") } else { real };
+    if !real.starts_with(&real_root) {
+        return respond_refusal(stream, &not_found).await;
+    }
+    match tokio::fs::metadata(&real).await {
+        Ok(m) if m.is_file() && m.len() <= max_bytes => {}
+        _ => return respond_refusal(stream, &not_found).await,
+    }
+    match tokio::fs::read(&real).await {
+        Ok(body) => respond(stream, 200, content_type(&real), &body, head_only).await,
+        Err(_) => respond_refusal(stream, &not_found).await,
+    }
+}
+
+/// The file a request path names under `root`: plain segments of `A-Z a-z 0-9 . _ -` only, none
+/// starting with a dot; `/` and directories mean their `index.html`.
+fn static_path(root: &Path, request_path: &str) -> Option<PathBuf> {
+    let path = request_path.split(['?', '#']).next().unwrap_or_default();
+    let rel = path.strip_prefix('/')?;
+    let mut out = root.to_path_buf();
+    for segment in rel.split('/').filter(|s| !s.is_empty()) {
+        let ok = !segment.starts_with('.')
+            && segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !ok {
+            return None;
+        }
+        out.push(segment);
+    }
+    if out.components().any(|c| matches!(c, Component::ParentDir)) {
+        return None;
+    }
+    Some(out)
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or_default() {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "wasm" => "application/wasm",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" | "md" => "text/plain; charset=utf-8",
+        "ts" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn head(lines: &[(&str, &str)]) -> Head {
+        Head {
+            method: "GET".into(),
+            path: "/".into(),
+            headers: lines.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy::new(SocketAddr::from(([127, 0, 0, 1], 7320)), &[])
+    }
+
+    fn upgrade(extra: &[(&str, &str)]) -> Head {
+        let mut lines = vec![
+            ("Host", "127.0.0.1:7320"),
+            ("Upgrade", "websocket"),
+            ("Connection", "keep-alive, Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Protocol", "other, sockbridge.v1"),
+        ];
+        lines.extend_from_slice(extra);
+        head(&lines)
+    }
+
+    #[test]
+    fn accepts_a_good_handshake() {
+        let h = upgrade(&[("Origin", "http://localhost:7320")]);
+        assert!(h.wants_websocket());
+        assert_eq!(check_host(&h, &policy()), Ok(()));
+        // RFC 6455's worked example.
+        assert_eq!(check_upgrade(&h, &policy()), Ok("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned()));
+    }
+
+    #[test]
+    fn refuses_bad_handshakes() {
+        let status = |h: &Head| check_upgrade(h, &policy()).err().map(|r| r.status);
+        assert_eq!(status(&upgrade(&[("Origin", "https://evil.example")])), Some(403));
+        assert_eq!(status(&upgrade(&[("Origin", "http://localhost:7320"), ("Origin", "http://evil")])), Some(403));
+        let mut h = upgrade(&[]);
+        h.headers.retain(|(n, _)| n != "Sec-WebSocket-Protocol");
+        assert_eq!(status(&h), Some(400));
+        let mut h = upgrade(&[]);
+        h.headers.retain(|(n, _)| n != "Sec-WebSocket-Version");
+        assert_eq!(status(&h), Some(426));
+        let mut h = upgrade(&[]);
+        h.headers.retain(|(n, _)| n != "Sec-WebSocket-Key");
+        h.headers.push(("Sec-WebSocket-Key".into(), "c2hvcnQ=".into()));
+        assert_eq!(status(&h), Some(400));
+        let mut h = upgrade(&[]);
+        h.method = "POST".into();
+        assert_eq!(status(&h), Some(405));
+    }
+
+    #[test]
+    fn host_is_checked() {
+        let p = policy();
+        assert_eq!(check_host(&head(&[("Host", "evil.test:7320")]), &p).err().map(|r| r.status), Some(403));
+        assert_eq!(check_host(&head(&[]), &p).err().map(|r| r.status), Some(400));
+        let two = head(&[("Host", "127.0.0.1:7320"), ("host", "127.0.0.1:7320")]);
+        assert_eq!(check_host(&two, &p).err().map(|r| r.status), Some(400));
+    }
+
+    #[test]
+    fn static_paths_stay_inside() {
+        let root = Path::new("/srv/web");
+        assert_eq!(static_path(root, "/"), Some(PathBuf::from("/srv/web")));
+        assert_eq!(static_path(root, "/pkg/x.js?v=1"), Some(PathBuf::from("/srv/web/pkg/x.js")));
+        for bad in ["/../etc/passwd", "/..", "/.git/config", "/a/%2e%2e/b", "relative", "/a\\b", "/a/..%2f"] {
+            assert_eq!(static_path(root, bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The sockbridge daemon: it owns real TCP, UDP and Unix sockets and lends them to web pages, which
+//! drive them with Python's socket API over a WebSocket (JSON-RPC 2.0, subprotocol
+//! `sockbridge.v1`; the protocol is specified in `docs/protocol.md`).
+//!
+//! The binary `bridge-daemon` is a thin `main.rs` over [`serve`], so tests run the daemon
+//! in-process on port 0:
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let url = format!("ws://{}/", listener.local_addr()?);
+//! let stop = tokio_util::sync::CancellationToken::new();
+//! let daemon = tokio::spawn(bridge_daemon::serve(listener, bridge_daemon::Config::default(), stop.clone().cancelled_owned()));
+//! // ... connect clients to `url` ...
+//! stop.cancel();
+//! daemon.await??;
+//! # Ok(()) }
+//! ```
+//!
+//! # Organization
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`config`] | [`Config`] and [`Limits`]: every setting and bound, with its default |
+//! | `policy` | the security floor: Host and Origin checks, bind and dial rules |
+//! | `server` | the accept loop, the handshake, shutdown |
+//! | `http` | request heads, the WebSocket handshake gate, static pages |
+//! | `session` | one WebSocket: requests, responses, cleanup |
+//! | `table` | a session's handles |
+//! | `lane` | ordered per-direction execution of a socket's operations |
+//! | `net` | the sockets themselves, `select`, options and name resolution |
+//! | `sandbox` | the directory of Unix socket files |
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("bridge-daemon speaks Linux errno numbers and socket constants; it builds on Linux only");
+
+pub mod config;
+mod error;
+mod http;
+mod lane;
+mod net;
+pub mod policy;
+mod sandbox;
+mod server;
+mod session;
+mod table;
+
+pub use config::{Config, Limits, UnixSockets};
+pub use server::serve;
+
+/// The directory of the teaching pages in a source checkout (`web-demo/`), used as the default web
+/// root when it exists.
+pub fn source_web_root() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web-demo");
+    dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
+}

@@ -1,0 +1,448 @@
+//! [`BridgeSocket`]: one page socket, whatever its family and type.
+//!
+//! The socket is a `socket2::Socket`, non-blocking from birth, registered with tokio through
+//! `AsyncFd`. Every operation is the same system call CPython would make, so the kernel's answers,
+//! errno values included, reach the page unchanged; Python's timeout modes are layered on top:
+//!
+//! | mode (`settimeout`)   | a call that would block…                                   |
+//! |-----------------------|-------------------------------------------------------------|
+//! | `None` (blocking)     | waits for readiness, as long as it takes                    |
+//! | `t > 0`               | waits at most `t`, then fails with `TimeoutError`           |
+//! | `0.0` (non-blocking)  | fails at once with `BlockingIOError` (`EAGAIN`; a `connect` |
+//! |                       | in progress reports `EINPROGRESS`)                          |
+//!
+//! Waiting never consumes data: a call that times out or is cancelled has read nothing, so no byte is
+//! lost. [`BridgeSocket::close`] cancels every operation waiting on the socket (they fail with
+//! `EBADF`) and closes the fd before it returns, so a closed listener's port is free at once.
+
+use crate::error::{OpError, OpResult};
+use crate::net::sockopt;
+use bridge_protocol::constants::*;
+use bridge_protocol::errno::code::{EAFNOSUPPORT, EINPROGRESS, EOPNOTSUPP, EPROTONOSUPPORT, ESOCKTNOSUPPORT};
+use bridge_protocol::params::OptValue;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::Shutdown;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::RwLock;
+use tokio_util::sync::CancellationToken;
+
+/// Python's timeout state of a socket.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Mode {
+    /// `settimeout(None)`: wait as long as it takes.
+    Blocking,
+    /// `settimeout(0.0)`: never wait.
+    NonBlocking,
+    /// `settimeout(t)`: wait at most `t`.
+    Timeout(Duration),
+}
+
+impl Mode {
+    /// The mode for a Python timeout value; `Err` for a negative, NaN or infinite one.
+    pub(crate) fn from_timeout(timeout: Option<f64>) -> Result<Mode, &'static str> {
+        match timeout {
+            None => Ok(Mode::Blocking),
+            Some(0.0) => Ok(Mode::NonBlocking),
+            Some(t) if t.is_finite() && t > 0.0 => {
+                Duration::try_from_secs_f64(t).map(Mode::Timeout).map_err(|_| "the timeout is out of range")
+            }
+            Some(_) => Err("the timeout must be null or a non-negative number of seconds"),
+        }
+    }
+}
+
+/// Flags a page may pass to receive calls.
+const RECV_FLAGS: i32 = MSG_OOB | MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL;
+/// Flags a page may pass to send calls.
+const SEND_FLAGS: i32 = MSG_OOB | MSG_DONTWAIT;
+
+/// One socket of a page.
+#[derive(Debug)]
+pub(crate) struct BridgeSocket {
+    family: i32,
+    kind: i32,
+    /// `None` once closed. Operations hold the read lock while they run; `close` takes the write
+    /// lock after cancelling them, so the fd is closed only when nothing uses it.
+    io: RwLock<Option<AsyncFd<Socket>>>,
+    closed: CancellationToken,
+    mode: Mutex<Mode>,
+}
+
+impl BridgeSocket {
+    /// `socket(family, type, proto)`. `unix` says whether AF_UNIX is enabled.
+    pub(crate) fn open(family: i32, type_and_flags: i32, proto: i32, unix: bool) -> OpResult<BridgeSocket> {
+        let nonblocking = type_and_flags & SOCK_NONBLOCK != 0;
+        let kind = type_and_flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
+        let domain = match family {
+            AF_INET => Domain::IPV4,
+            AF_INET6 => Domain::IPV6,
+            AF_UNIX if unix => Domain::UNIX,
+            AF_UNIX => return Err(OpError::refused(EAFNOSUPPORT, "AF_UNIX sockets are disabled on this bridge")),
+            _ => {
+                return Err(OpError::refused(EAFNOSUPPORT, "the bridge offers AF_INET, AF_INET6 and AF_UNIX"));
+            }
+        };
+        let ty = match kind {
+            SOCK_STREAM => Type::STREAM,
+            SOCK_DGRAM => Type::DGRAM,
+            _ => {
+                return Err(OpError::refused(ESOCKTNOSUPPORT, "the bridge offers SOCK_STREAM and SOCK_DGRAM sockets"));
+            }
+        };
+        let proto_ok = matches!(
+            (family, kind, proto),
+            (_, _, 0) | (AF_INET | AF_INET6, SOCK_STREAM, IPPROTO_TCP) | (AF_INET | AF_INET6, SOCK_DGRAM, IPPROTO_UDP)
+        );
+        if !proto_ok {
+            return Err(OpError::refused(EPROTONOSUPPORT, "the protocol must be 0, IPPROTO_TCP or IPPROTO_UDP"));
+        }
+        let protocol = (proto != 0).then(|| Protocol::from(proto));
+        let sock = Socket::new(domain, ty.nonblocking().cloexec(), protocol)?;
+        let mode = if nonblocking { Mode::NonBlocking } else { Mode::Blocking };
+        Self::wrap(sock, family, kind, mode)
+    }
+
+    /// Takes ownership of a non-blocking socket (a fresh one, or one `accept` returned).
+    fn wrap(sock: Socket, family: i32, kind: i32, mode: Mode) -> OpResult<BridgeSocket> {
+        let interest = Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
+        // SAFETY: a socket2::Socket owns its fd from creation to drop and as_raw_fd always returns
+        // that fd; the AsyncFd owns the Socket, so the fd stays open while it is registered.
+        let io = unsafe { AsyncFd::register_with_interest(sock, interest) }.map_err(|e| e.into_parts().1)?;
+        Ok(BridgeSocket {
+            family,
+            kind,
+            io: RwLock::new(Some(io)),
+            closed: CancellationToken::new(),
+            mode: Mutex::new(mode),
+        })
+    }
+
+    /// The address family.
+    pub(crate) fn family(&self) -> i32 {
+        self.family
+    }
+
+    /// The socket type (`SOCK_STREAM` or `SOCK_DGRAM`).
+    pub(crate) fn kind(&self) -> i32 {
+        self.kind
+    }
+
+    /// The current timeout mode; operations take it when they are dispatched.
+    pub(crate) fn mode(&self) -> Mode {
+        *self.mode.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// `settimeout` / `setblocking`.
+    pub(crate) async fn set_mode(&self, mode: Mode) -> OpResult<()> {
+        self.with(async |_| Ok(())).await?;
+        *self.mode.lock().unwrap_or_else(|poison| poison.into_inner()) = mode;
+        Ok(())
+    }
+
+    /// Runs `f` on the open socket, failing with `EBADF` if the socket is closed before or while it
+    /// runs.
+    async fn with<T>(&self, f: impl AsyncFnOnce(&AsyncFd<Socket>) -> OpResult<T>) -> OpResult<T> {
+        let guard = self.io.read().await;
+        let io = guard.as_ref().ok_or_else(OpError::bad_fd)?;
+        tokio::select! {
+            biased;
+            () = self.closed.cancelled() => Err(OpError::bad_fd()),
+            result = f(io) => result,
+        }
+    }
+
+    /// Runs a non-blocking system call as Python's socket methods do: in non-blocking mode once;
+    /// otherwise retried on readiness until it stops saying "would block", within the timeout.
+    async fn call<T>(
+        io: &AsyncFd<Socket>,
+        interest: Interest,
+        mode: Mode,
+        mut f: impl FnMut(&Socket) -> io::Result<T>,
+    ) -> OpResult<T> {
+        match f(io.get_ref()) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && mode != Mode::NonBlocking => {}
+            other => return other.map_err(OpError::from),
+        }
+        let wait = async {
+            loop {
+                let mut guard = io.ready(interest).await?;
+                // A readiness event can be stale; try_io clears it when the call still would block.
+                if let Ok(result) = guard.try_io(|inner| f(inner.get_ref())) {
+                    return result.map_err(OpError::from);
+                }
+            }
+        };
+        within(mode, wait).await
+    }
+
+    /// `bind`.
+    pub(crate) async fn bind(&self, addr: &SockAddr) -> OpResult<()> {
+        self.with(async |io| io.get_ref().bind(addr).map_err(OpError::from)).await
+    }
+
+    /// `listen`.
+    pub(crate) async fn listen(&self, backlog: i32) -> OpResult<()> {
+        self.with(async |io| io.get_ref().listen(backlog).map_err(OpError::from)).await
+    }
+
+    /// `accept`: the connected socket (blocking, as Python makes accepted sockets) and the peer's
+    /// address.
+    pub(crate) async fn accept(&self, mode: Mode) -> OpResult<(BridgeSocket, SockAddr)> {
+        self.with(async |io| {
+            let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+            let (sock, addr) = Self::call(io, Interest::READABLE, mode, |s| s.accept4(flags)).await?;
+            Ok((Self::wrap(sock, self.family, self.kind, Mode::Blocking)?, addr))
+        })
+        .await
+    }
+
+    /// `connect`. In non-blocking mode a TCP connect that has started fails with `EINPROGRESS`
+    /// and goes on in the background; otherwise the call waits for the outcome.
+    pub(crate) async fn connect(&self, addr: &SockAddr, mode: Mode) -> OpResult<()> {
+        self.with(async |io| match io.get_ref().connect(addr) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(EINPROGRESS) && mode != Mode::NonBlocking => {
+                within(mode, wait_connected(io)).await
+            }
+            // A Unix stream listener whose backlog is full: a blocking connect waits for room.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && mode != Mode::NonBlocking => {
+                within(mode, retry_unix_connect(io, addr)).await
+            }
+            Err(e) => Err(e.into()),
+        })
+        .await
+    }
+
+    /// `recv(bufsize, flags)`.
+    pub(crate) async fn recv(&self, bufsize: usize, flags: i32, mode: Mode) -> OpResult<Vec<u8>> {
+        let (flags, mode) = recv_flags(flags, mode)?;
+        self.with(async |io| {
+            let mut buf = Vec::with_capacity(bufsize);
+            if flags & MSG_WAITALL != 0 && mode == Mode::Blocking && self.kind == SOCK_STREAM {
+                // The fd is non-blocking, so the kernel would return what it has; a blocking
+                // MSG_WAITALL gathers until the buffer is full or the peer closes.
+                let flags = flags & !MSG_WAITALL;
+                while buf.len() < bufsize {
+                    let before = buf.len();
+                    let got = Self::call(io, Interest::READABLE, mode, |s| recv_into(s, &mut buf, flags)).await;
+                    match got {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(_) if before > 0 => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+            } else {
+                Self::call(io, Interest::READABLE, mode, |s| recv_into(s, &mut buf, flags)).await?;
+            }
+            Ok(buf)
+        })
+        .await
+    }
+
+    /// `recvfrom(bufsize, flags)`: the data and the sender's raw address.
+    pub(crate) async fn recvfrom(&self, bufsize: usize, flags: i32, mode: Mode) -> OpResult<(Vec<u8>, SockAddr)> {
+        let (flags, mode) = recv_flags(flags, mode)?;
+        self.with(async |io| {
+            let mut buf = Vec::with_capacity(bufsize);
+            let addr = Self::call(io, Interest::READABLE, mode, |s| {
+                buf.clear();
+                let (n, addr) = s.recv_from_with_flags(buf.spare_capacity_mut(), flags)?;
+                // SAFETY: recvfrom initialised the first n bytes of the spare capacity.
+                unsafe { buf.set_len(n) };
+                Ok(addr)
+            })
+            .await?;
+            Ok((buf, addr))
+        })
+        .await
+    }
+
+    /// `send(data, flags)`: how many bytes the kernel took.
+    pub(crate) async fn send(&self, data: &[u8], flags: i32, mode: Mode) -> OpResult<usize> {
+        let (flags, mode) = send_flags(flags, mode)?;
+        self.with(async |io| Self::call(io, Interest::WRITABLE, mode, |s| s.send_with_flags(data, flags)).await).await
+    }
+
+    /// `sendall(data, flags)`: everything, or an error. A timeout covers the whole call, as in
+    /// Python 3.5 and later.
+    pub(crate) async fn sendall(&self, data: &[u8], flags: i32, mode: Mode) -> OpResult<()> {
+        let (flags, mode) = send_flags(flags, mode)?;
+        self.with(async |io| {
+            let per_call = if mode == Mode::NonBlocking { Mode::NonBlocking } else { Mode::Blocking };
+            let all = async {
+                let mut sent = 0;
+                while sent < data.len() {
+                    sent += Self::call(io, Interest::WRITABLE, per_call, |s| s.send_with_flags(&data[sent..], flags))
+                        .await?;
+                }
+                Ok(())
+            };
+            within(mode, all).await
+        })
+        .await
+    }
+
+    /// `sendto(data, flags, address)`.
+    pub(crate) async fn sendto(&self, data: &[u8], addr: &SockAddr, flags: i32, mode: Mode) -> OpResult<usize> {
+        let (flags, mode) = send_flags(flags, mode)?;
+        self.with(async |io| {
+            Self::call(io, Interest::WRITABLE, mode, |s| s.send_to_with_flags(data, addr, flags)).await
+        })
+        .await
+    }
+
+    /// `shutdown(how)`.
+    pub(crate) async fn shutdown(&self, how: i32) -> OpResult<()> {
+        let how = match how {
+            SHUT_RD => Shutdown::Read,
+            SHUT_WR => Shutdown::Write,
+            SHUT_RDWR => Shutdown::Both,
+            _ => return Err(OpError::errno(libc::EINVAL)),
+        };
+        self.with(async |io| io.get_ref().shutdown(how).map_err(OpError::from)).await
+    }
+
+    /// `getsockname`, as a raw address.
+    pub(crate) async fn local_addr(&self) -> OpResult<SockAddr> {
+        self.with(async |io| io.get_ref().local_addr().map_err(OpError::from)).await
+    }
+
+    /// `getpeername`, as a raw address.
+    pub(crate) async fn peer_addr(&self) -> OpResult<SockAddr> {
+        self.with(async |io| io.get_ref().peer_addr().map_err(OpError::from)).await
+    }
+
+    /// `setsockopt`.
+    pub(crate) async fn setsockopt(&self, level: i32, optname: i32, value: &OptValue) -> OpResult<()> {
+        self.with(async |io| sockopt::set(io.get_ref(), level, optname, value)).await
+    }
+
+    /// `getsockopt`.
+    pub(crate) async fn getsockopt(&self, level: i32, optname: i32, buflen: Option<u32>) -> OpResult<OptValue> {
+        self.with(async |io| sockopt::get(io.get_ref(), level, optname, buflen)).await
+    }
+
+    /// The open fd, for `select`; `EBADF` once closed. Holds the read lock, so `close` waits
+    /// until the caller drops the guard.
+    pub(crate) async fn io(&self) -> OpResult<tokio::sync::RwLockReadGuard<'_, Option<AsyncFd<Socket>>>> {
+        let guard = self.io.read().await;
+        if guard.is_none() {
+            return Err(OpError::bad_fd());
+        }
+        Ok(guard)
+    }
+
+    /// Resolves when the socket is closed.
+    pub(crate) async fn closed(&self) {
+        self.closed.cancelled().await;
+    }
+
+    /// `close`: fails every pending operation with `EBADF`, then closes the fd. Returns once the fd
+    /// is closed.
+    pub(crate) async fn close(&self) {
+        self.closed.cancel();
+        let mut io = self.io.write().await;
+        io.take();
+    }
+}
+
+/// Waits under Python's timeout for `mode`.
+async fn within<T>(mode: Mode, fut: impl Future<Output = OpResult<T>>) -> OpResult<T> {
+    match mode {
+        Mode::Timeout(limit) => tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| Err(OpError::timeout())),
+        Mode::Blocking | Mode::NonBlocking => fut.await,
+    }
+}
+
+/// Waits for a TCP connect in progress to succeed or fail, as CPython does: until the socket is
+/// writable, then `SO_ERROR`.
+async fn wait_connected(io: &AsyncFd<Socket>) -> OpResult<()> {
+    loop {
+        let mut guard = io.writable().await?;
+        let outcome = guard.try_io(|inner| {
+            let sock = inner.get_ref();
+            if let Some(err) = sock.take_error()? {
+                return Ok(Err(OpError::from(err)));
+            }
+            match sock.peer_addr() {
+                Ok(_) => Ok(Ok(())),
+                // Still connecting: the readiness was stale (a fresh socket is writable).
+                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Err(io::ErrorKind::WouldBlock.into()),
+                Err(e) => Ok(Err(OpError::from(e))),
+            }
+        });
+        if let Ok(result) = outcome {
+            return result?;
+        }
+    }
+}
+
+/// Retries a Unix stream connect refused with `EAGAIN` (listener backlog full). The kernel sends
+/// no readiness event for room in a peer's backlog, so this polls, backing off to 50 ms.
+async fn retry_unix_connect(io: &AsyncFd<Socket>, addr: &SockAddr) -> OpResult<()> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        tokio::time::sleep(pause).await;
+        match io.get_ref().connect(addr) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => pause = (pause * 2).min(Duration::from_millis(50)),
+            other => return other.map_err(OpError::from),
+        }
+    }
+}
+
+fn recv_flags(flags: i32, mode: Mode) -> OpResult<(i32, Mode)> {
+    if flags & !RECV_FLAGS != 0 {
+        return Err(OpError::refused(EOPNOTSUPP, "recv flags may be MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT and MSG_OOB"));
+    }
+    let mode = if flags & MSG_DONTWAIT != 0 { Mode::NonBlocking } else { mode };
+    Ok((flags & !MSG_DONTWAIT, mode))
+}
+
+fn send_flags(flags: i32, mode: Mode) -> OpResult<(i32, Mode)> {
+    if flags & !SEND_FLAGS != 0 {
+        return Err(OpError::refused(EOPNOTSUPP, "send flags may be MSG_DONTWAIT and MSG_OOB"));
+    }
+    let mode = if flags & MSG_DONTWAIT != 0 { Mode::NonBlocking } else { mode };
+    // MSG_NOSIGNAL: a write to a closed peer fails with EPIPE instead of raising SIGPIPE.
+    Ok(((flags & !MSG_DONTWAIT) | libc::MSG_NOSIGNAL, mode))
+}
+
+/// Receives into `buf`'s spare capacity, appending.
+fn recv_into(sock: &Socket, buf: &mut Vec<u8>, flags: i32) -> io::Result<usize> {
+    let spare: &mut [MaybeUninit<u8>] = buf.spare_capacity_mut();
+    let n = sock.recv_with_flags(spare, flags)?;
+    // SAFETY: recv initialised the first n bytes of the spare capacity, which follow the `len`
+    // bytes already initialised.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_follow_python() {
+        assert_eq!(Mode::from_timeout(None), Ok(Mode::Blocking));
+        assert_eq!(Mode::from_timeout(Some(0.0)), Ok(Mode::NonBlocking));
+        assert_eq!(Mode::from_timeout(Some(1.5)), Ok(Mode::Timeout(Duration::from_millis(1500))));
+        for bad in [-1.0, f64::NAN, f64::INFINITY, 1e300] {
+            assert!(Mode::from_timeout(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_are_checked() {
+        assert!(recv_flags(MSG_PEEK | MSG_WAITALL, Mode::Blocking).is_ok());
+        assert_eq!(recv_flags(MSG_DONTWAIT, Mode::Blocking).map(|(_, m)| m).ok(), Some(Mode::NonBlocking));
+        assert!(recv_flags(0x4000, Mode::Blocking).is_err());
+        assert!(send_flags(MSG_PEEK, Mode::Blocking).is_err());
+        assert_eq!(send_flags(0, Mode::Blocking).map(|(f, _)| f & libc::MSG_NOSIGNAL).ok(), Some(libc::MSG_NOSIGNAL));
+    }
+}

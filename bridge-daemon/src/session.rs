@@ -1,0 +1,560 @@
+//! One WebSocket session: its sockets, its requests and their responses.
+//!
+//! A session reads requests in order. Methods that answer at once (`socket`, `bind`, `listen`,
+//! `close`, `getsockname`, `setsockopt`, `settimeout`, ...) run right there, so they take effect
+//! before any later request is read. Methods that may wait (see `Method::may_block`) take one of
+//! the session's in-flight permits and run elsewhere: socket I/O in the socket's read or write
+//! [`Lane`](crate::lane), `select` and name resolution in their own task. Each takes the socket's
+//! timeout mode when it is dispatched, as a Python call does when it starts.
+//!
+//! Responses go through one bounded queue to the WebSocket writer. When the page stops reading, the
+//! writer stops, the queue fills, operations wait to respond and new blocking requests are refused
+//! once the in-flight limit is reached: nothing grows without bound.
+//!
+//! When the WebSocket closes, for whatever reason, every socket is closed (pending operations fail
+//! with `EBADF`) and every socket file the session created is removed.
+
+use crate::error::{OpError, OpResult};
+use crate::net::resolve::{Query, gethostname};
+use crate::net::select::{Watch, Watched};
+use crate::net::{BridgeSocket, Mode, Net, Purpose};
+use crate::sandbox::CreatedFile;
+use crate::table::{Entry, SocketTable};
+use bridge_protocol::constants::AF_INET;
+use bridge_protocol::params::*;
+use bridge_protocol::{Call, ErrorObject, Fd, Id, Method, Payload, code, json};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use serde::Serialize;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// The WebSocket a session runs on.
+pub(crate) type Ws = WebSocketStream<TcpStream>;
+
+/// How long a closing session waits for its last responses and close frame to be written.
+const FLUSH_GRACE: Duration = Duration::from_secs(5);
+
+/// What every session shares: the network context, the limits and the `hello` answer.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) net: Net,
+    pub(crate) limits: crate::config::Limits,
+    pub(crate) hello: HelloResult,
+}
+
+/// One session.
+struct Session {
+    shared: Arc<Shared>,
+    table: Mutex<SocketTable>,
+    files: Mutex<Vec<CreatedFile>>,
+    out: mpsc::Sender<Message>,
+    inflight: Arc<Semaphore>,
+    /// Cancelled when the session ends: stops its `select` and resolver tasks.
+    done: CancellationToken,
+}
+
+/// Which lane of a socket an operation runs in.
+#[derive(Clone, Copy)]
+enum Direction {
+    Read,
+    Write,
+}
+
+/// Runs a session until the WebSocket closes or `shutdown` fires, then releases everything it held.
+pub(crate) async fn run(ws: Ws, shared: Arc<Shared>, id: u64, shutdown: CancellationToken) {
+    let span = tracing::info_span!("session", id);
+    async move {
+        tracing::info!("session opened");
+        let (sink, stream) = ws.split();
+        let (out, rx) = mpsc::channel(shared.limits.outbound_queue);
+        let writer = tokio::spawn(write_loop(sink, rx).in_current_span());
+        let abort_writer = writer.abort_handle();
+        let session = Arc::new(Session {
+            table: Mutex::new(SocketTable::new(shared.limits.max_sockets_per_session)),
+            files: Mutex::new(Vec::new()),
+            out: out.clone(),
+            inflight: Arc::new(Semaphore::new(shared.limits.max_inflight_per_session)),
+            done: CancellationToken::new(),
+            shared,
+        });
+        let close = session.read_loop(stream, &shutdown).await;
+        session.teardown().await;
+        drop(session);
+        let finish = async {
+            let _ = out.send(Message::Close(close)).await;
+            drop(out);
+            let _ = writer.await;
+        };
+        if tokio::time::timeout(FLUSH_GRACE, finish).await.is_err() {
+            abort_writer.abort();
+        }
+        tracing::info!("session closed");
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Writes queued messages, batching whatever is queued into one flush. Stops after a close frame.
+async fn write_loop(mut sink: SplitSink<Ws, Message>, mut rx: mpsc::Receiver<Message>) {
+    'outer: while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            let closing = matches!(msg, Message::Close(_));
+            if sink.feed(msg).await.is_err() || closing {
+                break 'outer;
+            }
+            next = rx.try_recv().ok();
+        }
+        if sink.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+fn close_frame(code: CloseCode, reason: &str) -> Option<CloseFrame> {
+    Some(CloseFrame { code, reason: reason.into() })
+}
+
+impl Session {
+    fn table(&self) -> MutexGuard<'_, SocketTable> {
+        self.table.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn entry(&self, fd: Fd) -> OpResult<Entry> {
+        self.table().get(fd)
+    }
+
+    fn net(&self) -> &Net {
+        &self.shared.net
+    }
+
+    async fn read_loop(self: &Arc<Self>, mut stream: SplitStream<Ws>, shutdown: &CancellationToken) -> Option<CloseFrame> {
+        use tokio_tungstenite::tungstenite::Error as WsError;
+        loop {
+            let msg = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return close_frame(CloseCode::Away, "the bridge daemon is shutting down"),
+                msg = stream.next() => msg,
+            };
+            match msg {
+                None | Some(Ok(Message::Close(_))) => return None,
+                Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
+                Some(Ok(Message::Binary(_))) => {
+                    let err = ErrorObject::new(code::INVALID_REQUEST, "sockbridge.v1 carries JSON-RPC in text frames");
+                    self.send(json::encode_error(None, &err)).await;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(WsError::Capacity(_))) => {
+                    tracing::info!("message over the hard size limit; closing");
+                    return close_frame(CloseCode::Size, "message too big for this bridge");
+                }
+                Some(Err(WsError::Protocol(e))) => {
+                    tracing::info!(error = %e, "WebSocket protocol error; closing");
+                    return close_frame(CloseCode::Protocol, "WebSocket protocol error");
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "WebSocket read failed");
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn on_text(self: &Arc<Self>, text: &str) {
+        let limit = self.shared.limits.max_message_bytes;
+        if text.len() > limit {
+            let err = ErrorObject::new(
+                code::LIMIT_EXCEEDED,
+                format!("a message of {} bytes is over this bridge's max_message_bytes ({limit})", text.len()),
+            );
+            return self.send(json::encode_error(None, &err)).await;
+        }
+        match json::decode_request(text) {
+            Ok(request) => self.dispatch(request.id, request.call).await,
+            Err(bad) => self.send(json::encode_error(bad.id.as_ref(), &bad.error)).await,
+        }
+    }
+
+    async fn send(&self, text: String) {
+        // Fails only when the writer has gone, i.e. the session is closing.
+        let _ = self.out.send(Message::text(text)).await;
+    }
+
+    async fn respond<R: Serialize>(&self, id: Option<Id>, result: OpResult<R>) {
+        let Some(id) = id else {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "a notification failed");
+            }
+            return;
+        };
+        let text = match &result {
+            Ok(value) => json::encode_result(&id, value),
+            Err(e) => json::encode_error(Some(&id), &e.to_error_object()),
+        };
+        self.send(text).await;
+    }
+
+    async fn dispatch(self: &Arc<Self>, id: Option<Id>, call: Call) {
+        let method = call.method();
+        if !method.may_block() {
+            return self.immediate(id, call).await;
+        }
+        match self.inflight.clone().try_acquire_owned() {
+            Ok(permit) => self.blocking(id, call, permit).await,
+            Err(_) => {
+                let max = self.shared.limits.max_inflight_per_session;
+                let why = format!("too many requests in flight: max_inflight is {max}; wait for responses first");
+                self.respond::<()>(id, Err(OpError::Limit(why))).await;
+            }
+        }
+    }
+
+    /// Methods that answer at once, in arrival order.
+    async fn immediate(self: &Arc<Self>, id: Option<Id>, call: Call) {
+        match call {
+            Call::Hello(_) => self.respond(id, Ok(&self.shared.hello)).await,
+            Call::Socket(p) => self.respond(id, self.socket(p)).await,
+            Call::Bind(p) => self.respond(id, self.bind(p).await).await,
+            Call::Listen(p) => self.respond(id, self.listen(p).await).await,
+            Call::Shutdown(p) => self.respond(id, self.with_socket(p.fd, async |s| s.shutdown(p.how).await).await).await,
+            Call::Close(p) => self.respond(id, self.close(p.fd).await).await,
+            Call::Getsockname(p) => {
+                let r = self.with_socket(p.fd, async |s| s.local_addr().await).await;
+                self.respond(id, r.map(|a| self.net().address_or_empty(&a))).await;
+            }
+            Call::Getpeername(p) => {
+                let r = self.with_socket(p.fd, async |s| s.peer_addr().await).await;
+                self.respond(id, r.map(|a| self.net().address_or_empty(&a))).await;
+            }
+            Call::Setsockopt(p) => {
+                let r = self.with_socket(p.fd, async |s| s.setsockopt(p.level, p.optname, &p.value).await).await;
+                self.respond(id, r).await;
+            }
+            Call::Getsockopt(p) => {
+                let r = self.with_socket(p.fd, async |s| s.getsockopt(p.level, p.optname, p.buflen).await).await;
+                self.respond(id, r).await;
+            }
+            Call::Settimeout(p) => {
+                let mode = Mode::from_timeout(p.timeout).map_err(|why| OpError::Params { method: Method::Settimeout, why });
+                let r = match mode {
+                    Ok(mode) => self.with_socket(p.fd, async |s| s.set_mode(mode).await).await,
+                    Err(e) => Err(e),
+                };
+                self.respond(id, r).await;
+            }
+            Call::Setblocking(p) => {
+                let mode = if p.flag { Mode::Blocking } else { Mode::NonBlocking };
+                self.respond(id, self.with_socket(p.fd, async |s| s.set_mode(mode).await).await).await;
+            }
+            Call::Gethostname(_) => self.respond(id, gethostname()).await,
+            other => {
+                tracing::error!(method = %other.method(), "a blocking method reached the immediate path");
+                self.respond::<()>(id, Err(OpError::Internal("misrouted method"))).await;
+            }
+        }
+    }
+
+    /// Methods that may wait, each holding an in-flight permit until it has answered.
+    async fn blocking(self: &Arc<Self>, id: Option<Id>, call: Call, permit: OwnedSemaphorePermit) {
+        let max_payload = self.shared.limits.max_payload_bytes;
+        let clamp = |bufsize: u64| usize::try_from(bufsize).unwrap_or(usize::MAX).min(max_payload);
+        match call {
+            Call::Accept(p) => {
+                self.queue(id, permit, p.fd, Direction::Read, move |s, e, mode| async move { s.accept(e, mode).await })
+                    .await
+            }
+            Call::Recv(p) => {
+                let n = clamp(p.bufsize);
+                self.queue(id, permit, p.fd, Direction::Read, move |_, e, mode| async move {
+                    e.socket.recv(n, p.flags, mode).await.map(Payload)
+                })
+                .await
+            }
+            Call::Recvfrom(p) => {
+                let n = clamp(p.bufsize);
+                self.queue(id, permit, p.fd, Direction::Read, move |s, e, mode| async move {
+                    let (data, addr) = e.socket.recvfrom(n, p.flags, mode).await?;
+                    Ok(RecvfromResult { data: Payload(data), address: s.net().address(&addr) })
+                })
+                .await
+            }
+            Call::Send(p) => {
+                if let Err(e) = payload_fits(Method::Send, &p.data, max_payload) {
+                    return self.respond::<()>(id, Err(e)).await;
+                }
+                self.queue(id, permit, p.fd, Direction::Write, move |_, e, mode| async move {
+                    e.socket.send(p.data.as_bytes(), p.flags, mode).await
+                })
+                .await
+            }
+            Call::Sendall(p) => {
+                if let Err(e) = payload_fits(Method::Sendall, &p.data, max_payload) {
+                    return self.respond::<()>(id, Err(e)).await;
+                }
+                self.queue(id, permit, p.fd, Direction::Write, move |_, e, mode| async move {
+                    e.socket.sendall(p.data.as_bytes(), p.flags, mode).await
+                })
+                .await
+            }
+            Call::Sendto(p) => {
+                if let Err(e) = payload_fits(Method::Sendto, &p.data, max_payload) {
+                    return self.respond::<()>(id, Err(e)).await;
+                }
+                self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
+                    let sock = &e.socket;
+                    let (addr, _) =
+                        s.net().sockaddr(Method::Sendto, sock.family(), sock.kind(), &p.address, Purpose::Dial).await?;
+                    sock.sendto(p.data.as_bytes(), &addr, p.flags, mode).await
+                })
+                .await
+            }
+            Call::Connect(p) => self.connect(id, permit, p).await,
+            Call::Select(p) => self.select(id, permit, p),
+            Call::Getaddrinfo(p) => {
+                let query = Query {
+                    host: p.host,
+                    service: p.port.map(|s| match s {
+                        Service::Port(n) => n.to_string(),
+                        Service::Name(name) => name,
+                    }),
+                    family: p.family,
+                    kind: p.kind,
+                    proto: p.proto,
+                    flags: p.flags,
+                };
+                let s = Arc::clone(self);
+                self.spawn(id, permit, async move { s.net().resolver.getaddrinfo(query).await });
+            }
+            Call::Gethostbyname(p) => {
+                let s = Arc::clone(self);
+                self.spawn(id, permit, async move {
+                    s.net().resolver.first_ip(&p.hostname, AF_INET, 0).await.map(|ip| ip.to_string())
+                });
+            }
+            other => {
+                drop(permit);
+                tracing::error!(method = %other.method(), "an immediate method reached the blocking path");
+                self.respond::<()>(id, Err(OpError::Internal("misrouted method"))).await;
+            }
+        }
+    }
+
+    /// Queues a socket operation in one of the socket's lanes. The operation gets the socket's
+    /// timeout mode as it is now.
+    async fn queue<R, F, Fut>(
+        self: &Arc<Self>,
+        id: Option<Id>,
+        permit: OwnedSemaphorePermit,
+        fd: Fd,
+        direction: Direction,
+        op: F,
+    ) where
+        R: Serialize + Send + 'static,
+        F: FnOnce(Arc<Session>, Entry, Mode) -> Fut,
+        Fut: Future<Output = OpResult<R>> + Send + 'static,
+    {
+        let entry = match self.entry(fd) {
+            Ok(entry) => entry,
+            Err(e) => {
+                drop(permit);
+                return self.respond::<()>(id, Err(e)).await;
+            }
+        };
+        let lane = match direction {
+            Direction::Read => Arc::clone(&entry.reads),
+            Direction::Write => Arc::clone(&entry.writes),
+        };
+        let mode = entry.socket.mode();
+        let job = op(Arc::clone(self), entry, mode);
+        lane.push(self.job(id, permit, job));
+    }
+
+    /// Wraps an operation so that it always answers, even if it panics, and releases its permit
+    /// before answering (so the client, which counts permits too, never sees the limit early).
+    fn job<R: Serialize + Send + 'static>(
+        self: &Arc<Self>,
+        id: Option<Id>,
+        permit: OwnedSemaphorePermit,
+        op: impl Future<Output = OpResult<R>> + Send + 'static,
+    ) -> crate::lane::Job {
+        let session = Arc::clone(self);
+        let span = tracing::Span::current();
+        Box::pin(
+            async move {
+                let result = AssertUnwindSafe(op).catch_unwind().await.unwrap_or_else(|_| {
+                    tracing::error!("an operation panicked");
+                    Err(OpError::Internal("the operation failed unexpectedly"))
+                });
+                drop(permit);
+                session.respond(id, result).await;
+            }
+            .instrument(span),
+        )
+    }
+
+    /// Runs a session-wide operation (`select`, name resolution) in its own task, ended early if
+    /// the session closes.
+    fn spawn<R: Serialize + Send + 'static>(
+        self: &Arc<Self>,
+        id: Option<Id>,
+        permit: OwnedSemaphorePermit,
+        op: impl Future<Output = OpResult<R>> + Send + 'static,
+    ) {
+        let done = self.done.clone();
+        let job = self.job(id, permit, op);
+        tokio::spawn(async move {
+            tokio::select! {
+                () = done.cancelled() => {}
+                () = job => {}
+            }
+        });
+    }
+
+    /// Runs `f` on the socket behind `fd`.
+    async fn with_socket<R>(&self, fd: Fd, f: impl AsyncFnOnce(&BridgeSocket) -> OpResult<R>) -> OpResult<R> {
+        let entry = self.entry(fd)?;
+        f(&entry.socket).await
+    }
+
+    fn socket(&self, p: SocketParams) -> OpResult<Fd> {
+        let mut table = self.table();
+        table.check_room()?;
+        let unix = self.net().sandbox.is_some();
+        let sock = BridgeSocket::open(p.family, p.kind, p.proto, unix)?;
+        table.insert(sock)
+    }
+
+    async fn bind(&self, p: AddressParams) -> OpResult<()> {
+        let entry = self.entry(p.fd)?;
+        let sock = &entry.socket;
+        let (addr, path) = self.net().sockaddr(Method::Bind, sock.family(), sock.kind(), &p.address, Purpose::Bind).await?;
+        sock.bind(&addr).await?;
+        if let (Some(path), Some(sandbox)) = (path, &self.net().sandbox)
+            && let Some(file) = sandbox.created(&path)
+        {
+            self.files.lock().unwrap_or_else(|poison| poison.into_inner()).push(file);
+        }
+        Ok(())
+    }
+
+    async fn listen(&self, p: ListenParams) -> OpResult<()> {
+        let max = self.shared.limits.max_listen_backlog;
+        // Python's default is min(SOMAXCONN, 128); a negative backlog means 0, as in CPython.
+        let backlog = p.backlog.unwrap_or(128).clamp(0, max);
+        self.with_socket(p.fd, async |s| s.listen(backlog).await).await
+    }
+
+    async fn close(&self, fd: Fd) -> OpResult<()> {
+        let entry = self.table().remove(fd)?;
+        entry.socket.close().await;
+        Ok(())
+    }
+
+    async fn accept(self: &Arc<Self>, entry: Entry, mode: Mode) -> OpResult<AcceptResult> {
+        // Refuse before accepting, so the connection stays queued for a later accept, as with
+        // a process out of fds.
+        self.table().check_room()?;
+        let (sock, addr) = entry.socket.accept(mode).await?;
+        let fd = self.table().insert(sock)?;
+        Ok(AcceptResult { fd, address: self.net().address_or_empty(&addr) })
+    }
+
+    /// `connect` runs in the write lane; the read lane waits behind it, so a `recv` sent after a
+    /// `connect` runs after the connection is made.
+    async fn connect(self: &Arc<Self>, id: Option<Id>, permit: OwnedSemaphorePermit, p: AddressParams) {
+        let entry = match self.entry(p.fd) {
+            Ok(entry) => entry,
+            Err(e) => {
+                drop(permit);
+                return self.respond::<()>(id, Err(e)).await;
+            }
+        };
+        let (connected_tx, connected_rx) = oneshot::channel::<()>();
+        entry.reads.push(Box::pin(async move {
+            let _ = connected_rx.await;
+        }));
+        self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
+            let sock = &e.socket;
+            let result = async {
+                let (addr, _) =
+                    s.net().sockaddr(Method::Connect, sock.family(), sock.kind(), &p.address, Purpose::Dial).await?;
+                sock.connect(&addr, mode).await
+            }
+            .await;
+            drop(connected_tx);
+            result
+        })
+        .await;
+    }
+
+    fn select(self: &Arc<Self>, id: Option<Id>, permit: OwnedSemaphorePermit, p: SelectParams) {
+        let timeout = match p.timeout {
+            None => Ok(None),
+            Some(t) if t.is_finite() && t >= 0.0 => {
+                Duration::try_from_secs_f64(t).map(Some).map_err(|_| "the timeout is out of range")
+            }
+            Some(_) => Err("the timeout must be null or a non-negative number of seconds"),
+        };
+        let watch = timeout.map_err(|why| OpError::Params { method: Method::Select, why }).and_then(|timeout| {
+            let table = self.table();
+            let mut sockets: Vec<(Fd, Watched)> = Vec::new();
+            let mut lists: [Vec<(Fd, usize)>; 3] = Default::default();
+            for (list, (fds, event)) in
+                lists.iter_mut().zip([(&p.rlist, libc::POLLIN), (&p.wlist, libc::POLLOUT), (&p.xlist, libc::POLLPRI)])
+            {
+                for &fd in fds {
+                    let index = match sockets.iter().position(|(f, _)| *f == fd) {
+                        Some(i) => i,
+                        None => {
+                            sockets.push((fd, Watched { socket: table.get(fd)?.socket, events: 0 }));
+                            sockets.len() - 1
+                        }
+                    };
+                    sockets[index].1.events |= event;
+                    list.push((fd, index));
+                }
+            }
+            Ok((Watch { sockets: sockets.into_iter().map(|(_, w)| w).collect(), lists }, timeout))
+        });
+        self.spawn(id, permit, async move {
+            let (watch, timeout) = watch?;
+            crate::net::select::select(watch, timeout).await
+        });
+    }
+
+    /// Closes every socket and removes every socket file of the session.
+    async fn teardown(&self) {
+        self.done.cancel();
+        let entries = self.table().drain();
+        let count = entries.len();
+        futures_util::future::join_all(entries.iter().map(|e| e.socket.close())).await;
+        let files = std::mem::take(&mut *self.files.lock().unwrap_or_else(|poison| poison.into_inner()));
+        if let Some(sandbox) = &self.net().sandbox {
+            for file in &files {
+                sandbox.remove(file);
+            }
+        }
+        tracing::debug!(sockets = count, files = files.len(), "session resources released");
+    }
+}
+
+/// Refuses a send larger than `max_payload_bytes`.
+fn payload_fits(method: Method, data: &Payload, max: usize) -> OpResult<()> {
+    if data.len() > max {
+        return Err(OpError::Limit(format!(
+            "'{method}' carries at most max_payload_bytes ({max}) bytes; split the data"
+        )));
+    }
+    Ok(())
+}

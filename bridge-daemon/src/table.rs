@@ -1,0 +1,80 @@
+//! A session's sockets by handle: small integers from 3 up, the lowest free one first, as POSIX
+//! allocates file descriptors. A session can name only its own handles; any other number is
+//! `EBADF`, and the host's real fd numbers are never shown.
+
+use crate::error::{OpError, OpResult};
+use crate::lane::Lane;
+use crate::net::BridgeSocket;
+use bridge_protocol::errno::code::EMFILE;
+use bridge_protocol::{FIRST_FD, Fd};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A socket and its two lanes.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub(crate) socket: Arc<BridgeSocket>,
+    pub(crate) reads: Arc<Lane>,
+    pub(crate) writes: Arc<Lane>,
+}
+
+/// A session's open sockets.
+#[derive(Debug)]
+pub(crate) struct SocketTable {
+    entries: BTreeMap<Fd, Entry>,
+    max: usize,
+    /// Set when the session ends: no socket may be added after the table was drained.
+    closed: bool,
+}
+
+impl SocketTable {
+    /// An empty table holding at most `max` sockets.
+    pub(crate) fn new(max: usize) -> Self {
+        SocketTable { entries: BTreeMap::new(), max, closed: false }
+    }
+
+    /// `EMFILE` if the table is full.
+    pub(crate) fn check_room(&self) -> OpResult<()> {
+        if self.closed {
+            return Err(OpError::bad_fd());
+        }
+        if self.entries.len() >= self.max {
+            return Err(OpError::refused(
+                EMFILE,
+                format!("this session already has {} sockets open, its limit", self.max),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Adds a socket under the lowest free handle.
+    pub(crate) fn insert(&mut self, socket: BridgeSocket) -> OpResult<Fd> {
+        self.check_room()?;
+        let mut fd = FIRST_FD;
+        for &used in self.entries.keys() {
+            if used != fd {
+                break;
+            }
+            fd += 1;
+        }
+        let entry = Entry { socket: Arc::new(socket), reads: Arc::default(), writes: Arc::default() };
+        self.entries.insert(fd, entry);
+        Ok(fd)
+    }
+
+    /// The socket behind a handle.
+    pub(crate) fn get(&self, fd: Fd) -> OpResult<Entry> {
+        self.entries.get(&fd).cloned().ok_or_else(OpError::bad_fd)
+    }
+
+    /// Takes a handle out of the table (on `close`).
+    pub(crate) fn remove(&mut self, fd: Fd) -> OpResult<Entry> {
+        self.entries.remove(&fd).ok_or_else(OpError::bad_fd)
+    }
+
+    /// Takes every socket out (at the end of the session).
+    pub(crate) fn drain(&mut self) -> Vec<Entry> {
+        self.closed = true;
+        std::mem::take(&mut self.entries).into_values().collect()
+    }
+}

@@ -1,0 +1,323 @@
+//! The JSON codec: JSON-RPC 2.0 in WebSocket text frames.
+//!
+//! Decoding a request is staged so each fault gets its own code: not JSON → `-32700`; JSON but not a
+//! request (or a batch) → `-32600`; unknown method → `-32601`; params that do not fit → `-32602`.
+//! Error messages name the method and the expected params, and never repeat the input.
+
+use crate::message::{ErrorObject, Id, code};
+use crate::method::{Call, Method};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+const VERSION: &str = "2.0";
+
+/// A request that could not be decoded: the error to send back, and the request's id when it could
+/// be read (`None` means the response carries `"id": null`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestError {
+    /// The request's id, if one was readable.
+    pub id: Option<Id>,
+    /// The error to answer with.
+    pub error: ErrorObject,
+}
+
+/// A decoded request. `id` is `None` for a notification (no `id` member), which gets no response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    /// The id to echo, or `None` for a notification.
+    pub id: Option<Id>,
+    /// The method and params.
+    pub call: Call,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest<'a> {
+    #[serde(borrow)]
+    jsonrpc: Cow<'a, str>,
+    #[serde(default)]
+    id: Option<Id>,
+    #[serde(borrow)]
+    method: Cow<'a, str>,
+    #[serde(borrow, default)]
+    params: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    #[serde(default)]
+    id: Option<Id>,
+}
+
+/// Decodes one request from a text message.
+pub fn decode_request(text: &str) -> Result<Request, RequestError> {
+    let raw: &RawValue = serde_json::from_str(text).map_err(|_| RequestError {
+        id: None,
+        error: ErrorObject::new(code::PARSE_ERROR, "parse error: the message is not valid JSON"),
+    })?;
+    let invalid = |id: Option<Id>, message: &str| RequestError {
+        id,
+        error: ErrorObject::new(code::INVALID_REQUEST, message),
+    };
+    if raw.get().trim_start().starts_with('[') {
+        return Err(invalid(None, "invalid request: batches are not supported; send one request per message"));
+    }
+    let req: RawRequest<'_> = serde_json::from_str(raw.get()).map_err(|_| {
+        let id = serde_json::from_str::<IdOnly>(raw.get()).ok().and_then(|r| r.id);
+        invalid(id, "invalid request: expected {\"jsonrpc\": \"2.0\", \"id\": number, \"method\": string, \"params\": object}")
+    })?;
+    if req.jsonrpc != VERSION {
+        return Err(invalid(req.id, "invalid request: \"jsonrpc\" must be \"2.0\""));
+    }
+    let Some(method) = Method::from_name(&req.method) else {
+        return Err(RequestError {
+            id: req.id,
+            error: ErrorObject::new(code::METHOD_NOT_FOUND, "method not found"),
+        });
+    };
+    let params = req.params.map_or("{}", RawValue::get);
+    if !params.trim_start().starts_with('{') {
+        return Err(RequestError { id: req.id, error: invalid_params(method, "params must be an object") });
+    }
+    let mut de = serde_json::Deserializer::from_str(params);
+    match Call::from_params(method, &mut de).and_then(|call| de.end().map(|()| call)) {
+        Ok(call) => Ok(Request { id: req.id, call }),
+        Err(_) => Err(RequestError { id: req.id, error: invalid_params(method, "they do not fit its signature") }),
+    }
+}
+
+/// The `-32602` error for `method`, naming the params it takes.
+pub fn invalid_params(method: Method, why: &str) -> ErrorObject {
+    ErrorObject::new(
+        code::INVALID_PARAMS,
+        format!("invalid params for '{}': {why}; it takes {}", method.name(), method.signature()),
+    )
+}
+
+#[derive(Serialize)]
+struct OutRequest<'a, P> {
+    jsonrpc: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a Id>,
+    method: &'static str,
+    params: &'a P,
+}
+
+/// Encodes a request (or, with no id, a notification).
+pub fn encode_request<P: Serialize>(id: Option<&Id>, method: Method, params: &P) -> String {
+    to_string(&OutRequest { jsonrpc: VERSION, id, method: method.name(), params })
+}
+
+#[derive(Serialize)]
+struct OutResult<'a, R> {
+    jsonrpc: &'static str,
+    id: &'a Id,
+    result: &'a R,
+}
+
+#[derive(Serialize)]
+struct OutError<'a> {
+    jsonrpc: &'static str,
+    id: Option<&'a Id>,
+    error: &'a ErrorObject,
+}
+
+/// Encodes a successful response.
+pub fn encode_result<R: Serialize>(id: &Id, result: &R) -> String {
+    to_string(&OutResult { jsonrpc: VERSION, id, result })
+}
+
+/// Encodes an error response (`id` `None` is sent as `null`).
+pub fn encode_error(id: Option<&Id>, error: &ErrorObject) -> String {
+    to_string(&OutError { jsonrpc: VERSION, id, error })
+}
+
+fn to_string<T: Serialize>(value: &T) -> String {
+    // Our message types are plain structs with string keys: serialising them to a String cannot
+    // fail. Should that ever change, the peer gets an internal-error message rather than a panic.
+    serde_json::to_string(value).unwrap_or_else(|_| {
+        String::from(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error: unencodable message"}}"#)
+    })
+}
+
+/// A decoded response: the id and either the raw result (decode it with [`decode_result`]) or the
+/// error.
+#[derive(Debug)]
+pub struct Response<'a> {
+    /// The id of the request answered (`None` for errors about unreadable requests).
+    pub id: Option<Id>,
+    /// The raw result, or the error.
+    pub outcome: Result<&'a RawValue, ErrorObject>,
+}
+
+#[derive(Deserialize)]
+struct RawResponse<'a> {
+    #[serde(borrow)]
+    jsonrpc: Cow<'a, str>,
+    id: Option<Id>,
+    #[serde(borrow, default)]
+    result: Option<&'a RawValue>,
+    #[serde(default)]
+    error: Option<ErrorObject>,
+}
+
+/// Why a response could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseError {
+    /// Not JSON, or not a JSON-RPC 2.0 response.
+    #[error("malformed response from the daemon")]
+    Malformed,
+    /// The result did not have the type the method returns.
+    #[error("the daemon's result for '{0}' has the wrong type")]
+    WrongResultType(Method),
+}
+
+/// Decodes a response (the client side).
+pub fn decode_response(text: &str) -> Result<Response<'_>, ResponseError> {
+    let raw: RawResponse<'_> = serde_json::from_str(text).map_err(|_| ResponseError::Malformed)?;
+    if raw.jsonrpc != VERSION {
+        return Err(ResponseError::Malformed);
+    }
+    let outcome = match (raw.result, raw.error) {
+        (_, Some(err)) => Err(err),
+        (Some(result), None) => Ok(result),
+        // `"result": null` reads as absent: the unit result.
+        (None, None) => Ok(RawValue::NULL),
+    };
+    Ok(Response { id: raw.id, outcome })
+}
+
+/// Decodes a result of the type `method` returns.
+pub fn decode_result<R: DeserializeOwned>(method: Method, raw: &RawValue) -> Result<R, ResponseError> {
+    serde_json::from_str(raw.get()).map_err(|_| ResponseError::WrongResultType(method))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OsError;
+    use crate::address::Address;
+    use crate::params::*;
+    use crate::payload::Payload;
+
+    fn decode_ok(text: &str) -> Request {
+        match decode_request(text) {
+            Ok(r) => r,
+            Err(e) => panic!("{text} did not decode: {e:?}"),
+        }
+    }
+
+    fn decode_err(text: &str) -> RequestError {
+        match decode_request(text) {
+            Ok(r) => panic!("{text} decoded to {r:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn request_round_trip() {
+        let params = AddressParams { fd: 3, address: Address::from(("127.0.0.1", 9000)) };
+        let text = encode_request(Some(&Id::Num(7)), Method::Bind, &params);
+        assert_eq!(text, r#"{"jsonrpc":"2.0","id":7,"method":"bind","params":{"fd":3,"address":["127.0.0.1",9000]}}"#);
+        let req = decode_ok(&text);
+        assert_eq!(req.id, Some(Id::Num(7)));
+        assert_eq!(req.call, Call::Bind(params));
+    }
+
+    #[test]
+    fn notification_has_no_id() {
+        let text = encode_request(None, Method::Close, &FdParams { fd: 4 });
+        assert_eq!(text, r#"{"jsonrpc":"2.0","method":"close","params":{"fd":4}}"#);
+        assert_eq!(decode_ok(&text).id, None);
+    }
+
+    #[test]
+    fn missing_params_mean_defaults() {
+        let req = decode_ok(r#"{"jsonrpc":"2.0","id":"a","method":"socket"}"#);
+        assert_eq!(req.id, Some(Id::Str("a".into())));
+        assert_eq!(req.call, Call::Socket(SocketParams::default()));
+    }
+
+    #[test]
+    fn faults_get_their_codes() {
+        assert_eq!(decode_err("not json").error.code, code::PARSE_ERROR);
+        assert_eq!(decode_err("{\"jsonrpc\":").error.code, code::PARSE_ERROR);
+        // Deep nesting is refused without exhausting the stack.
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        assert_eq!(decode_err(&deep).error.code, code::INVALID_REQUEST);
+        let deep = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"socket","params":{{"family":{}1{}}}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(matches!(decode_err(&deep).error.code, code::PARSE_ERROR | code::INVALID_PARAMS));
+        assert_eq!(decode_err("[]").error.code, code::INVALID_REQUEST);
+        assert_eq!(decode_err("42").error.code, code::INVALID_REQUEST);
+        let e = decode_err(r#"{"jsonrpc":"1.0","id":1,"method":"socket"}"#);
+        assert_eq!((e.error.code, e.id), (code::INVALID_REQUEST, Some(Id::Num(1))));
+        let e = decode_err(r#"{"jsonrpc":"2.0","id":2,"method":"socket","extra":1}"#);
+        assert_eq!((e.error.code, e.id), (code::INVALID_REQUEST, Some(Id::Num(2))));
+        let e = decode_err(r#"{"jsonrpc":"2.0","id":3,"method":"fork"}"#);
+        assert_eq!((e.error.code, e.id), (code::METHOD_NOT_FOUND, Some(Id::Num(3))));
+        let e = decode_err(r#"{"jsonrpc":"2.0","id":4,"method":"bind","params":{"fd":"3"}}"#);
+        assert_eq!((e.error.code, e.id), (code::INVALID_PARAMS, Some(Id::Num(4))));
+        let e = decode_err(r#"{"jsonrpc":"2.0","id":5,"method":"bind","params":[3]}"#);
+        assert_eq!(e.error.code, code::INVALID_PARAMS);
+        let e = decode_err(r#"{"jsonrpc":"2.0","id":6,"method":"recv","params":{"fd":3,"bufsize":1,"__proto__":1}}"#);
+        assert_eq!(e.error.code, code::INVALID_PARAMS);
+        let e = decode_err(r#"{"jsonrpc":"2.0","id":7,"method":"send","params":{"fd":3,"data":"!!"}}"#);
+        assert_eq!(e.error.code, code::INVALID_PARAMS);
+        let e = decode_err(r#"{"jsonrpc":"2.0","id":8,"method":"bind","params":{"fd":3,"address":["h",65536]}}"#);
+        assert_eq!(e.error.code, code::INVALID_PARAMS);
+    }
+
+    #[test]
+    fn errors_never_echo_input() {
+        for text in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"<script>"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"bind","params":{"fd":"<script>"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"bind","params":{"<script>":1}}"#,
+            r#"{"<script>":1}"#,
+        ] {
+            let e = decode_err(text);
+            assert!(!e.error.message.contains("<script>"), "{} echoes input", e.error.message);
+        }
+    }
+
+    #[test]
+    fn invalid_params_name_the_signature() {
+        let e = decode_err(r#"{"jsonrpc":"2.0","id":1,"method":"recv","params":{}}"#);
+        assert!(e.error.message.contains("'recv'"), "{}", e.error.message);
+        assert!(e.error.message.contains("bufsize"), "{}", e.error.message);
+    }
+
+    #[test]
+    fn responses_round_trip() {
+        let ok = encode_result(&Id::Num(9), &Payload(b"hi".to_vec()));
+        assert_eq!(ok, r#"{"jsonrpc":"2.0","id":9,"result":"aGk="}"#);
+        let resp = decode_response(&ok).ok();
+        let raw = resp.as_ref().and_then(|r| r.outcome.as_ref().ok()).copied();
+        let got: Option<Payload> = raw.and_then(|r| decode_result(Method::Recv, r).ok());
+        assert_eq!(got, Some(Payload(b"hi".to_vec())));
+
+        let unit = encode_result(&Id::Num(1), &());
+        assert_eq!(unit, r#"{"jsonrpc":"2.0","id":1,"result":null}"#);
+        let resp = decode_response(&unit).ok();
+        assert!(resp.is_some_and(|r| r.outcome.is_ok_and(|raw| decode_result::<()>(Method::Bind, raw).is_ok())));
+
+        let err = ErrorObject::os(OsError::from_errno(111));
+        let text = encode_error(Some(&Id::Num(2)), &err);
+        assert_eq!(
+            text,
+            r#"{"jsonrpc":"2.0","id":2,"error":{"code":-32000,"message":"[Errno 111] Connection refused","data":{"exception":"ConnectionRefusedError","errno":111,"errname":"ECONNREFUSED","strerror":"Connection refused"}}}"#
+        );
+        let resp = decode_response(&text).ok();
+        assert_eq!(resp.map(|r| r.outcome.err()), Some(Some(err)));
+        assert_eq!(
+            encode_error(None, &ErrorObject::new(code::PARSE_ERROR, "x")),
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#
+        );
+    }
+}

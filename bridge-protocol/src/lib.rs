@@ -1,0 +1,179 @@
+//! The sockbridge wire format, and nothing else: no I/O, no runtime. The daemon and every client
+//! import it, so a method name, an error code, a limit's name or a socket constant is spelled once.
+//!
+//! The protocol itself is specified in `docs/protocol.md` at the top of the repository; this crate
+//! is its Rust form:
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`method`] | the method table: [`Method`], the decoded [`Call`], typed markers in [`rpc`] |
+//! | [`params`] | every method's params and results ([`Limits`] among them) |
+//! | [`address`] | [`Address`]: Python's address tuples |
+//! | [`payload`] | [`Payload`]: bytes, base64 in JSON |
+//! | [`errno`] | Linux errno numbers, names, messages and Python exception classes; [`OsError`] |
+//! | [`message`] | JSON-RPC ids, the error object and [`code`]s |
+//! | [`json`] | the JSON codec: encode and decode requests and responses |
+//! | [`constants`] | `AF_*`, `SOCK_*`, `SOL_*`, `SO_*`, `IPPROTO_*`, `SHUT_*`, `MSG_*`, `AI_*` |
+//!
+//! ```
+//! use bridge_protocol::{json, Call, Id, Method, params::FdParams};
+//!
+//! let text = json::encode_request(Some(&Id::Num(1)), Method::Close, &FdParams { fd: 3 });
+//! assert_eq!(text, r#"{"jsonrpc":"2.0","id":1,"method":"close","params":{"fd":3}}"#);
+//! let request = json::decode_request(&text).unwrap();
+//! assert_eq!(request.call, Call::Close(FdParams { fd: 3 }));
+//! ```
+
+pub mod address;
+pub mod constants;
+pub mod errno;
+pub mod json;
+pub mod message;
+pub mod method;
+pub mod params;
+pub mod payload;
+
+pub use address::Address;
+pub use errno::{Errno, OsError};
+pub use message::{ErrorCode, ErrorObject, Id, code};
+pub use method::{Call, Method, Rpc, rpc};
+pub use params::{Fd, Limits};
+pub use payload::Payload;
+
+/// The WebSocket subprotocol a client must offer, naming this protocol and its major version.
+pub const SUBPROTOCOL: &str = "sockbridge.v1";
+
+/// The protocol version `hello` reports.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The daemon's default port on 127.0.0.1.
+pub const DEFAULT_PORT: u16 = 7320;
+
+/// The first handle number of a session, as in a fresh process (0-2 are stdio there).
+pub const FIRST_FD: Fd = 3;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::*;
+    use std::fmt::Debug;
+
+    /// Encodes params and a result as the client and daemon do, decodes them as the other side does,
+    /// and checks nothing changed.
+    fn round_trip<R: Rpc>(params: R::Params, result: R::Result)
+    where
+        R::Params: PartialEq + Debug,
+        R::Result: PartialEq + Debug,
+    {
+        let text = json::encode_request(Some(&Id::Num(1)), R::METHOD, &params);
+        let decoded = json::decode_request(&text).map(|r| r.call);
+        let reparsed = decoded.as_ref().ok().map(|call| {
+            let again = json::encode_request(Some(&Id::Num(1)), call.method(), &CallParams(call));
+            again == text
+        });
+        assert_eq!(reparsed, Some(true), "{} params did not round-trip: {text}", R::METHOD);
+
+        let text = json::encode_result(&Id::Num(1), &result);
+        let back = json::decode_response(&text)
+            .ok()
+            .and_then(|r| r.outcome.ok())
+            .and_then(|raw| json::decode_result::<R::Result>(R::METHOD, raw).ok());
+        assert_eq!(back.as_ref(), Some(&result), "{} result did not round-trip: {text}", R::METHOD);
+    }
+
+    /// Serialises a decoded call's params, so a decode can be compared with the original encoding.
+    struct CallParams<'a>(&'a Call);
+
+    impl serde::Serialize for CallParams<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self.0 {
+                Call::Hello(p) => p.serialize(s),
+                Call::Socket(p) => p.serialize(s),
+                Call::Bind(p) | Call::Connect(p) => p.serialize(s),
+                Call::Listen(p) => p.serialize(s),
+                Call::Accept(p) | Call::Close(p) | Call::Getsockname(p) | Call::Getpeername(p) => p.serialize(s),
+                Call::Recv(p) | Call::Recvfrom(p) => p.serialize(s),
+                Call::Send(p) | Call::Sendall(p) => p.serialize(s),
+                Call::Sendto(p) => p.serialize(s),
+                Call::Shutdown(p) => p.serialize(s),
+                Call::Setsockopt(p) => p.serialize(s),
+                Call::Getsockopt(p) => p.serialize(s),
+                Call::Settimeout(p) => p.serialize(s),
+                Call::Setblocking(p) => p.serialize(s),
+                Call::Getaddrinfo(p) => p.serialize(s),
+                Call::Gethostbyname(p) => p.serialize(s),
+                Call::Gethostname(p) => p.serialize(s),
+                Call::Select(p) => p.serialize(s),
+            }
+        }
+    }
+
+    #[test]
+    fn every_method_round_trips() {
+        let v4 = || Address::from(("127.0.0.1", 9000));
+        let v6 = Address::from(("::1", 9000, 0, 0));
+        let data = || Payload(b"hello\0\xff".to_vec());
+        let limits = Limits { max_message_bytes: 1 << 20, max_payload_bytes: 1 << 19, max_inflight: 256, max_sockets: 128 };
+        round_trip::<rpc::Hello>(
+            HelloParams { client: Some("test".into()) },
+            HelloResult {
+                protocol: SUBPROTOCOL.into(),
+                protocol_version: PROTOCOL_VERSION,
+                daemon: "bridge-daemon 0.1.0".into(),
+                limits,
+                features: vec!["unix".into()],
+            },
+        );
+        round_trip::<rpc::Socket>(SocketParams { family: constants::AF_INET6, kind: constants::SOCK_DGRAM, proto: 0 }, 3);
+        round_trip::<rpc::Bind>(AddressParams { fd: 3, address: v4() }, ());
+        round_trip::<rpc::Listen>(ListenParams { fd: 3, backlog: Some(5) }, ());
+        round_trip::<rpc::Accept>(FdParams { fd: 3 }, AcceptResult { fd: 4, address: v6.clone() });
+        round_trip::<rpc::Connect>(AddressParams { fd: 3, address: Address::from("echo.sock") }, ());
+        round_trip::<rpc::Recv>(RecvParams { fd: 3, bufsize: 1024, flags: constants::MSG_PEEK }, data());
+        round_trip::<rpc::Recvfrom>(RecvParams { fd: 3, bufsize: 1024, flags: 0 }, RecvfromResult { data: data(), address: None });
+        round_trip::<rpc::Send>(SendParams { fd: 3, data: data(), flags: 0 }, 7);
+        round_trip::<rpc::Sendall>(SendParams { fd: 3, data: data(), flags: 0 }, ());
+        round_trip::<rpc::Sendto>(SendtoParams { fd: 3, data: data(), address: v4(), flags: 0 }, 7);
+        round_trip::<rpc::Shutdown>(ShutdownParams { fd: 3, how: constants::SHUT_WR }, ());
+        round_trip::<rpc::Close>(FdParams { fd: 3 }, ());
+        round_trip::<rpc::Getsockname>(FdParams { fd: 3 }, v4());
+        round_trip::<rpc::Getpeername>(FdParams { fd: 3 }, v6);
+        round_trip::<rpc::Setsockopt>(
+            SetsockoptParams { fd: 3, level: constants::SOL_SOCKET, optname: constants::SO_LINGER, value: OptValue::Bytes(Payload(vec![1, 0, 0, 0, 5, 0, 0, 0])) },
+            (),
+        );
+        round_trip::<rpc::Setsockopt>(
+            SetsockoptParams { fd: 3, level: constants::SOL_SOCKET, optname: constants::SO_REUSEADDR, value: OptValue::Int(1) },
+            (),
+        );
+        round_trip::<rpc::Getsockopt>(
+            GetsockoptParams { fd: 3, level: constants::IPPROTO_TCP, optname: constants::TCP_NODELAY, buflen: None },
+            OptValue::Int(1),
+        );
+        round_trip::<rpc::Settimeout>(SettimeoutParams { fd: 3, timeout: Some(2.5) }, ());
+        round_trip::<rpc::Settimeout>(SettimeoutParams { fd: 3, timeout: None }, ());
+        round_trip::<rpc::Setblocking>(SetblockingParams { fd: 3, flag: false }, ());
+        round_trip::<rpc::Getaddrinfo>(
+            GetaddrinfoParams { host: Some("localhost".into()), port: Some(Service::Name("http".into())), ..Default::default() },
+            vec![AddrInfo { family: 2, kind: 1, proto: 6, canonname: String::new(), address: Address::from(("127.0.0.1", 80)) }],
+        );
+        round_trip::<rpc::Gethostbyname>(GethostbynameParams { hostname: "localhost".into() }, "127.0.0.1".to_owned());
+        round_trip::<rpc::Gethostname>(NoParams {}, "host".to_owned());
+        round_trip::<rpc::Select>(
+            SelectParams { rlist: vec![3, 4], wlist: vec![5], xlist: vec![], timeout: Some(0.0) },
+            SelectResult { rlist: vec![4], wlist: vec![5], xlist: vec![] },
+        );
+    }
+
+    #[test]
+    fn bool_option_values_read_as_ints() {
+        let req = json::decode_request(
+            r#"{"jsonrpc":"2.0","id":1,"method":"setsockopt","params":{"fd":3,"level":1,"optname":2,"value":true}}"#,
+        );
+        let value = match req.map(|r| r.call) {
+            Ok(Call::Setsockopt(p)) => Some(p.value),
+            _ => None,
+        };
+        assert_eq!(value, Some(OptValue::Int(1)));
+    }
+}

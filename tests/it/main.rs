@@ -1,0 +1,17 @@
+//! Integration tests: a real daemon (in-process on port 0, or the built binary), real sockets, and
+//! the native client, one module per area.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
+
+mod binary;
+mod cleanup;
+mod concurrency;
+mod options;
+mod protocol;
+mod resolve;
+mod select;
+mod tcp;
+mod timeouts;
+mod tutorial;
+mod udp;
+mod unix;

@@ -1,0 +1,162 @@
+//! TCP through the bridge: echo, both directions against native peers, EOF, shutdown, IPv6, large
+//! transfers.
+
+use sockbridge_tests::wasm_client::{AF_INET, AF_INET6, Address, SHUT_WR, SOCK_STREAM};
+use sockbridge_tests::{TestDaemon, errname, within};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_server_and_client_both_through_the_bridge() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let server = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    server.bind(("127.0.0.1", 0)).await.unwrap();
+    server.listen(5).await.unwrap();
+    let addr = server.getsockname().await.unwrap();
+    assert_eq!(addr.host(), Some("127.0.0.1"));
+    assert_ne!(addr.port(), Some(0));
+
+    let client = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    client.connect(addr.clone()).await.unwrap();
+    let (conn, peer) = within(server.accept()).await.unwrap();
+    assert_eq!(peer, client.getsockname().await.unwrap());
+    assert_eq!(conn.getpeername().await.unwrap(), peer);
+    assert_eq!(client.getpeername().await.unwrap(), addr);
+    // Handles are small integers from 3, lowest free first.
+    assert_eq!((server.fileno(), client.fileno(), conn.fileno()), (3, 4, 5));
+
+    client.sendall(b"hello, sockets").await.unwrap();
+    let data = conn.recv(1024).await.unwrap();
+    assert_eq!(data, b"hello, sockets");
+    conn.sendall(&data).await.unwrap();
+    assert_eq!(client.recv(1024).await.unwrap(), b"hello, sockets");
+
+    client.close().await.unwrap();
+    assert_eq!(conn.recv(1024).await.unwrap(), b"", "EOF is an empty recv");
+    conn.close().await.unwrap();
+    server.close().await.unwrap();
+    assert_eq!(server.fileno(), -1);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridge_client_against_a_native_server() {
+    let daemon = TestDaemon::start().await;
+    let native = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = native.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = native.accept().await.unwrap();
+        let mut buf = vec![0u8; 5];
+        stream.read_exact(&mut buf).await.unwrap();
+        stream.write_all(&buf.to_ascii_uppercase()).await.unwrap();
+        buf
+    });
+    let bridge = daemon.client().await;
+    let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    s.connect(("127.0.0.1", port)).await.unwrap();
+    s.sendall(b"hello").await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        let chunk = s.recv(5 - got.len()).await.unwrap();
+        assert!(!chunk.is_empty());
+        got.extend(chunk);
+    }
+    assert_eq!(got, b"HELLO");
+    assert_eq!(within(server).await.unwrap(), b"hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_client_against_a_bridge_server() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let server = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    server.bind(("127.0.0.1", 0)).await.unwrap();
+    server.listen(None).await.unwrap();
+    let Address::Inet { port, .. } = server.getsockname().await.unwrap() else { panic!("not AF_INET") };
+    let mut native = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (conn, peer) = within(server.accept()).await.unwrap();
+    assert_eq!(peer.port(), Some(native.local_addr().unwrap().port()));
+    native.write_all(b"ping").await.unwrap();
+    assert_eq!(conn.recv(4).await.unwrap(), b"ping");
+    conn.sendall(b"pong").await.unwrap();
+    conn.shutdown(SHUT_WR).await.unwrap();
+    let mut back = Vec::new();
+    within(native.read_to_end(&mut back)).await.unwrap();
+    assert_eq!(back, b"pong", "shutdown(SHUT_WR) ends the stream for the peer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_loopback() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let server = bridge.socket(AF_INET6, SOCK_STREAM).await.unwrap();
+    server.bind(("::1", 0)).await.unwrap();
+    server.listen(1).await.unwrap();
+    let addr = server.getsockname().await.unwrap();
+    let Address::Inet6 { ref host, flowinfo: 0, scope_id: 0, .. } = addr else { panic!("{addr:?}") };
+    assert_eq!(host, "::1");
+    let client = bridge.socket(AF_INET6, SOCK_STREAM).await.unwrap();
+    client.connect(addr).await.unwrap();
+    let (conn, _) = within(server.accept()).await.unwrap();
+    client.sendall(b"six").await.unwrap();
+    assert_eq!(conn.recv(10).await.unwrap(), b"six");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_megabyte_arrives_byte_for_byte_in_both_directions() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let server = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    server.bind(("127.0.0.1", 0)).await.unwrap();
+    server.listen(1).await.unwrap();
+    let client = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    client.connect(server.getsockname().await.unwrap()).await.unwrap();
+    let (conn, _) = within(server.accept()).await.unwrap();
+
+    let data: Vec<u8> = (0..(1 << 20) + 12345).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    for (from, to) in [(&client, &conn), (&conn, &client)] {
+        let sender = {
+            let from = from.clone();
+            let data = data.clone();
+            tokio::spawn(async move { from.sendall(&data).await })
+        };
+        let mut got = Vec::with_capacity(data.len());
+        while got.len() < data.len() {
+            let chunk = within(to.recv(256 << 10)).await.unwrap();
+            assert!(!chunk.is_empty(), "early EOF at {}", got.len());
+            got.extend_from_slice(&chunk);
+        }
+        within(sender).await.unwrap().unwrap();
+        assert!(got == data, "the transfer was corrupted");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_may_be_partial_and_reports_its_count() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let max = bridge.limits().max_payload_bytes;
+    let server = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    server.bind(("127.0.0.1", 0)).await.unwrap();
+    server.listen(1).await.unwrap();
+    let client = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    client.connect(server.getsockname().await.unwrap()).await.unwrap();
+    let (_conn, _) = within(server.accept()).await.unwrap();
+    // More than one request can carry: send reports how much it took, at most the payload limit.
+    let n = client.send(&vec![7u8; max + 1000]).await.unwrap();
+    assert!(n > 0 && n <= max, "sent {n}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connect_is_connection_refused_error() {
+    let daemon = TestDaemon::start().await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let bridge = daemon.client().await;
+    let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    let e = s.connect(("127.0.0.1", port)).await.unwrap_err();
+    assert_eq!((e.exception(), e.errno(), errname(&e)), ("ConnectionRefusedError", Some(111), "ECONNREFUSED"));
+    assert_eq!(e.to_string(), "ConnectionRefusedError: [Errno 111] Connection refused");
+}

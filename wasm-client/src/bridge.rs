@@ -1,0 +1,149 @@
+//! [`Bridge`]: one session with a daemon, and the module-level functions of Python's `socket` and
+//! `select` modules.
+
+use crate::core::Core;
+use crate::error::{Error, Result};
+use crate::socket::Socket;
+use bridge_protocol::params::*;
+use bridge_protocol::{Limits, rpc};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A session with a bridge daemon. Cheap to clone; the session ends when the last clone and the last
+/// [`Socket`] are dropped, or at [`Bridge::close`], and every socket of the session closes with it.
+#[derive(Clone)]
+pub struct Bridge {
+    pub(crate) core: Arc<Core>,
+    hello: Arc<HelloResult>,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge").field("closed", &self.core.is_closed()).finish()
+    }
+}
+
+impl Bridge {
+    /// Opens a session with the daemon at `url` (`ws://127.0.0.1:7320/`).
+    ///
+    /// # Errors
+    /// [`Error::Connect`] if the daemon cannot be reached or refuses the handshake.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn run() -> wasm_client::Result<()> {
+    /// use wasm_client::{Bridge, AF_INET, SOCK_STREAM};
+    /// let bridge = Bridge::connect("ws://127.0.0.1:7320/").await?;
+    /// let s = bridge.socket(AF_INET, SOCK_STREAM).await?;
+    /// s.connect(("127.0.0.1", 9000)).await?;
+    /// s.sendall(b"hello").await?;
+    /// println!("{:?}", s.recv(1024).await?);
+    /// s.close().await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(not(target_arch = "wasm32"))]
+    pub async fn connect(url: &str) -> Result<Bridge> {
+        Self::connect_with(url, &crate::ConnectOptions::default()).await
+    }
+
+    /// [`Bridge::connect`] with options (an `Origin` header, for testing the daemon's gate).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub async fn connect_with(url: &str, options: &crate::ConnectOptions) -> Result<Bridge> {
+        let core = crate::transport::native::open(url, options).await?;
+        Self::start(core).await
+    }
+
+    /// Says `hello` and opens the in-flight allowance the daemon reports.
+    pub(crate) async fn start(core: Arc<Core>) -> Result<Bridge> {
+        let hello = core.call::<rpc::Hello>(&HelloParams { client: Some(client_name()) }).await?;
+        core.open_inflight(hello.limits.max_inflight);
+        Ok(Bridge { core, hello: Arc::new(hello) })
+    }
+
+    /// What the daemon reported at the start: protocol version, daemon version, limits, features.
+    pub fn hello(&self) -> &HelloResult {
+        &self.hello
+    }
+
+    /// The session's limits.
+    pub fn limits(&self) -> Limits {
+        self.hello().limits
+    }
+
+    /// Python's `socket(family, type)`.
+    ///
+    /// # Errors
+    /// `EAFNOSUPPORT`/`ESOCKTNOSUPPORT` for what the bridge does not offer; `EMFILE` past the
+    /// session's socket limit.
+    pub async fn socket(&self, family: i32, kind: i32) -> Result<Socket> {
+        self.socket_with_proto(family, kind, 0).await
+    }
+
+    /// Python's `socket(family, type, proto)`.
+    pub async fn socket_with_proto(&self, family: i32, kind: i32, proto: i32) -> Result<Socket> {
+        let fd = self.core.call::<rpc::Socket>(&SocketParams { family, kind, proto }).await?;
+        Ok(Socket::new(self.clone(), fd, family, kind, proto))
+    }
+
+    /// Python's `getaddrinfo(host, port, family, type, proto, flags)`, resolved by the daemon.
+    pub async fn getaddrinfo(&self, params: GetaddrinfoParams) -> Result<Vec<AddrInfo>> {
+        self.core.call::<rpc::Getaddrinfo>(&params).await
+    }
+
+    /// Python's `gethostbyname(hostname)`: one IPv4 address, as a string.
+    pub async fn gethostbyname(&self, hostname: &str) -> Result<String> {
+        self.core.call::<rpc::Gethostbyname>(&GethostbynameParams { hostname: hostname.to_owned() }).await
+    }
+
+    /// Python's `gethostname()`: the daemon host's name.
+    pub async fn gethostname(&self) -> Result<String> {
+        self.core.call::<rpc::Gethostname>(&NoParams {}).await
+    }
+
+    /// Python's `select.select(rlist, wlist, xlist, timeout)`: the sockets of each list that are
+    /// ready, in the order given. `timeout` `None` waits without limit; `Some(ZERO)` polls.
+    ///
+    /// # Errors
+    /// `ValueError` for a closed socket (its `fileno()` is -1), as in Python.
+    pub async fn select(
+        &self,
+        rlist: &[&Socket],
+        wlist: &[&Socket],
+        xlist: &[&Socket],
+        timeout: Option<Duration>,
+    ) -> Result<(Vec<Socket>, Vec<Socket>, Vec<Socket>)> {
+        let fds = |list: &[&Socket]| -> Result<Vec<i32>> {
+            list.iter()
+                .map(|s| match s.fileno() {
+                    -1 => Err(Error::Value("file descriptor cannot be a negative integer (-1)".into())),
+                    fd => Ok(fd),
+                })
+                .collect()
+        };
+        let params = SelectParams {
+            rlist: fds(rlist)?,
+            wlist: fds(wlist)?,
+            xlist: fds(xlist)?,
+            timeout: timeout.map(|t| t.as_secs_f64()),
+        };
+        let ready = self.core.call::<rpc::Select>(&params).await?;
+        let pick = |list: &[&Socket], fds: &[i32]| -> Vec<Socket> {
+            list.iter().filter(|s| fds.contains(&s.fileno())).map(|s| (*s).clone()).collect()
+        };
+        Ok((pick(rlist, &ready.rlist), pick(wlist, &ready.wlist), pick(xlist, &ready.xlist)))
+    }
+
+    /// Ends the session: the daemon closes all its sockets.
+    pub fn close(&self) {
+        self.core.close();
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed()
+    }
+}
+
+fn client_name() -> String {
+    format!("wasm-client {}", env!("CARGO_PKG_VERSION"))
+}

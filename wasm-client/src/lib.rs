@@ -1,0 +1,66 @@
+//! Python's `socket` API for code that runs in a browser (through wasm-bindgen, in a later release)
+//! or natively (through tokio), backed by real sockets in a sockbridge daemon.
+//!
+//! ```no_run
+//! # async fn run() -> wasm_client::Result<()> {
+//! use wasm_client::{Bridge, AF_INET, SOCK_STREAM};
+//!
+//! let bridge = Bridge::connect("ws://127.0.0.1:7320/").await?;
+//! let server = bridge.socket(AF_INET, SOCK_STREAM).await?;
+//! server.bind(("127.0.0.1", 0)).await?;
+//! server.listen(5).await?;
+//! let addr = server.getsockname().await?;
+//!
+//! let client = bridge.socket(AF_INET, SOCK_STREAM).await?;
+//! client.connect(addr).await?;
+//! let (conn, peer) = server.accept().await?;
+//! client.sendall(b"hello").await?;
+//! assert_eq!(conn.recv(1024).await?, b"hello");
+//! println!("echoed for {peer}");
+//! # Ok(()) }
+//! ```
+//!
+//! # Organization
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`Bridge`] | a session, `socket()`, and the module functions: `getaddrinfo`, `select`, ... |
+//! | [`Socket`] | Python's socket methods, with timeouts and non-blocking mode |
+//! | [`SocketFile`] | what `makefile()` returns: `read`, `readline`, `write`, `flush` |
+//! | [`Error`] | failures, keeping the Python exception class, errno and message |
+//! | `core` | request ids, in-flight permits, response matching (every target) |
+//! | `transport` | the WebSocket: tokio-tungstenite natively |
+//!
+//! # How it departs from Python
+//!
+//! Methods that may wait are `async`. `bind` takes loopback addresses only, and Unix socket
+//! addresses are names in the daemon's socket directory (`"echo.sock"`). The full list, with
+//! reasons, is in `docs/protocol.md` under "Differences from CPython".
+
+// The browser transport (the next release) is what feeds the core on wasm32; until it lands, the
+// core's receive side has no caller there.
+#![cfg_attr(target_arch = "wasm32", allow(dead_code))]
+
+mod bridge;
+mod core;
+mod error;
+mod file;
+mod socket;
+mod transport;
+
+pub use bridge::Bridge;
+pub use bridge_protocol::constants::*;
+pub use bridge_protocol::params::{AddrInfo, GetaddrinfoParams, HelloResult, OptValue, Service};
+pub use bridge_protocol::{Address, Limits, OsError};
+pub use error::{Error, Result};
+pub use file::SocketFile;
+pub use socket::Socket;
+#[cfg(not(target_arch = "wasm32"))]
+pub use transport::native::ConnectOptions;
+
+/// Errno values (Linux numbers), as Python's `errno` module names them.
+pub mod errno {
+    pub use bridge_protocol::errno::code::*;
+    pub use bridge_protocol::errno::eai::*;
+    pub use bridge_protocol::errno::{Errno, eai_name};
+}

@@ -1,0 +1,344 @@
+//! [`Socket`]: Python's socket object.
+
+use crate::bridge::Bridge;
+use crate::error::{Error, Result};
+use crate::file::SocketFile;
+use bridge_protocol::constants::{SOCK_CLOEXEC, SOCK_NONBLOCK};
+use bridge_protocol::errno::code::{EAGAIN, EMSGSIZE};
+use bridge_protocol::params::*;
+use bridge_protocol::{Address, Fd, OsError, Payload, rpc};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A socket on the daemon, with Python's methods and meaning.
+///
+/// Clones share one socket, as Python names share one object. The socket closes at
+/// [`Socket::close`], or when the last clone is dropped (as CPython closes an unreferenced socket),
+/// or when its [`Bridge`] session ends.
+///
+/// Calls that may wait (`accept`, `connect`, `recv`, `send`, ...) follow the socket's timeout, as
+/// in Python: [`Socket::settimeout`]`(None)` waits as long as it takes, `Some(t)` fails with a
+/// `TimeoutError` after `t`, and `Some(Duration::ZERO)` (non-blocking mode) fails at once with a
+/// `BlockingIOError` instead of waiting.
+#[derive(Clone)]
+pub struct Socket {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    bridge: Bridge,
+    fd: Fd,
+    family: i32,
+    kind: i32,
+    proto: i32,
+    /// The daemon's handle is closed: every call is `EBADF` and `fileno()` is -1.
+    released: AtomicBool,
+    /// `close()` was called; the real close waits for open `makefile()` files, as in Python.
+    user_closed: AtomicBool,
+    /// Open `makefile()` files.
+    pub(crate) io_refs: AtomicUsize,
+    timeout: Mutex<Option<Duration>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.released.swap(true, Ordering::AcqRel) {
+            self.bridge.core.fire::<rpc::Close>(&FdParams { fd: self.fd });
+        }
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("fd", &self.fileno())
+            .field("family", &self.inner.family)
+            .field("type", &self.inner.kind)
+            .field("proto", &self.inner.proto)
+            .finish()
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(bridge: Bridge, fd: Fd, family: i32, kind: i32, proto: i32) -> Socket {
+        let timeout = if kind & SOCK_NONBLOCK != 0 { Some(Duration::ZERO) } else { None };
+        Socket {
+            inner: Arc::new(Inner {
+                bridge,
+                fd,
+                family,
+                kind: kind & !(SOCK_NONBLOCK | SOCK_CLOEXEC),
+                proto,
+                released: AtomicBool::new(false),
+                user_closed: AtomicBool::new(false),
+                io_refs: AtomicUsize::new(0),
+                timeout: Mutex::new(timeout),
+            }),
+        }
+    }
+
+    fn bridge(&self) -> &Bridge {
+        &self.inner.bridge
+    }
+
+    /// The handle, or `EBADF` once closed.
+    fn fd(&self) -> Result<Fd> {
+        if self.inner.released.load(Ordering::Acquire) { Err(Error::bad_fd()) } else { Ok(self.inner.fd) }
+    }
+
+    fn max_payload(&self) -> usize {
+        self.bridge().limits().max_payload_bytes.max(1)
+    }
+
+    /// The address family (`s.family`).
+    pub fn family(&self) -> i32 {
+        self.inner.family
+    }
+
+    /// The socket type (`s.type`), without `SOCK_NONBLOCK`/`SOCK_CLOEXEC`.
+    pub fn kind(&self) -> i32 {
+        self.inner.kind
+    }
+
+    /// The protocol given at creation (`s.proto`).
+    pub fn proto(&self) -> i32 {
+        self.inner.proto
+    }
+
+    /// `fileno()`: the session's handle number, or -1 once closed.
+    pub fn fileno(&self) -> i32 {
+        self.fd().unwrap_or(-1)
+    }
+
+    /// `gettimeout()`: `None` (blocking), `Some(ZERO)` (non-blocking) or the timeout.
+    pub fn gettimeout(&self) -> Option<Duration> {
+        *self.inner.timeout.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// `getblocking()`: false only in non-blocking mode (timeout 0).
+    pub fn getblocking(&self) -> bool {
+        self.gettimeout() != Some(Duration::ZERO)
+    }
+
+    /// `settimeout(t)`. Takes effect for every call made after it; a call already waiting keeps the
+    /// timeout it started with.
+    pub fn settimeout(&self, timeout: Option<Duration>) -> Result<()> {
+        let fd = self.fd()?;
+        *self.inner.timeout.lock().unwrap_or_else(|poison| poison.into_inner()) = timeout;
+        let timeout = timeout.map(|t| t.as_secs_f64());
+        self.bridge().core.fire::<rpc::Settimeout>(&SettimeoutParams { fd, timeout });
+        Ok(())
+    }
+
+    /// `settimeout(seconds)` with Python's float argument: `ValueError` if negative or not finite.
+    pub fn settimeout_secs(&self, timeout: Option<f64>) -> Result<()> {
+        match timeout {
+            None => self.settimeout(None),
+            Some(t) => match Duration::try_from_secs_f64(t) {
+                Ok(d) => self.settimeout(Some(d)),
+                Err(_) => Err(Error::Value("Timeout value out of range".into())),
+            },
+        }
+    }
+
+    /// `setblocking(flag)`: `settimeout(None)` or `settimeout(0.0)`.
+    pub fn setblocking(&self, flag: bool) -> Result<()> {
+        self.settimeout(if flag { None } else { Some(Duration::ZERO) })
+    }
+
+    /// `bind(address)`.
+    ///
+    /// The bridge binds loopback addresses only: `''` and `'0.0.0.0'` mean `127.0.0.1`, `'::'`
+    /// means `::1`; ports below 1024 are refused (`PermissionError`). A Unix address is a name in
+    /// the daemon's socket directory, such as `"echo.sock"`.
+    pub async fn bind(&self, address: impl Into<Address>) -> Result<()> {
+        let params = AddressParams { fd: self.fd()?, address: address.into() };
+        self.bridge().core.call::<rpc::Bind>(&params).await
+    }
+
+    /// `listen([backlog])`: `listen(5)` or `listen(None)` for Python's default.
+    pub async fn listen(&self, backlog: impl Into<Option<i32>>) -> Result<()> {
+        let params = ListenParams { fd: self.fd()?, backlog: backlog.into() };
+        self.bridge().core.call::<rpc::Listen>(&params).await
+    }
+
+    /// `accept()`: the connected socket (blocking mode) and the peer's address.
+    pub async fn accept(&self) -> Result<(Socket, Address)> {
+        let result = self.bridge().core.call::<rpc::Accept>(&FdParams { fd: self.fd()? }).await?;
+        let conn = Socket::new(self.bridge().clone(), result.fd, self.inner.family, self.inner.kind, self.inner.proto);
+        Ok((conn, result.address))
+    }
+
+    /// `connect(address)`.
+    ///
+    /// # Errors
+    /// `ConnectionRefusedError` and the other errors Python raises; in non-blocking mode a TCP
+    /// connect that has started is a `BlockingIOError` with `EINPROGRESS`.
+    pub async fn connect(&self, address: impl Into<Address>) -> Result<()> {
+        let params = AddressParams { fd: self.fd()?, address: address.into() };
+        self.bridge().core.call::<rpc::Connect>(&params).await
+    }
+
+    /// `connect_ex(address)`: 0 on success, else the errno instead of an exception (a timeout is
+    /// `EAGAIN`, 11, as CPython reports it). Name resolution errors are still raised.
+    pub async fn connect_ex(&self, address: impl Into<Address>) -> Result<i32> {
+        let address = address.into();
+        let fd = match self.fd() {
+            Ok(fd) => fd,
+            Err(e) => return Ok(e.errno().unwrap_or_default()),
+        };
+        match self.bridge().core.call::<rpc::Connect>(&AddressParams { fd, address }).await {
+            Ok(()) => Ok(0),
+            Err(Error::Os(e)) if e.exception != "gaierror" => Ok(e.errno.unwrap_or(EAGAIN)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `recv(bufsize)`: at most `bufsize` bytes (and at most the session's `max_payload_bytes`);
+    /// empty means the peer closed its side.
+    pub async fn recv(&self, bufsize: usize) -> Result<Vec<u8>> {
+        self.recv_flags(bufsize, 0).await
+    }
+
+    /// `recv(bufsize, flags)` with `MSG_PEEK`, `MSG_WAITALL`, `MSG_DONTWAIT`.
+    pub async fn recv_flags(&self, bufsize: usize, flags: i32) -> Result<Vec<u8>> {
+        let params = RecvParams { fd: self.fd()?, bufsize: bufsize as u64, flags };
+        self.bridge().core.call::<rpc::Recv>(&params).await.map(Payload::into_vec)
+    }
+
+    /// `recvfrom(bufsize)`: the data and the sender (`None` for an unnamed Unix socket, and for
+    /// stream sockets).
+    pub async fn recvfrom(&self, bufsize: usize) -> Result<(Vec<u8>, Option<Address>)> {
+        self.recvfrom_flags(bufsize, 0).await
+    }
+
+    /// `recvfrom(bufsize, flags)`.
+    pub async fn recvfrom_flags(&self, bufsize: usize, flags: i32) -> Result<(Vec<u8>, Option<Address>)> {
+        let params = RecvParams { fd: self.fd()?, bufsize: bufsize as u64, flags };
+        let r = self.bridge().core.call::<rpc::Recvfrom>(&params).await?;
+        Ok((r.data.into_vec(), r.address))
+    }
+
+    /// `send(data)`: how many bytes were sent, which may be fewer than given: check, and send the
+    /// rest (or use [`Socket::sendall`]).
+    pub async fn send(&self, data: &[u8]) -> Result<usize> {
+        self.send_flags(data, 0).await
+    }
+
+    /// `send(data, flags)` with `MSG_DONTWAIT`.
+    pub async fn send_flags(&self, data: &[u8], flags: i32) -> Result<usize> {
+        let chunk = &data[..data.len().min(self.max_payload())];
+        let params = SendParams { fd: self.fd()?, data: Payload::from(chunk), flags };
+        self.bridge().core.call::<rpc::Send>(&params).await
+    }
+
+    /// `sendall(data)`: sends everything or fails.
+    ///
+    /// Data larger than the session's `max_payload_bytes` goes as several pipelined requests,
+    /// which the daemon runs in order; with a timeout set, the timeout applies to each piece.
+    pub async fn sendall(&self, data: &[u8]) -> Result<()> {
+        let fd = self.fd()?;
+        let core = &self.bridge().core;
+        let mut pending = Vec::new();
+        for chunk in data.chunks(self.max_payload()) {
+            let permit = core.permit::<rpc::Sendall>().await?;
+            let params = SendParams { fd, data: Payload::from(chunk), flags: 0 };
+            pending.push(core.start::<rpc::Sendall>(&params, permit)?);
+        }
+        if data.is_empty() {
+            let permit = core.permit::<rpc::Sendall>().await?;
+            pending.push(core.start::<rpc::Sendall>(&SendParams { fd, data: Payload::default(), flags: 0 }, permit)?);
+        }
+        let mut first_error = None;
+        for rx in pending {
+            let result = rx.await.unwrap_or(Err(Error::Closed));
+            if let (Err(e), None) = (result, &first_error) {
+                first_error = Some(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// `sendto(data, address)`: one datagram; returns the bytes sent.
+    pub async fn sendto(&self, data: &[u8], address: impl Into<Address>) -> Result<usize> {
+        let fd = self.fd()?;
+        if data.len() > self.max_payload() {
+            return Err(Error::Os(OsError::refused(EMSGSIZE, "larger than the bridge's max_payload_bytes")));
+        }
+        let params = SendtoParams { fd, data: Payload::from(data), address: address.into(), flags: 0 };
+        self.bridge().core.call::<rpc::Sendto>(&params).await
+    }
+
+    /// `shutdown(how)`: `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
+    pub async fn shutdown(&self, how: i32) -> Result<()> {
+        self.bridge().core.call::<rpc::Shutdown>(&ShutdownParams { fd: self.fd()?, how }).await
+    }
+
+    /// `close()`. Calls waiting on the socket fail with `EBADF`; closing twice is harmless. While a
+    /// [`Socket::makefile`] file is open the socket stays usable and closes with the last file, as
+    /// in Python.
+    pub async fn close(&self) -> Result<()> {
+        self.inner.user_closed.store(true, Ordering::Release);
+        if self.inner.io_refs.load(Ordering::Acquire) == 0 { self.release().await } else { Ok(()) }
+    }
+
+    /// Closes the daemon's handle (once).
+    pub(crate) async fn release(&self) -> Result<()> {
+        if self.inner.released.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        match self.bridge().core.call::<rpc::Close>(&FdParams { fd: self.inner.fd }).await {
+            Ok(()) | Err(Error::Closed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Called when a `makefile()` file closes: the real close, if `close()` was called already.
+    pub(crate) fn file_closed(&self) -> bool {
+        let left = self.inner.io_refs.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
+        left == 0 && self.inner.user_closed.load(Ordering::Acquire)
+    }
+
+    /// `getsockname()`.
+    pub async fn getsockname(&self) -> Result<Address> {
+        self.bridge().core.call::<rpc::Getsockname>(&FdParams { fd: self.fd()? }).await
+    }
+
+    /// `getpeername()`.
+    pub async fn getpeername(&self) -> Result<Address> {
+        self.bridge().core.call::<rpc::Getpeername>(&FdParams { fd: self.fd()? }).await
+    }
+
+    /// `setsockopt(level, optname, value)`: an int (or bool) value, or raw bytes.
+    pub async fn setsockopt(&self, level: i32, optname: i32, value: impl Into<OptValue>) -> Result<()> {
+        let params = SetsockoptParams { fd: self.fd()?, level, optname, value: value.into() };
+        self.bridge().core.call::<rpc::Setsockopt>(&params).await
+    }
+
+    /// `getsockopt(level, optname)`: the value as an int.
+    pub async fn getsockopt(&self, level: i32, optname: i32) -> Result<i64> {
+        let params = GetsockoptParams { fd: self.fd()?, level, optname, buflen: None };
+        match self.bridge().core.call::<rpc::Getsockopt>(&params).await? {
+            OptValue::Int(v) => Ok(v),
+            OptValue::Bytes(_) => Err(Error::Response("an int option came back as bytes".into())),
+        }
+    }
+
+    /// `getsockopt(level, optname, buflen)`: at most `buflen` raw bytes (1 to 1024).
+    pub async fn getsockopt_bytes(&self, level: i32, optname: i32, buflen: u32) -> Result<Vec<u8>> {
+        let params = GetsockoptParams { fd: self.fd()?, level, optname, buflen: Some(buflen) };
+        match self.bridge().core.call::<rpc::Getsockopt>(&params).await? {
+            OptValue::Bytes(b) => Ok(b.into_vec()),
+            OptValue::Int(_) => Err(Error::Response("a bytes option came back as an int".into())),
+        }
+    }
+
+    /// `makefile()`: a buffered file over the socket, with `read`, `readline`, `write`, `flush`
+    /// and `close`.
+    pub fn makefile(&self) -> Result<SocketFile> {
+        self.fd()?;
+        self.inner.io_refs.fetch_add(1, Ordering::AcqRel);
+        Ok(SocketFile::new(self.clone()))
+    }
+}

@@ -1,0 +1,101 @@
+//! The native transport: tokio-tungstenite, for Rust programs, tests and benchmarks.
+
+use crate::core::{Core, Transport};
+use crate::error::{Error, Result};
+use bridge_protocol::SUBPROTOCOL;
+use futures_channel::mpsc;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::{Arc, Weak};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+/// The largest message this client accepts from a daemon (a `recv` result is at most the daemon's
+/// `max_payload_bytes` in base64).
+const MAX_INCOMING: usize = 8 << 20;
+
+/// Options for [`crate::Bridge::connect_with`].
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    /// Send this `Origin` header, as a browser page would (native clients send none by default).
+    pub origin: Option<String>,
+}
+
+struct Sender {
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+impl Transport for Sender {
+    fn send(&self, text: String) -> Result<()> {
+        self.tx.unbounded_send(Message::text(text)).map_err(|_| Error::Closed)
+    }
+
+    fn close(&self) {
+        self.tx.close_channel();
+    }
+}
+
+/// Opens a WebSocket session and starts its reader and writer tasks on the current tokio runtime.
+///
+/// The outgoing queue is unbounded in type but bounded in use: blocking calls wait for one of the
+/// daemon's in-flight permits before they are queued, and every other call is awaited by its
+/// caller (or is one `settimeout`/`close` per call site).
+pub(crate) async fn open(url: &str, options: &ConnectOptions) -> Result<Arc<Core>> {
+    let mut request = url.into_client_request().map_err(|e| Error::Connect(e.to_string()))?;
+    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL));
+    if let Some(origin) = &options.origin {
+        let value = HeaderValue::from_str(origin).map_err(|_| Error::Connect("invalid Origin".into()))?;
+        request.headers_mut().insert("Origin", value);
+    }
+    let config = WebSocketConfig::default().max_message_size(Some(MAX_INCOMING)).max_frame_size(Some(MAX_INCOMING));
+    let (ws, response) =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true).await.map_err(|e| match e {
+            tungstenite::Error::Http(response) => {
+                let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+                Error::Connect(format!("HTTP {}: {}", response.status(), body.trim()))
+            }
+            other => Error::Connect(other.to_string()),
+        })?;
+    let agreed = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
+    if agreed != Some(SUBPROTOCOL) {
+        return Err(Error::Connect(format!("the server did not agree to the {SUBPROTOCOL} subprotocol")));
+    }
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::unbounded::<Message>();
+    let core = Arc::new(Core::new(Box::new(Sender { tx })));
+    tokio::spawn(async move {
+        // Batches whatever is queued into one flush; ends (with a close frame) when the queue
+        // closes, i.e. when the last handle on the connection is dropped or `close` is called.
+        while let Some(first) = rx.next().await {
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                if sink.feed(msg).await.is_err() {
+                    return;
+                }
+                next = rx.try_recv().ok();
+            }
+            if sink.flush().await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    // The reader holds only a weak reference, so dropping every Bridge and Socket closes the
+    // connection instead of leaking it.
+    let weak: Weak<Core> = Arc::downgrade(&core);
+    tokio::spawn(async move {
+        while let Some(msg) = stream.next().await {
+            let Some(core) = weak.upgrade() else { return };
+            match msg {
+                Ok(Message::Text(text)) => core.on_message(text.as_str()),
+                Ok(Message::Close(_)) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        if let Some(core) = weak.upgrade() {
+            core.on_close();
+        }
+    });
+    Ok(core)
+}
