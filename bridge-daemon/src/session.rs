@@ -315,6 +315,7 @@ impl Session {
                     let sock = &e.socket;
                     let (addr, _) =
                         s.net().sockaddr(Method::Sendto, sock.family(), sock.kind(), &p.address, Purpose::Dial).await?;
+                    s.net().bind_loopback_if_unbound(sock).await?;
                     sock.sendto(p.data.as_bytes(), &addr, p.flags, mode).await
                 })
                 .await
@@ -452,7 +453,11 @@ impl Session {
         let max = self.shared.limits.max_listen_backlog;
         // Python's default is min(SOMAXCONN, 128); a negative backlog means 0, as in CPython.
         let backlog = p.backlog.unwrap_or(128).clamp(0, max);
-        self.with_socket(p.fd, async |s| s.listen(backlog).await).await
+        self.with_socket(p.fd, async |s| {
+            self.net().bind_loopback_if_unbound(s).await?;
+            s.listen(backlog).await
+        })
+        .await
     }
 
     async fn close(&self, fd: Fd) -> OpResult<()> {

@@ -160,3 +160,36 @@ async fn refused_connect_is_connection_refused_error() {
     assert_eq!((e.exception(), e.errno(), errname(&e)), ("ConnectionRefusedError", Some(111), "ECONNREFUSED"));
     assert_eq!(e.to_string(), "ConnectionRefusedError: [Errno 111] Connection refused");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_without_bind_stays_on_loopback() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    s.listen(1).await.unwrap();
+    let addr = s.getsockname().await.unwrap();
+    assert_eq!(addr.host(), Some("127.0.0.1"), "the kernel would have picked 0.0.0.0");
+    assert_ne!(addr.port(), Some(0));
+    let v6 = bridge.socket(AF_INET6, SOCK_STREAM).await.unwrap();
+    v6.listen(1).await.unwrap();
+    assert_eq!(v6.getsockname().await.unwrap().host(), Some("::1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wildcard_and_low_port_binds() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    for host in ["", "0.0.0.0"] {
+        let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+        s.bind((host, 0)).await.unwrap();
+        assert_eq!(s.getsockname().await.unwrap().host(), Some("127.0.0.1"), "{host:?} maps to loopback");
+    }
+    let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    let e = s.bind(("127.0.0.1", 80)).await.unwrap_err();
+    assert_eq!((e.exception(), errname(&e)), ("PermissionError", "EACCES"));
+    assert!(e.to_string().contains("below 1024"), "the refusal says why: {e}");
+    let e = s.bind(("192.0.2.1", 9000)).await.unwrap_err();
+    assert_eq!(errname(&e), "EACCES");
+    let e = s.connect(daemon.addr.to_string().split_once(':').map(|(h, p)| (h, p.parse::<u16>().unwrap())).unwrap()).await;
+    assert_eq!(e.map_err(|e| errname(&e).to_owned()), Err("EACCES".to_owned()), "never dials the daemon itself");
+}

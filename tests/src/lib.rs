@@ -7,6 +7,7 @@ use bridge_daemon::{Config, Limits, UnixSockets};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -52,6 +53,8 @@ impl TestDaemon {
             std::process::id(),
             NEXT_DIR.fetch_add(1, Ordering::Relaxed)
         ));
+        // Made here (mode 0700, as the daemon requires) so tests can place files in it at once.
+        std::fs::DirBuilder::new().mode(0o700).create(&unix_dir).unwrap();
         let mut config = Config { unix: UnixSockets::Dir(unix_dir.clone()), ..Config::default() };
         adjust(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

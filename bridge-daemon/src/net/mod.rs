@@ -109,6 +109,22 @@ impl Net {
         })
     }
 
+    /// Binds an unbound IP socket to loopback with an ephemeral port. The kernel would otherwise
+    /// bind it to the wildcard address on `listen` or a UDP `sendto`, which would expose the socket
+    /// beyond loopback, past the bind policy.
+    pub(crate) async fn bind_loopback_if_unbound(&self, sock: &BridgeSocket) -> OpResult<()> {
+        let loopback = match sock.family() {
+            AF_INET => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            AF_INET6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            _ => return Ok(()),
+        };
+        let unbound = sock.local_addr().await?.as_socket().is_some_and(|a| a.port() == 0);
+        if unbound {
+            sock.bind(&SockAddr::from(SocketAddr::new(loopback, 0))).await?;
+        }
+        Ok(())
+    }
+
     /// A kernel address as the page sees it: Python's tuple, or a Unix name. `None` for no address
     /// (an unnamed Unix socket, or a TCP `recvfrom`), as Python's `None`.
     pub(crate) fn address(&self, addr: &SockAddr) -> Option<Address> {

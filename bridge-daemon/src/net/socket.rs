@@ -109,17 +109,26 @@ impl BridgeSocket {
 
     /// Takes ownership of a non-blocking socket (a fresh one, or one `accept` returned).
     fn wrap(sock: Socket, family: i32, kind: i32, mode: Mode) -> OpResult<BridgeSocket> {
-        let interest = Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
-        // SAFETY: a socket2::Socket owns its fd from creation to drop and as_raw_fd always returns
-        // that fd; the AsyncFd owns the Socket, so the fd stays open while it is registered.
-        let io = unsafe { AsyncFd::register_with_interest(sock, interest) }.map_err(|e| e.into_parts().1)?;
         Ok(BridgeSocket {
             family,
             kind,
-            io: RwLock::new(Some(io)),
+            io: RwLock::new(Some(register(sock)?)),
             closed: CancellationToken::new(),
             mode: Mutex::new(mode),
         })
+    }
+
+    /// Registers the fd with the reactor anew, so its readiness reflects the socket's state now.
+    ///
+    /// A TCP or Unix stream socket that is neither listening nor connected is in the kernel's
+    /// CLOSE state, which poll reports as hang-up; tokio keeps a hang-up for good. When such a
+    /// socket starts listening or connecting, its old registration would say "ready" forever, so
+    /// `listen` and `connect` call this.
+    async fn reregister(&self) -> OpResult<()> {
+        let mut guard = self.io.write().await;
+        let io = guard.take().ok_or_else(OpError::bad_fd)?;
+        *guard = Some(register(io.into_inner())?);
+        Ok(())
     }
 
     /// The address family.
@@ -169,11 +178,19 @@ impl BridgeSocket {
             other => return other.map_err(OpError::from),
         }
         let wait = async {
+            let mut stale = Duration::ZERO;
             loop {
                 let mut guard = io.ready(interest).await?;
                 // A readiness event can be stale; try_io clears it when the call still would block.
                 if let Ok(result) = guard.try_io(|inner| f(inner.get_ref())) {
                     return result.map_err(OpError::from);
+                }
+                // A hang-up is never cleared (see `reregister`). Should one be stale here all the
+                // same, poll with a growing pause rather than spin.
+                if guard.ready().is_read_closed() || guard.ready().is_write_closed() {
+                    stale = (stale * 2).clamp(Duration::from_millis(1), Duration::from_millis(50));
+                    tracing::debug!(pause_ms = stale.as_millis() as u64, "stale hang-up readiness; polling");
+                    tokio::time::sleep(stale).await;
                 }
             }
         };
@@ -187,7 +204,17 @@ impl BridgeSocket {
 
     /// `listen`.
     pub(crate) async fn listen(&self, backlog: i32) -> OpResult<()> {
-        self.with(async |io| io.get_ref().listen(backlog).map_err(OpError::from)).await
+        let was_listening = self
+            .with(async |io| {
+                let listening = io.get_ref().is_listener().unwrap_or(false);
+                io.get_ref().listen(backlog)?;
+                Ok(listening)
+            })
+            .await?;
+        if !was_listening {
+            self.reregister().await?;
+        }
+        Ok(())
     }
 
     /// `accept`: the connected socket (blocking, as Python makes accepted sockets) and the peer's
@@ -204,18 +231,25 @@ impl BridgeSocket {
     /// `connect`. In non-blocking mode a TCP connect that has started fails with `EINPROGRESS`
     /// and goes on in the background; otherwise the call waits for the outcome.
     pub(crate) async fn connect(&self, addr: &SockAddr, mode: Mode) -> OpResult<()> {
-        self.with(async |io| match io.get_ref().connect(addr) {
+        let started = self.with(async |io| Ok(io.get_ref().connect(addr))).await?;
+        let state_changed = match &started {
+            Ok(()) => true,
+            Err(e) => e.raw_os_error() == Some(EINPROGRESS) || e.kind() == io::ErrorKind::WouldBlock,
+        };
+        if state_changed {
+            self.reregister().await?;
+        }
+        match started {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(EINPROGRESS) && mode != Mode::NonBlocking => {
-                within(mode, wait_connected(io)).await
+                self.with(async |io| within(mode, wait_connected(io)).await).await
             }
             // A Unix stream listener whose backlog is full: a blocking connect waits for room.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && mode != Mode::NonBlocking => {
-                within(mode, retry_unix_connect(io, addr)).await
+                self.with(async |io| within(mode, retry_unix_connect(io, addr)).await).await
             }
             Err(e) => Err(e.into()),
-        })
-        .await
+        }
     }
 
     /// `recv(bufsize, flags)`.
@@ -350,6 +384,14 @@ impl BridgeSocket {
         let mut io = self.io.write().await;
         io.take();
     }
+}
+
+/// Registers a socket with the reactor for every readiness this daemon waits on.
+fn register(sock: Socket) -> OpResult<AsyncFd<Socket>> {
+    let interest = Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
+    // SAFETY: a socket2::Socket owns its fd from creation to drop and as_raw_fd always returns that
+    // fd; the AsyncFd owns the Socket, so the fd stays open while it is registered.
+    unsafe { AsyncFd::register_with_interest(sock, interest) }.map_err(|e| OpError::from(e.into_parts().1))
 }
 
 /// Waits under Python's timeout for `mode`.
