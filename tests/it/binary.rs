@@ -1,1 +1,67 @@
-//! binary
+//! The built `bridge-daemon` binary, as a user runs it.
+
+use sockbridge_tests::wasm_client::*;
+use sockbridge_tests::within;
+use std::path::PathBuf;
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+/// The binary cargo built beside this test (`cargo test --workspace` builds it).
+fn daemon_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let path = dir.join("bridge-daemon");
+    assert!(path.exists(), "{} is missing: run `cargo build -p bridge-daemon` (or cargo test --workspace)", path.display());
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prints_its_url_serves_and_stops_on_sigterm() {
+    let mut child = Command::new(daemon_binary())
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = within(lines.next_line()).await.unwrap().unwrap();
+    assert!(url.starts_with("ws://127.0.0.1:") && url.ends_with('/'), "first line: {url}");
+    assert!(!url.ends_with(":0/"), "the real port, not 0");
+
+    let bridge = within(Bridge::connect(&url)).await.unwrap();
+    assert!(bridge.hello().daemon.starts_with("bridge-daemon "));
+    let a = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
+    a.bind(("127.0.0.1", 0)).await.unwrap();
+    a.sendto(b"via the binary", a.getsockname().await.unwrap()).await.unwrap();
+    assert_eq!(within(a.recv(64)).await.unwrap(), b"via the binary");
+
+    let pid = child.id().unwrap() as i32;
+    // SAFETY: sending SIGTERM to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = within(child.wait()).await.unwrap();
+    assert!(status.success(), "graceful exit on SIGTERM: {status}");
+    assert!(bridge_closed(&bridge).await);
+}
+
+async fn bridge_closed(bridge: &Bridge) -> bool {
+    matches!(within(bridge.gethostname()).await, Err(Error::Closed))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_unsafe_or_broken_settings_with_a_message() {
+    for (args, expected) in [
+        (vec!["--listen", "0.0.0.0:0"], "loopback only"),
+        (vec!["--listen", "127.0.0.1:0", "--allow-origin", "https://ok.example,evil.example"], "evil.example"),
+        (vec!["--listen", "127.0.0.1:0", "--allow-origin", "https://*.example"], "wildcard"),
+        (vec!["--listen", "127.0.0.1:0", "--max-sessions", "0"], "max_sessions"),
+    ] {
+        let out = within(Command::new(daemon_binary()).args(&args).output()).await.unwrap();
+        assert!(!out.status.success(), "{args:?} started");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} printed a URL");
+    }
+}

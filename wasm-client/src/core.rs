@@ -4,16 +4,23 @@
 //! A transport gives the core a way to send text ([`Transport`]) and feeds it what arrives
 //! ([`Core::on_message`], [`Core::on_close`]); the native transport (tokio-tungstenite) and the
 //! browser's WebSocket differ only there.
+//!
+//! # Order
+//!
+//! Requests leave in the order the calls were made: a call sends (or queues) its request
+//! synchronously, at its first poll, under the core's lock. The daemon allows `max_inflight`
+//! requests of blocking methods at once; past that, blocking requests wait in the outbox, in call
+//! order, and each response lets the next one go. Non-blocking requests (`close`, `settimeout`,
+//! `getsockname`, ...) are never held back, so a `close` can always reach the daemon and end the
+//! calls that hold the allowance.
 
 use crate::error::{Error, Result};
 use bridge_protocol::json::{self, ResponseError};
 use bridge_protocol::{Id, Rpc};
 use futures_channel::oneshot;
 use serde_json::value::RawValue;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
 
 /// Sends a text message to the daemon. Sending is synchronous (queued), so requests leave in the
 /// order they were made.
@@ -27,27 +34,39 @@ pub(crate) trait Transport: Send + Sync {
 /// Delivers one response to its caller: decodes the result as the method's type.
 type Completer = Box<dyn FnOnce(Result<&RawValue>) + Send>;
 
+struct Pending {
+    /// Whether the request holds one of the in-flight permits.
+    blocking: bool,
+    complete: Completer,
+}
+
 struct State {
-    pending: HashMap<u64, Completer>,
+    pending: HashMap<u64, Pending>,
+    next_id: u64,
     closed: bool,
+    /// In-flight permits not in use.
+    permits: usize,
+    /// Blocking requests waiting for a permit, in call order.
+    outbox: VecDeque<String>,
 }
 
 /// One connection to a daemon.
 pub(crate) struct Core {
-    next_id: AtomicU64,
     state: Mutex<State>,
     transport: Box<dyn Transport>,
-    /// Permits for blocking methods: as many as the daemon allows in flight (set after `hello`).
-    inflight: Arc<Semaphore>,
 }
 
 impl Core {
     pub(crate) fn new(transport: Box<dyn Transport>) -> Self {
         Core {
-            next_id: AtomicU64::new(1),
-            state: Mutex::new(State { pending: HashMap::new(), closed: false }),
+            state: Mutex::new(State {
+                pending: HashMap::new(),
+                next_id: 1,
+                closed: false,
+                permits: 0,
+                outbox: VecDeque::new(),
+            }),
             transport,
-            inflight: Arc::new(Semaphore::new(0)),
         }
     }
 
@@ -57,61 +76,71 @@ impl Core {
 
     /// Opens the in-flight allowance the daemon reported in `hello`.
     pub(crate) fn open_inflight(&self, permits: usize) {
-        self.inflight.add_permits(permits);
+        let mut state = self.state();
+        state.permits += permits;
+        self.drain_outbox(&mut state);
     }
 
     /// Calls a method and waits for its result.
     pub(crate) async fn call<R: Rpc>(&self, params: &R::Params) -> Result<R::Result> {
-        let permit = self.permit::<R>().await?;
-        let rx = self.start::<R>(params, permit)?;
+        let rx = self.start::<R>(params)?;
         rx.await.unwrap_or(Err(Error::Closed))
     }
 
-    /// Waits for an in-flight permit if the method may block.
-    pub(crate) async fn permit<R: Rpc>(&self) -> Result<Option<OwnedSemaphorePermit>> {
-        if !R::METHOD.may_block() {
-            return Ok(None);
-        }
-        self.inflight.clone().acquire_owned().await.map(Some).map_err(|_| Error::Closed)
-    }
-
-    /// Sends a request now and returns where its result will arrive. The permit, if any, is held
-    /// until the response comes (the daemon counts the request until then too).
-    pub(crate) fn start<R: Rpc>(
-        &self,
-        params: &R::Params,
-        permit: Option<OwnedSemaphorePermit>,
-    ) -> Result<oneshot::Receiver<Result<R::Result>>> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+    /// Sends a request now (or queues it, in order, for an in-flight permit) and returns where its
+    /// result will arrive.
+    pub(crate) fn start<R: Rpc>(&self, params: &R::Params) -> Result<oneshot::Receiver<Result<R::Result>>> {
         let (tx, rx) = oneshot::channel();
-        let completer: Completer = Box::new(move |outcome| {
-            drop(permit);
+        let complete: Completer = Box::new(move |outcome| {
             let result = outcome.and_then(|raw| {
                 json::decode_result::<R::Result>(R::METHOD, raw).map_err(|e| Error::Response(e.to_string()))
             });
             let _ = tx.send(result);
         });
-        {
-            let mut state = self.state();
-            if state.closed {
-                return Err(Error::Closed);
-            }
-            state.pending.insert(id, completer);
+        let blocking = R::METHOD.may_block();
+        let mut state = self.state();
+        if state.closed {
+            return Err(Error::Closed);
         }
+        let id = state.next_id;
+        state.next_id += 1;
         let text = json::encode_request(Some(&Id::Num(id)), R::METHOD, params);
-        if let Err(e) = self.transport.send(text) {
-            self.state().pending.remove(&id);
-            return Err(e);
+        state.pending.insert(id, Pending { blocking, complete });
+        if !blocking {
+            self.send_locked(&mut state, id, text)?;
+        } else if state.permits > 0 && state.outbox.is_empty() {
+            state.permits -= 1;
+            self.send_locked(&mut state, id, text)?;
+        } else {
+            state.outbox.push_back(text);
         }
         Ok(rx)
+    }
+
+    /// Sends under the lock, so concurrent callers cannot reorder; a failed send forgets the request.
+    fn send_locked(&self, state: &mut State, id: u64, text: String) -> Result<()> {
+        self.transport.send(text).inspect_err(|_| {
+            state.pending.remove(&id);
+        })
+    }
+
+    /// Sends queued blocking requests while permits last.
+    fn drain_outbox(&self, state: &mut State) {
+        while state.permits > 0 {
+            let Some(text) = state.outbox.pop_front() else { break };
+            state.permits -= 1;
+            if self.transport.send(text).is_err() {
+                // The connection is going; on_close fails every pending request.
+                break;
+            }
+        }
     }
 
     /// Sends a request whose result nobody waits for (`settimeout`, the `close` of a dropped
     /// socket); a failure is logged.
     pub(crate) fn fire<R: Rpc>(&self, params: &R::Params) {
-        match self.start::<R>(params, None) {
-            Ok(rx) => drop(rx),
-            Err(e) => tracing::debug!(method = %R::METHOD, error = %e, "request not sent"),
+        if let Err(e) = self.start::<R>(params) {
+            tracing::debug!(method = %R::METHOD, error = %e, "request not sent");
         }
     }
 
@@ -130,9 +159,17 @@ impl Core {
             }
             return;
         };
-        let completer = self.state().pending.remove(&id);
-        match completer {
-            Some(complete) => complete(response.outcome.map_err(Error::from_rpc)),
+        let pending = {
+            let mut state = self.state();
+            let pending = state.pending.remove(&id);
+            if pending.as_ref().is_some_and(|p| p.blocking) {
+                state.permits += 1;
+                self.drain_outbox(&mut state);
+            }
+            pending
+        };
+        match pending {
+            Some(p) => (p.complete)(response.outcome.map_err(Error::from_rpc)),
             None => tracing::debug!(id, "a response nobody waits for"),
         }
     }
@@ -142,11 +179,11 @@ impl Core {
         let pending = {
             let mut state = self.state();
             state.closed = true;
+            state.outbox.clear();
             std::mem::take(&mut state.pending)
         };
-        self.inflight.close();
-        for complete in pending.into_values() {
-            complete(Err(Error::Closed));
+        for p in pending.into_values() {
+            (p.complete)(Err(Error::Closed));
         }
     }
 

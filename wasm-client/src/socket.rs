@@ -242,13 +242,11 @@ impl Socket {
         let core = &self.bridge().core;
         let mut pending = Vec::new();
         for chunk in data.chunks(self.max_payload()) {
-            let permit = core.permit::<rpc::Sendall>().await?;
             let params = SendParams { fd, data: Payload::from(chunk), flags: 0 };
-            pending.push(core.start::<rpc::Sendall>(&params, permit)?);
+            pending.push(core.start::<rpc::Sendall>(&params)?);
         }
         if data.is_empty() {
-            let permit = core.permit::<rpc::Sendall>().await?;
-            pending.push(core.start::<rpc::Sendall>(&SendParams { fd, data: Payload::default(), flags: 0 }, permit)?);
+            pending.push(core.start::<rpc::Sendall>(&SendParams { fd, data: Payload::default(), flags: 0 })?);
         }
         let mut first_error = None;
         for rx in pending {

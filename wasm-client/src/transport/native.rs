@@ -38,9 +38,9 @@ impl Transport for Sender {
 
 /// Opens a WebSocket session and starts its reader and writer tasks on the current tokio runtime.
 ///
-/// The outgoing queue is unbounded in type but bounded in use: blocking calls wait for one of the
-/// daemon's in-flight permits before they are queued, and every other call is awaited by its
-/// caller (or is one `settimeout`/`close` per call site).
+/// The channel to the writer holds at most the daemon's in-flight allowance of blocking requests
+/// (the core keeps the rest in its outbox) plus non-blocking ones; both kinds are one message per
+/// call the program has outstanding, so the program's own calls bound them.
 pub(crate) async fn open(url: &str, options: &ConnectOptions) -> Result<Arc<Core>> {
     let mut request = url.into_client_request().map_err(|e| Error::Connect(e.to_string()))?;
     request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL));
