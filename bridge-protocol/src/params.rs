@@ -288,7 +288,7 @@ pub struct GetsockoptParams {
     pub level: i32,
     /// The option.
     pub optname: i32,
-    /// Absent: the value is an integer. Present (1..=1024): the raw bytes, at most this many.
+    /// Absent or 0: the value is an integer. 1 to 1024: the raw bytes, at most this many.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buflen: Option<u32>,
 }

@@ -10,6 +10,7 @@ mod options;
 mod protocol;
 mod resolve;
 mod select;
+mod spec;
 mod tcp;
 mod timeouts;
 mod tutorial;

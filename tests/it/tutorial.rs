@@ -205,7 +205,7 @@ async fn s6_makefile_readline() {
     assert_eq!(conn.fileno(), 5, "still open while the file is");
     f.close().await.unwrap();
     assert_eq!(conn.fileno(), -1);
-    assert_eq!(f.readline().await.unwrap_err().to_string(), "ValueError: I/O operation on closed file.");
+    assert_eq!(f.readline().await.unwrap_err().to_string(), "ValueError: peek of closed file");
 }
 
 /// §6: after a makefile read times out, the file refuses further reads, as Python's does.

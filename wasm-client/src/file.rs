@@ -33,8 +33,10 @@ impl SocketFile {
         SocketFile { sock, rbuf: Vec::new(), wbuf: Vec::new(), closed: false, timed_out: false }
     }
 
-    fn check_open(&self) -> Result<()> {
-        if self.closed { Err(Error::Value("I/O operation on closed file.".into())) } else { Ok(()) }
+    /// `ValueError` for an operation on a closed file, worded as Python's buffered files word it
+    /// (`read of closed file`, `peek of closed file`, ...).
+    fn check_open(&self, operation: &str) -> Result<()> {
+        if self.closed { Err(Error::Value(format!("{operation} closed file"))) } else { Ok(()) }
     }
 
     /// Receives one more chunk into the buffer; false at end of file.
@@ -63,7 +65,7 @@ impl SocketFile {
 
     /// `read(n)`: `n` bytes, or fewer only at end of file.
     pub async fn read(&mut self, n: usize) -> Result<Vec<u8>> {
-        self.check_open()?;
+        self.check_open("read of")?;
         while self.rbuf.len() < n && self.fill().await? {}
         let take = n.min(self.rbuf.len());
         Ok(self.rbuf.drain(..take).collect())
@@ -71,7 +73,7 @@ impl SocketFile {
 
     /// `read()`: everything up to end of file.
     pub async fn read_all(&mut self) -> Result<Vec<u8>> {
-        self.check_open()?;
+        self.check_open("read of")?;
         while self.fill().await? {}
         Ok(std::mem::take(&mut self.rbuf))
     }
@@ -79,7 +81,7 @@ impl SocketFile {
     /// `readline()`: up to and including the next `b'\n'`; at end of file, what is left (empty when
     /// nothing is).
     pub async fn readline(&mut self) -> Result<Vec<u8>> {
-        self.check_open()?;
+        self.check_open("peek of")?;
         let mut scanned = 0;
         loop {
             if let Some(i) = self.rbuf[scanned..].iter().position(|&b| b == b'\n') {
@@ -94,7 +96,7 @@ impl SocketFile {
 
     /// `write(data)`: buffers the bytes (sending when the buffer is full); returns their count.
     pub async fn write(&mut self, data: &[u8]) -> Result<usize> {
-        self.check_open()?;
+        self.check_open("write to")?;
         self.wbuf.extend_from_slice(data);
         if self.wbuf.len() >= BUFFER_SIZE {
             self.flush().await?;
@@ -104,7 +106,7 @@ impl SocketFile {
 
     /// `flush()`: sends what is buffered.
     pub async fn flush(&mut self) -> Result<()> {
-        self.check_open()?;
+        self.check_open("flush of")?;
         if !self.wbuf.is_empty() {
             self.sock.sendall(&self.wbuf).await?;
             self.wbuf.clear();

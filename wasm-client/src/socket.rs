@@ -124,8 +124,9 @@ impl Socket {
     /// `settimeout(t)`. Takes effect for every call made after it; a call already waiting keeps the
     /// timeout it started with.
     pub fn settimeout(&self, timeout: Option<Duration>) -> Result<()> {
-        let fd = self.fd()?;
+        // As CPython: the value is stored even when the socket is closed and the call then fails.
         *self.inner.timeout.lock().unwrap_or_else(|poison| poison.into_inner()) = timeout;
+        let fd = self.fd()?;
         let timeout = timeout.map(|t| t.as_secs_f64());
         self.bridge().core.fire::<rpc::Settimeout>(&SettimeoutParams { fd, timeout });
         Ok(())
@@ -323,7 +324,8 @@ impl Socket {
         }
     }
 
-    /// `getsockopt(level, optname, buflen)`: at most `buflen` raw bytes (1 to 1024).
+    /// `getsockopt(level, optname, buflen)`: at most `buflen` raw bytes (1 to 1024). As in Python,
+    /// a `buflen` of 0 reads an int: use [`Socket::getsockopt`] for that.
     pub async fn getsockopt_bytes(&self, level: i32, optname: i32, buflen: u32) -> Result<Vec<u8>> {
         let params = GetsockoptParams { fd: self.fd()?, level, optname, buflen: Some(buflen) };
         match self.bridge().core.call::<rpc::Getsockopt>(&params).await? {

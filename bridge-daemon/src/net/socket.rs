@@ -242,7 +242,18 @@ impl BridgeSocket {
         match started {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(EINPROGRESS) && mode != Mode::NonBlocking => {
-                self.with(async |io| within(mode, wait_connected(io)).await).await
+                self.with(async |io| {
+                    within(mode, wait_connected(io)).await?;
+                    if mode == Mode::Blocking {
+                        // CPython's blocking connect runs in the kernel, which marks the socket
+                        // connected, so a second connect is EISCONN. Waiting on a non-blocking fd
+                        // leaves that mark for the next connect call; make it now, as the kernel's
+                        // blocking path does. (CPython's timeout path, like ours, does not.)
+                        let _ = io.get_ref().connect(addr);
+                    }
+                    Ok(())
+                })
+                .await
             }
             // A Unix stream listener whose backlog is full: a blocking connect waits for room.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && mode != Mode::NonBlocking => {

@@ -74,11 +74,12 @@ pub(crate) fn set(sock: &Socket, level: i32, optname: i32, value: &OptValue) -> 
     if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error().into()) }
 }
 
-/// `getsockopt(level, optname[, buflen])`: an int without `buflen`, else at most `buflen` bytes.
+/// `getsockopt(level, optname[, buflen])`: an int without `buflen` (or with 0, as CPython reads
+/// it), else at most `buflen` bytes.
 pub(crate) fn get(sock: &Socket, level: i32, optname: i32, buflen: Option<u32>) -> OpResult<OptValue> {
     check_allowed(level, optname)?;
     match buflen {
-        None => {
+        None | Some(0) => {
             let mut value: libc::c_int = 0;
             let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
             // SAFETY: value and len are valid for writes of the sizes given.
@@ -87,7 +88,7 @@ pub(crate) fn get(sock: &Socket, level: i32, optname: i32, buflen: Option<u32>) 
             };
             if rc == 0 { Ok(OptValue::Int(i64::from(value))) } else { Err(std::io::Error::last_os_error().into()) }
         }
-        Some(n) if n == 0 || n > MAX_BUFLEN => Err(OpError::Os(OsError {
+        Some(n) if n > MAX_BUFLEN => Err(OpError::Os(OsError {
             exception: "OSError".to_owned(),
             errno: None,
             errname: None,
@@ -143,8 +144,8 @@ mod tests {
         let linger = OptValue::Bytes(Payload([1i32.to_ne_bytes(), 5i32.to_ne_bytes()].concat()));
         assert!(set(&s, SOL_SOCKET, SO_LINGER, &linger).is_ok());
         assert_eq!(get(&s, SOL_SOCKET, SO_LINGER, Some(8)).ok(), Some(linger));
-        assert!(matches!(get(&s, SOL_SOCKET, SO_LINGER, Some(0)), Err(OpError::Os(e)) if e.errno.is_none()));
-        assert!(get(&s, SOL_SOCKET, SO_LINGER, Some(2000)).is_err());
+        assert_eq!(get(&s, SOL_SOCKET, SO_LINGER, Some(0)).ok(), Some(OptValue::Int(1)), "buflen 0 reads an int");
+        assert!(matches!(get(&s, SOL_SOCKET, SO_LINGER, Some(2000)), Err(OpError::Os(e)) if e.errno.is_none()));
     }
 
     #[test]
