@@ -120,8 +120,7 @@ fn raise_fd_limit() {
 }
 
 async fn run(listen: SocketAddr, config: Config) -> anyhow::Result<()> {
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     announce(addr, config.web_root.is_some())?;
     bridge_daemon::serve(listener, config, shutdown_signal()).await?;

@@ -166,7 +166,11 @@ mod tests {
         assert!(ok("127.0.0.2:5000").is_some());
         assert!(ok("[::ffff:127.0.0.1]:5000").is_some());
         for bad in ["127.0.0.1:80", "127.0.0.1:1023", "192.168.1.10:9000", "[fe80::1]:9000", "8.8.8.8:5000"] {
-            assert_eq!(errno(p.bind_addr(bad.parse().unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1))))), Some(EACCES), "{bad}");
+            assert_eq!(
+                errno(p.bind_addr(bad.parse().unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1))))),
+                Some(EACCES),
+                "{bad}"
+            );
         }
     }
 
@@ -174,7 +178,11 @@ mod tests {
     fn never_dials_itself() {
         let p = policy();
         for bad in ["127.0.0.1:7320", "0.0.0.0:7320", "[::1]:7320", "127.0.0.5:7320"] {
-            assert_eq!(errno(p.connect_addr(bad.parse().unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1))))), Some(EACCES), "{bad}");
+            assert_eq!(
+                errno(p.connect_addr(bad.parse().unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1))))),
+                Some(EACCES),
+                "{bad}"
+            );
         }
         assert!(p.connect_addr(SocketAddr::from(([127, 0, 0, 1], 7321))).is_ok());
     }

@@ -132,7 +132,8 @@ impl Daemon {
     /// One TCP connection: a page request, or a WebSocket handshake that becomes a session.
     async fn connection(self: Arc<Self>, mut stream: TcpStream, peer: SocketAddr) {
         let limits = &self.shared.limits;
-        let read = tokio::time::timeout(limits.handshake_timeout, http::read_head(&mut stream, limits.max_request_head_bytes));
+        let read =
+            tokio::time::timeout(limits.handshake_timeout, http::read_head(&mut stream, limits.max_request_head_bytes));
         let (head, rest) = match read.await {
             Ok(Ok(parts)) => parts,
             Ok(Err(HeadError::Closed)) => return,

@@ -139,7 +139,11 @@ impl Session {
         &self.shared.net
     }
 
-    async fn read_loop(self: &Arc<Self>, mut stream: SplitStream<Ws>, shutdown: &CancellationToken) -> Option<CloseFrame> {
+    async fn read_loop(
+        self: &Arc<Self>,
+        mut stream: SplitStream<Ws>,
+        shutdown: &CancellationToken,
+    ) -> Option<CloseFrame> {
         use tokio_tungstenite::tungstenite::Error as WsError;
         loop {
             let msg = tokio::select! {
@@ -227,7 +231,9 @@ impl Session {
             Call::Socket(p) => self.respond(id, self.socket(p)).await,
             Call::Bind(p) => self.respond(id, self.bind(p).await).await,
             Call::Listen(p) => self.respond(id, self.listen(p).await).await,
-            Call::Shutdown(p) => self.respond(id, self.with_socket(p.fd, async |s| s.shutdown(p.how).await).await).await,
+            Call::Shutdown(p) => {
+                self.respond(id, self.with_socket(p.fd, async |s| s.shutdown(p.how).await).await).await
+            }
             Call::Close(p) => self.respond(id, self.close(p.fd).await).await,
             Call::Getsockname(p) => {
                 let r = self.with_socket(p.fd, async |s| s.local_addr().await).await;
@@ -246,7 +252,8 @@ impl Session {
                 self.respond(id, r).await;
             }
             Call::Settimeout(p) => {
-                let mode = Mode::from_timeout(p.timeout).map_err(|why| OpError::Params { method: Method::Settimeout, why });
+                let mode =
+                    Mode::from_timeout(p.timeout).map_err(|why| OpError::Params { method: Method::Settimeout, why });
                 let r = match mode {
                     Ok(mode) => self.with_socket(p.fd, async |s| s.set_mode(mode).await).await,
                     Err(e) => Err(e),
@@ -439,7 +446,8 @@ impl Session {
     async fn bind(&self, p: AddressParams) -> OpResult<()> {
         let entry = self.entry(p.fd)?;
         let sock = &entry.socket;
-        let (addr, path) = self.net().sockaddr(Method::Bind, sock.family(), sock.kind(), &p.address, Purpose::Bind).await?;
+        let (addr, path) =
+            self.net().sockaddr(Method::Bind, sock.family(), sock.kind(), &p.address, Purpose::Bind).await?;
         sock.bind(&addr).await?;
         if let (Some(path), Some(sandbox)) = (path, &self.net().sandbox)
             && let Some(file) = sandbox.created(&path)

@@ -199,7 +199,8 @@ mod tests {
 
     #[test]
     fn rejects_bad_shapes() {
-        for bad in [json!([]), json!(["h"]), json!(["h", 70000]), json!(["h", -1]), json!(["h", 1, 2, 3, 4]), json!(5)] {
+        for bad in [json!([]), json!(["h"]), json!(["h", 70000]), json!(["h", -1]), json!(["h", 1, 2, 3, 4]), json!(5)]
+        {
             assert!(serde_json::from_value::<Address>(bad.clone()).is_err(), "{bad} accepted");
         }
     }

@@ -124,10 +124,12 @@ pub struct Errno {
 impl Errno {
     /// Looks a Linux errno number up.
     pub fn from_number(number: i32) -> Option<Errno> {
-        errno_table::TABLE
-            .iter()
-            .find(|row| row.0 == number)
-            .map(|&(number, name, strerror, exception)| Errno { number, name, strerror, exception })
+        errno_table::TABLE.iter().find(|row| row.0 == number).map(|&(number, name, strerror, exception)| Errno {
+            number,
+            name,
+            strerror,
+            exception,
+        })
     }
 
     /// Looks an errno up by name (`"ECONNREFUSED"`). Both names of Linux's aliased pairs
@@ -149,9 +151,12 @@ impl Errno {
 
     /// Every errno Linux defines, in number order.
     pub fn all() -> impl Iterator<Item = Errno> {
-        errno_table::TABLE
-            .iter()
-            .map(|&(number, name, strerror, exception)| Errno { number, name, strerror, exception })
+        errno_table::TABLE.iter().map(|&(number, name, strerror, exception)| Errno {
+            number,
+            name,
+            strerror,
+            exception,
+        })
     }
 }
 
@@ -212,13 +217,7 @@ impl OsError {
 
     /// A socket timeout: Python's `TimeoutError("timed out")`, with no errno.
     pub fn timeout() -> OsError {
-        OsError {
-            exception: "TimeoutError".to_owned(),
-            errno: None,
-            errname: None,
-            strerror: None,
-            reason: None,
-        }
+        OsError { exception: "TimeoutError".to_owned(), errno: None, errname: None, strerror: None, reason: None }
     }
 
     /// A resolver failure: Python's `socket.gaierror`.
@@ -229,9 +228,10 @@ impl OsError {
             errno: Some(code),
             errname: known.map(|row| row.1.to_owned()),
             strerror: Some(
-                message.map(str::to_owned).or_else(|| known.map(|row| row.2.to_owned())).unwrap_or_else(
-                    || format!("Unknown resolver error {code}"),
-                ),
+                message
+                    .map(str::to_owned)
+                    .or_else(|| known.map(|row| row.2.to_owned()))
+                    .unwrap_or_else(|| format!("Unknown resolver error {code}")),
             ),
             reason: None,
         }

@@ -57,25 +57,23 @@ pub fn decode_request(text: &str) -> Result<Request, RequestError> {
         id: None,
         error: ErrorObject::new(code::PARSE_ERROR, "parse error: the message is not valid JSON"),
     })?;
-    let invalid = |id: Option<Id>, message: &str| RequestError {
-        id,
-        error: ErrorObject::new(code::INVALID_REQUEST, message),
-    };
+    let invalid =
+        |id: Option<Id>, message: &str| RequestError { id, error: ErrorObject::new(code::INVALID_REQUEST, message) };
     if raw.get().trim_start().starts_with('[') {
         return Err(invalid(None, "invalid request: batches are not supported; send one request per message"));
     }
     let req: RawRequest<'_> = serde_json::from_str(raw.get()).map_err(|_| {
         let id = serde_json::from_str::<IdOnly>(raw.get()).ok().and_then(|r| r.id);
-        invalid(id, "invalid request: expected {\"jsonrpc\": \"2.0\", \"id\": number, \"method\": string, \"params\": object}")
+        invalid(
+            id,
+            "invalid request: expected {\"jsonrpc\": \"2.0\", \"id\": number, \"method\": string, \"params\": object}",
+        )
     })?;
     if req.jsonrpc != VERSION {
         return Err(invalid(req.id, "invalid request: \"jsonrpc\" must be \"2.0\""));
     }
     let Some(method) = Method::from_name(&req.method) else {
-        return Err(RequestError {
-            id: req.id,
-            error: ErrorObject::new(code::METHOD_NOT_FOUND, "method not found"),
-        });
+        return Err(RequestError { id: req.id, error: ErrorObject::new(code::METHOD_NOT_FOUND, "method not found") });
     };
     let params = req.params.map_or("{}", RawValue::get);
     if !params.trim_start().starts_with('{') {
@@ -138,7 +136,9 @@ fn to_string<T: Serialize>(value: &T) -> String {
     // Our message types are plain structs with string keys: serialising them to a String cannot
     // fail. Should that ever change, the peer gets an internal-error message rather than a panic.
     serde_json::to_string(value).unwrap_or_else(|_| {
-        String::from(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error: unencodable message"}}"#)
+        String::from(
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error: unencodable message"}}"#,
+        )
     })
 }
 

@@ -113,7 +113,8 @@ mod tests {
         let v4 = || Address::from(("127.0.0.1", 9000));
         let v6 = Address::from(("::1", 9000, 0, 0));
         let data = || Payload(b"hello\0\xff".to_vec());
-        let limits = Limits { max_message_bytes: 1 << 20, max_payload_bytes: 1 << 19, max_inflight: 256, max_sockets: 128 };
+        let limits =
+            Limits { max_message_bytes: 1 << 20, max_payload_bytes: 1 << 19, max_inflight: 256, max_sockets: 128 };
         round_trip::<rpc::Hello>(
             HelloParams { client: Some("test".into()) },
             HelloResult {
@@ -124,13 +125,19 @@ mod tests {
                 features: vec!["unix".into()],
             },
         );
-        round_trip::<rpc::Socket>(SocketParams { family: constants::AF_INET6, kind: constants::SOCK_DGRAM, proto: 0 }, 3);
+        round_trip::<rpc::Socket>(
+            SocketParams { family: constants::AF_INET6, kind: constants::SOCK_DGRAM, proto: 0 },
+            3,
+        );
         round_trip::<rpc::Bind>(AddressParams { fd: 3, address: v4() }, ());
         round_trip::<rpc::Listen>(ListenParams { fd: 3, backlog: Some(5) }, ());
         round_trip::<rpc::Accept>(FdParams { fd: 3 }, AcceptResult { fd: 4, address: v6.clone() });
         round_trip::<rpc::Connect>(AddressParams { fd: 3, address: Address::from("echo.sock") }, ());
         round_trip::<rpc::Recv>(RecvParams { fd: 3, bufsize: 1024, flags: constants::MSG_PEEK }, data());
-        round_trip::<rpc::Recvfrom>(RecvParams { fd: 3, bufsize: 1024, flags: 0 }, RecvfromResult { data: data(), address: None });
+        round_trip::<rpc::Recvfrom>(
+            RecvParams { fd: 3, bufsize: 1024, flags: 0 },
+            RecvfromResult { data: data(), address: None },
+        );
         round_trip::<rpc::Send>(SendParams { fd: 3, data: data(), flags: 0 }, 7);
         round_trip::<rpc::Sendall>(SendParams { fd: 3, data: data(), flags: 0 }, ());
         round_trip::<rpc::Sendto>(SendtoParams { fd: 3, data: data(), address: v4(), flags: 0 }, 7);
@@ -139,11 +146,21 @@ mod tests {
         round_trip::<rpc::Getsockname>(FdParams { fd: 3 }, v4());
         round_trip::<rpc::Getpeername>(FdParams { fd: 3 }, v6);
         round_trip::<rpc::Setsockopt>(
-            SetsockoptParams { fd: 3, level: constants::SOL_SOCKET, optname: constants::SO_LINGER, value: OptValue::Bytes(Payload(vec![1, 0, 0, 0, 5, 0, 0, 0])) },
+            SetsockoptParams {
+                fd: 3,
+                level: constants::SOL_SOCKET,
+                optname: constants::SO_LINGER,
+                value: OptValue::Bytes(Payload(vec![1, 0, 0, 0, 5, 0, 0, 0])),
+            },
             (),
         );
         round_trip::<rpc::Setsockopt>(
-            SetsockoptParams { fd: 3, level: constants::SOL_SOCKET, optname: constants::SO_REUSEADDR, value: OptValue::Int(1) },
+            SetsockoptParams {
+                fd: 3,
+                level: constants::SOL_SOCKET,
+                optname: constants::SO_REUSEADDR,
+                value: OptValue::Int(1),
+            },
             (),
         );
         round_trip::<rpc::Getsockopt>(
@@ -154,8 +171,18 @@ mod tests {
         round_trip::<rpc::Settimeout>(SettimeoutParams { fd: 3, timeout: None }, ());
         round_trip::<rpc::Setblocking>(SetblockingParams { fd: 3, flag: false }, ());
         round_trip::<rpc::Getaddrinfo>(
-            GetaddrinfoParams { host: Some("localhost".into()), port: Some(Service::Name("http".into())), ..Default::default() },
-            vec![AddrInfo { family: 2, kind: 1, proto: 6, canonname: String::new(), address: Address::from(("127.0.0.1", 80)) }],
+            GetaddrinfoParams {
+                host: Some("localhost".into()),
+                port: Some(Service::Name("http".into())),
+                ..Default::default()
+            },
+            vec![AddrInfo {
+                family: 2,
+                kind: 1,
+                proto: 6,
+                canonname: String::new(),
+                address: Address::from(("127.0.0.1", 80)),
+            }],
         );
         round_trip::<rpc::Gethostbyname>(GethostbynameParams { hostname: "localhost".into() }, "127.0.0.1".to_owned());
         round_trip::<rpc::Gethostname>(NoParams {}, "host".to_owned());

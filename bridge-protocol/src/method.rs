@@ -167,7 +167,18 @@ mod tests {
         let blocking: Vec<_> = Method::ALL.iter().filter(|m| m.may_block()).map(|m| m.name()).collect();
         assert_eq!(
             blocking,
-            ["accept", "connect", "recv", "recvfrom", "send", "sendall", "sendto", "getaddrinfo", "gethostbyname", "select"]
+            [
+                "accept",
+                "connect",
+                "recv",
+                "recvfrom",
+                "send",
+                "sendall",
+                "sendto",
+                "getaddrinfo",
+                "gethostbyname",
+                "select"
+            ]
         );
     }
 }

@@ -79,10 +79,7 @@ impl<'de> Deserialize<'de> for Payload {
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Payload, E> {
-                STANDARD
-                    .decode(v)
-                    .map(Payload)
-                    .map_err(|_| E::custom("invalid base64 (standard alphabet, padded)"))
+                STANDARD.decode(v).map(Payload).map_err(|_| E::custom("invalid base64 (standard alphabet, padded)"))
             }
 
             fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Payload, E> {

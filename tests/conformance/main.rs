@@ -12,7 +12,9 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sockbridge_tests::TestDaemon;
-use sockbridge_tests::wasm_client::{self as wc, AF_INET, Address, Bridge, Error, GetaddrinfoParams, OptValue, SOCK_STREAM, Service, Socket, SocketFile};
+use sockbridge_tests::wasm_client::{
+    self as wc, AF_INET, Address, Bridge, Error, GetaddrinfoParams, OptValue, SOCK_STREAM, Service, Socket, SocketFile,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -66,9 +68,10 @@ async fn run() -> ExitCode {
         .collect();
     paths.sort();
     let spec = std::fs::read_to_string(root.join("../docs/protocol.md")).expect("docs/protocol.md");
-    let python_version = std::process::Command::new("python3").arg("--version").output().map(|o| {
-        String::from_utf8_lossy(&o.stdout).trim().to_owned()
-    });
+    let python_version = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
     let Ok(python_version) = python_version else {
         println!("conformance: python3 is required (CPython is the reference) and was not found");
         println!("0 passed, 1 failed");
@@ -244,12 +247,56 @@ fn constant(name: &str) -> Option<i64> {
         ($($c:ident),* $(,)?) => { [$((stringify!($c), i64::from(wc::$c))),*] };
     }
     let table = table![
-        AF_UNIX, AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_NONBLOCK, SOCK_CLOEXEC,
-        IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPV6, SOL_SOCKET, SO_REUSEADDR, SO_TYPE, SO_ERROR,
-        SO_BROADCAST, SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE, SO_OOBINLINE, SO_LINGER, SO_REUSEPORT, SO_RCVLOWAT,
-        SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN, TCP_NODELAY, TCP_MAXSEG, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
-        IP_TOS, IP_TTL, IPV6_UNICAST_HOPS, IPV6_V6ONLY, SHUT_RD, SHUT_WR, SHUT_RDWR, MSG_OOB, MSG_PEEK,
-        MSG_DONTWAIT, MSG_WAITALL, AI_PASSIVE, AI_CANONNAME, AI_NUMERICHOST, AI_V4MAPPED, AI_ALL, AI_ADDRCONFIG,
+        AF_UNIX,
+        AF_INET,
+        AF_INET6,
+        AF_UNSPEC,
+        SOCK_STREAM,
+        SOCK_DGRAM,
+        SOCK_RAW,
+        SOCK_NONBLOCK,
+        SOCK_CLOEXEC,
+        IPPROTO_IP,
+        IPPROTO_TCP,
+        IPPROTO_UDP,
+        IPPROTO_IPV6,
+        SOL_SOCKET,
+        SO_REUSEADDR,
+        SO_TYPE,
+        SO_ERROR,
+        SO_BROADCAST,
+        SO_SNDBUF,
+        SO_RCVBUF,
+        SO_KEEPALIVE,
+        SO_OOBINLINE,
+        SO_LINGER,
+        SO_REUSEPORT,
+        SO_RCVLOWAT,
+        SO_ACCEPTCONN,
+        SO_PROTOCOL,
+        SO_DOMAIN,
+        TCP_NODELAY,
+        TCP_MAXSEG,
+        TCP_KEEPIDLE,
+        TCP_KEEPINTVL,
+        TCP_KEEPCNT,
+        IP_TOS,
+        IP_TTL,
+        IPV6_UNICAST_HOPS,
+        IPV6_V6ONLY,
+        SHUT_RD,
+        SHUT_WR,
+        SHUT_RDWR,
+        MSG_OOB,
+        MSG_PEEK,
+        MSG_DONTWAIT,
+        MSG_WAITALL,
+        AI_PASSIVE,
+        AI_CANONNAME,
+        AI_NUMERICHOST,
+        AI_V4MAPPED,
+        AI_ALL,
+        AI_ADDRCONFIG,
         AI_NUMERICSERV,
     ];
     table.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
@@ -281,7 +328,9 @@ impl Run<'_> {
             Value::Bool(b) => i64::from(*b),
             Value::Number(n) => n.as_i64().expect("an integer"),
             Value::String(s) => constant(s).unwrap_or_else(|| panic!("unknown constant {s}")),
-            Value::Object(m) if m.contains_key("or") => m["or"].as_array().unwrap().iter().map(|v| self.int(v)).fold(0, |a, b| a | b),
+            Value::Object(m) if m.contains_key("or") => {
+                m["or"].as_array().unwrap().iter().map(|v| self.int(v)).fold(0, |a, b| a | b)
+            }
             other => panic!("not an integer: {other}"),
         }
     }
@@ -481,7 +530,12 @@ impl Run<'_> {
                 let (r, w, x) = (self.sockets(&a[0]), self.sockets(&a[1]), self.sockets(&a[2]));
                 let (rr, wr, xr) = self
                     .bridge
-                    .select(&r.iter().collect::<Vec<_>>(), &w.iter().collect::<Vec<_>>(), &x.iter().collect::<Vec<_>>(), timeout)
+                    .select(
+                        &r.iter().collect::<Vec<_>>(),
+                        &w.iter().collect::<Vec<_>>(),
+                        &x.iter().collect::<Vec<_>>(),
+                        timeout,
+                    )
                     .await?;
                 let names = |v: &[Socket]| v.iter().map(|s| self.name_of(s)).collect::<Vec<_>>();
                 Ok(json!([names(&rr), names(&wr), names(&xr)]))
@@ -501,10 +555,12 @@ impl Run<'_> {
                     flags: a.get(5).map_or(0, |v| self.int(v)) as i32,
                 };
                 let infos = self.bridge.getaddrinfo(params).await?;
-                Ok(json!(infos
-                    .iter()
-                    .map(|i| json!([i.family, i.kind, i.proto, i.canonname, {"addr": i.address}]))
-                    .collect::<Vec<_>>()))
+                Ok(json!(
+                    infos
+                        .iter()
+                        .map(|i| json!([i.family, i.kind, i.proto, i.canonname, {"addr": i.address}]))
+                        .collect::<Vec<_>>()
+                ))
             }
             "gethostbyname" => self.bridge.gethostbyname(a[0].as_str().unwrap()).await.map(|h| json!(h)),
             "gethostname" => self.bridge.gethostname().await.map(|h| json!(h)),

@@ -12,7 +12,11 @@ fn daemon_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
     let path = dir.join("bridge-daemon");
-    assert!(path.exists(), "{} is missing: run `cargo build -p bridge-daemon` (or cargo test --workspace)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p bridge-daemon` (or cargo test --workspace)",
+        path.display()
+    );
     path
 }
 
@@ -64,4 +68,38 @@ async fn refuses_unsafe_or_broken_settings_with_a_message() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?} printed a URL");
     }
+}
+
+/// The README's Rust example (wasm-client/examples/echo.rs) runs as written against the binary,
+/// and the binary serves the web-demo page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_example_and_the_demo_page() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut child = Command::new(daemon_binary())
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = within(lines.next_line()).await.unwrap().unwrap();
+    let pages = within(lines.next_line()).await.unwrap().unwrap();
+    assert!(pages.starts_with("teaching pages: http://127.0.0.1:"), "{pages}");
+
+    let example = daemon_binary().parent().unwrap().join("examples/echo");
+    assert!(example.exists(), "{} is missing: cargo test --workspace builds it", example.display());
+    let out = within(Command::new(&example).arg(&url).output()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("echo server listening on ('127.0.0.1', "), "{stdout}");
+    assert!(stdout.contains("echoed: \"hello, sockets\\n\""), "{stdout}");
+
+    let addr = url.trim_start_matches("ws://").trim_end_matches('/').to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream.write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+    let mut page = String::new();
+    within(stream.read_to_string(&mut page)).await.unwrap();
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    assert!(page.contains("new WebSocket(`ws://${location.host}/`, \"sockbridge.v1\")"));
 }

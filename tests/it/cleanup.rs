@@ -68,7 +68,7 @@ async fn close_fails_a_pending_recv_with_ebadf() {
     // In this order on the wire: the recv is pending when the close arrives.
     raw.send_text(json!({"jsonrpc":"2.0","id":50,"method":"recv","params":{"fd":3,"bufsize":8}}).to_string()).await;
     raw.send_text(json!({"jsonrpc":"2.0","id":51,"method":"close","params":{"fd":3}}).to_string()).await;
-    let mut got = vec![raw.recv().await, raw.recv().await];
+    let mut got = [raw.recv().await, raw.recv().await];
     got.sort_by_key(|r| r["id"].as_i64());
     assert_eq!(got[0]["error"]["data"]["errname"], "EBADF", "{}", got[0]);
     assert_eq!(got[1]["result"], serde_json::Value::Null);

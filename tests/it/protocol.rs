@@ -261,9 +261,11 @@ async fn the_handshake_gate() {
     }
     let (status, _) = http(&daemon, &format!("GET / HTTP/1.1\r\n{upgrade}\r\n")).await;
     assert!(status.contains(" 400 "), "no Host: {status}");
-    let (status, body) =
-        http(&daemon, &format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: https://evil.example\r\n{upgrade}\r\n"))
-            .await;
+    let (status, body) = http(
+        &daemon,
+        &format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: https://evil.example\r\n{upgrade}\r\n"),
+    )
+    .await;
     assert!(status.contains(" 403 "), "{status}");
     assert!(body.contains("--allow-origin"), "the refusal says what to do: {body}");
     assert!(!body.to_ascii_lowercase().contains("access-control-allow-origin"));
@@ -275,8 +277,7 @@ async fn the_handshake_gate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_handshake_times_out() {
-    let daemon =
-        TestDaemon::start_with(|c| c.limits.handshake_timeout = std::time::Duration::from_millis(200)).await;
+    let daemon = TestDaemon::start_with(|c| c.limits.handshake_timeout = std::time::Duration::from_millis(200)).await;
     let mut stream = tokio::net::TcpStream::connect(daemon.addr).await.unwrap();
     stream.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
     let mut response = String::new();

@@ -39,9 +39,7 @@ fn matches(doc: &Value, real: &Value, ports: &mut HashMap<u64, u64>) -> bool {
             let port_ok = if dp == 0 { rp == 0 } else { *ports.entry(dp).or_insert(rp) == rp };
             port_ok && d.iter().zip(r).enumerate().all(|(i, (a, b))| i == 1 || a == b)
         }
-        (Value::Array(d), Value::Array(r)) => {
-            d.len() == r.len() && d.iter().zip(r).all(|(a, b)| matches(a, b, ports))
-        }
+        (Value::Array(d), Value::Array(r)) => d.len() == r.len() && d.iter().zip(r).all(|(a, b)| matches(a, b, ports)),
         (Value::Object(d), Value::Object(r)) => {
             d.len() == r.len() && d.iter().all(|(k, v)| r.get(k).is_some_and(|rv| matches(v, rv, ports)))
         }

@@ -190,6 +190,7 @@ async fn wildcard_and_low_port_binds() {
     assert!(e.to_string().contains("below 1024"), "the refusal says why: {e}");
     let e = s.bind(("192.0.2.1", 9000)).await.unwrap_err();
     assert_eq!(errname(&e), "EACCES");
-    let e = s.connect(daemon.addr.to_string().split_once(':').map(|(h, p)| (h, p.parse::<u16>().unwrap())).unwrap()).await;
+    let e =
+        s.connect(daemon.addr.to_string().split_once(':').map(|(h, p)| (h, p.parse::<u16>().unwrap())).unwrap()).await;
     assert_eq!(e.map_err(|e| errname(&e).to_owned()), Err("EACCES".to_owned()), "never dials the daemon itself");
 }

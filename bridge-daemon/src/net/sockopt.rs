@@ -83,9 +83,8 @@ pub(crate) fn get(sock: &Socket, level: i32, optname: i32, buflen: Option<u32>) 
             let mut value: libc::c_int = 0;
             let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
             // SAFETY: value and len are valid for writes of the sizes given.
-            let rc = unsafe {
-                libc::getsockopt(sock.as_raw_fd(), level, optname, (&raw mut value).cast(), &raw mut len)
-            };
+            let rc =
+                unsafe { libc::getsockopt(sock.as_raw_fd(), level, optname, (&raw mut value).cast(), &raw mut len) };
             if rc == 0 { Ok(OptValue::Int(i64::from(value))) } else { Err(std::io::Error::last_os_error().into()) }
         }
         Some(n) if n > MAX_BUFLEN => Err(OpError::Os(OsError {
