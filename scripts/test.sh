@@ -33,6 +33,8 @@ step "wasm32 build (bridge-protocol, wasm-client)"
 RUSTFLAGS=-Dwarnings cargo build --locked --target wasm32-unknown-unknown -p bridge-protocol -p wasm-client
 
 step "tests (unit, integration against a real daemon, CPython conformance)"
+# The integration tests also run the built binary, which cargo test does not build for another package.
+cargo build --locked -p bridge-daemon
 cargo test --locked --workspace
 
 step "all checks passed"

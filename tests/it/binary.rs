@@ -88,7 +88,7 @@ async fn the_readme_example_and_the_demo_page() {
     assert!(pages.starts_with("teaching pages: http://127.0.0.1:"), "{pages}");
 
     let example = daemon_binary().parent().unwrap().join("examples/echo");
-    assert!(example.exists(), "{} is missing: cargo test --workspace builds it", example.display());
+    assert!(example.exists(), "{} is missing: `cargo test --workspace` builds examples", example.display());
     let out = within(Command::new(&example).arg(&url).output()).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
