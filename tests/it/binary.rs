@@ -4,8 +4,8 @@ use sockbridge_tests::wasm_client::*;
 use sockbridge_tests::within;
 use std::path::PathBuf;
 use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
 
 /// The binary cargo built beside this test (`cargo test --workspace` builds it).
 fn daemon_binary() -> PathBuf {
@@ -20,8 +20,8 @@ fn daemon_binary() -> PathBuf {
     path
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prints_its_url_serves_and_stops_on_sigterm() {
+/// Starts the binary on a free port; returns it, its stdout lines, and the URL it printed first.
+async fn spawn_daemon() -> (Child, Lines<BufReader<ChildStdout>>, String) {
     let mut child = Command::new(daemon_binary())
         .args(["--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
@@ -32,6 +32,12 @@ async fn prints_its_url_serves_and_stops_on_sigterm() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = within(lines.next_line()).await.unwrap().unwrap();
+    (child, lines, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prints_its_url_serves_and_stops_on_sigterm() {
+    let (mut child, _lines, url) = spawn_daemon().await;
     assert!(url.starts_with("ws://127.0.0.1:") && url.ends_with('/'), "first line: {url}");
     assert!(!url.ends_with(":0/"), "the real port, not 0");
 
@@ -75,15 +81,7 @@ async fn refuses_unsafe_or_broken_settings_with_a_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_example_and_the_demo_page() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut child = Command::new(daemon_binary())
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = within(lines.next_line()).await.unwrap().unwrap();
+    let (_child, mut lines, url) = spawn_daemon().await;
     let pages = within(lines.next_line()).await.unwrap().unwrap();
     assert!(pages.starts_with("teaching pages: http://127.0.0.1:"), "{pages}");
 

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use sockbridge_tests::wasm_client::*;
-use sockbridge_tests::{TestDaemon, errname, exists, within};
+use sockbridge_tests::{TestDaemon, errname, exists, udp_bound, within};
 use tokio::io::AsyncReadExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -76,8 +76,7 @@ async fn close_fails_a_pending_recv_with_ebadf() {
 
     // Through the client: a recv waiting in another task fails when the socket is closed.
     let bridge = daemon.client().await;
-    let s = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
-    s.bind(("127.0.0.1", 0)).await.unwrap();
+    let s = udp_bound(&bridge).await;
     let pending = {
         let s = s.clone();
         tokio::spawn(async move { s.recv(8).await })
@@ -95,8 +94,7 @@ async fn shutdown_closes_sessions_with_going_away() {
     let mut raw = daemon.raw().await;
     raw.ok("socket", json!({})).await;
     let bridge = daemon.client().await;
-    let s = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
-    s.bind(("127.0.0.1", 0)).await.unwrap();
+    let s = udp_bound(&bridge).await;
     let pending = {
         let s = s.clone();
         tokio::spawn(async move { s.recv(1).await })

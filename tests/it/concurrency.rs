@@ -1,7 +1,7 @@
 //! Many sockets and sessions at once; order within a direction; full duplex; no stalls.
 
 use sockbridge_tests::wasm_client::*;
-use sockbridge_tests::{TestDaemon, within};
+use sockbridge_tests::{TestDaemon, tcp_listener, udp_bound, within};
 use tokio::io::AsyncReadExt;
 
 async fn connected_pair(bridge: &Bridge, listener: &Socket) -> (Socket, Socket) {
@@ -17,9 +17,7 @@ async fn two_hundred_sockets_across_ten_sessions_all_talking_at_once() {
     let mut tasks = Vec::new();
     for session in 0..10u32 {
         let bridge = daemon.client().await;
-        let listener = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-        listener.bind(("127.0.0.1", 0)).await.unwrap();
-        listener.listen(16).await.unwrap();
+        let listener = tcp_listener(&bridge).await;
         // 9 pairs, plus the listener and one UDP pair: 20 sockets a session, 200 in all.
         for pair in 0..9u32 {
             let (client, conn) = connected_pair(&bridge, &listener).await;
@@ -40,10 +38,7 @@ async fn two_hundred_sockets_across_ten_sessions_all_talking_at_once() {
                 }
             }));
         }
-        let a = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
-        let b = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
-        a.bind(("127.0.0.1", 0)).await.unwrap();
-        b.bind(("127.0.0.1", 0)).await.unwrap();
+        let (a, b) = (udp_bound(&bridge).await, udp_bound(&bridge).await);
         tasks.push(tokio::spawn(async move {
             let to = b.getsockname().await.unwrap();
             for round in 0..50u32 {
@@ -62,16 +57,12 @@ async fn two_hundred_sockets_across_ten_sessions_all_talking_at_once() {
 async fn a_blocked_accept_or_recv_stalls_nothing_else() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let idle = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    idle.bind(("127.0.0.1", 0)).await.unwrap();
-    idle.listen(1).await.unwrap();
+    let idle = tcp_listener(&bridge).await;
     let blocked_accept = {
         let idle = idle.clone();
         tokio::spawn(async move { idle.accept().await.map(|_| ()) })
     };
-    let listener = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    listener.bind(("127.0.0.1", 0)).await.unwrap();
-    listener.listen(1).await.unwrap();
+    let listener = tcp_listener(&bridge).await;
     let (client, conn) = connected_pair(&bridge, &listener).await;
     let blocked_recv = {
         let client = client.clone();
@@ -83,8 +74,7 @@ async fn a_blocked_accept_or_recv_stalls_nothing_else() {
     assert_eq!(within(s2.recv(7)).await.unwrap(), b"through");
     // Another session: fine.
     let other = daemon.client().await;
-    let u = other.socket(AF_INET, SOCK_DGRAM).await.unwrap();
-    u.bind(("127.0.0.1", 0)).await.unwrap();
+    let u = udp_bound(&other).await;
     u.sendto(b"x", u.getsockname().await.unwrap()).await.unwrap();
     assert_eq!(within(u.recv(1)).await.unwrap(), b"x");
     // Full duplex: a pending recv on `client` does not hold up a send on `client`.

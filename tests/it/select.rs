@@ -1,16 +1,14 @@
 //! select.select: what the kernel says is ready.
 
 use sockbridge_tests::wasm_client::*;
-use sockbridge_tests::{TestDaemon, within};
+use sockbridge_tests::{TestDaemon, tcp_listener, udp_bound, within};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_for_listeners_streams_and_timeouts() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let server = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    server.bind(("127.0.0.1", 0)).await.unwrap();
-    server.listen(2).await.unwrap();
+    let server = tcp_listener(&bridge).await;
     // Nothing pending: a zero timeout polls, a short one waits and returns empty lists.
     let (r, w, x) = bridge.select(&[&server], &[], &[], Some(Duration::ZERO)).await.unwrap();
     assert!(r.is_empty() && w.is_empty() && x.is_empty());
@@ -57,8 +55,7 @@ async fn fresh_sockets_and_the_order_given() {
 async fn closed_sockets_are_value_errors_and_closing_wakes_a_select() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let s = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
-    s.bind(("127.0.0.1", 0)).await.unwrap();
+    let s = udp_bound(&bridge).await;
     let waiter = {
         let bridge = bridge.clone();
         let s = s.clone();

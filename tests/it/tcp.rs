@@ -2,7 +2,7 @@
 //! transfers.
 
 use sockbridge_tests::wasm_client::{AF_INET, AF_INET6, Address, SHUT_WR, SOCK_STREAM};
-use sockbridge_tests::{TestDaemon, errname, within};
+use sockbridge_tests::{TestDaemon, errname, tcp_pair, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,12 +106,7 @@ async fn ipv6_loopback() {
 async fn a_megabyte_arrives_byte_for_byte_in_both_directions() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let server = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    server.bind(("127.0.0.1", 0)).await.unwrap();
-    server.listen(1).await.unwrap();
-    let client = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    client.connect(server.getsockname().await.unwrap()).await.unwrap();
-    let (conn, _) = within(server.accept()).await.unwrap();
+    let (_server, client, conn) = tcp_pair(&bridge).await;
 
     let data: Vec<u8> = (0..(1 << 20) + 12345).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     for (from, to) in [(&client, &conn), (&conn, &client)] {
@@ -136,12 +131,7 @@ async fn send_may_be_partial_and_reports_its_count() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
     let max = bridge.limits().max_payload_bytes;
-    let server = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    server.bind(("127.0.0.1", 0)).await.unwrap();
-    server.listen(1).await.unwrap();
-    let client = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    client.connect(server.getsockname().await.unwrap()).await.unwrap();
-    let (_conn, _) = within(server.accept()).await.unwrap();
+    let (_server, client, _conn) = tcp_pair(&bridge).await;
     // More than one request can carry: send reports how much it took, at most the payload limit.
     let n = client.send(&vec![7u8; max + 1000]).await.unwrap();
     assert!(n > 0 && n <= max, "sent {n}");

@@ -1,24 +1,14 @@
 //! Python's three timeout modes, non-blocking mode, and that no byte is lost to a timeout.
 
 use sockbridge_tests::wasm_client::*;
-use sockbridge_tests::{TestDaemon, errname, within};
+use sockbridge_tests::{TestDaemon, errname, tcp_listener, tcp_pair, within};
 use std::time::Duration;
-
-async fn pair(bridge: &Bridge) -> (Socket, Socket, Socket) {
-    let server = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    server.bind(("127.0.0.1", 0)).await.unwrap();
-    server.listen(1).await.unwrap();
-    let client = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    client.connect(server.getsockname().await.unwrap()).await.unwrap();
-    let (conn, _) = within(server.accept()).await.unwrap();
-    (server, client, conn)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_raises_timeout_error_and_loses_nothing() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let (_server, client, conn) = pair(&bridge).await;
+    let (_server, client, conn) = tcp_pair(&bridge).await;
     assert_eq!(conn.gettimeout(), None);
     conn.settimeout(Some(Duration::from_millis(50))).unwrap();
     assert_eq!(conn.gettimeout(), Some(Duration::from_millis(50)));
@@ -38,7 +28,7 @@ async fn a_timeout_raises_timeout_error_and_loses_nothing() {
 async fn non_blocking_mode_raises_blocking_io_error() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let (server, client, conn) = pair(&bridge).await;
+    let (server, client, conn) = tcp_pair(&bridge).await;
     conn.setblocking(false).unwrap();
     assert!(!conn.getblocking());
     assert_eq!(conn.gettimeout(), Some(Duration::ZERO));
@@ -61,9 +51,7 @@ async fn non_blocking_mode_raises_blocking_io_error() {
 async fn non_blocking_connect_reports_einprogress_then_completes() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let server = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    server.bind(("127.0.0.1", 0)).await.unwrap();
-    server.listen(1).await.unwrap();
+    let server = tcp_listener(&bridge).await;
     let addr = server.getsockname().await.unwrap();
     let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
     s.setblocking(false).unwrap();
@@ -82,7 +70,7 @@ async fn non_blocking_connect_reports_einprogress_then_completes() {
 async fn accept_and_sendall_time_out() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let (server, client, _conn) = pair(&bridge).await;
+    let (server, client, _conn) = tcp_pair(&bridge).await;
     server.settimeout(Some(Duration::from_millis(30))).unwrap();
     assert!(within(server.accept()).await.unwrap_err().is_timeout());
     // A peer that never reads: sendall fills the buffers, then times out as a whole.

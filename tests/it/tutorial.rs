@@ -1,7 +1,7 @@
 //! Every call the tutorial (shared/seed/socket-tutorial.zh.txt) lists, used the way it uses them.
 
 use sockbridge_tests::wasm_client::*;
-use sockbridge_tests::{TestDaemon, errname, within};
+use sockbridge_tests::{TestDaemon, errname, tcp_pair, udp_bound, within};
 use std::time::Duration;
 
 /// §1: a process is named by protocol + IP address + port; getsockname after bind shows it.
@@ -152,8 +152,7 @@ async fn s6_settimeout_then_recv_times_out() {
 async fn s6_setblocking_false_then_recv_raises_blocking_io_error() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let s = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
-    s.bind(("127.0.0.1", 0)).await.unwrap();
+    let s = udp_bound(&bridge).await;
     s.setblocking(false).unwrap();
     let e = s.recv(10).await.unwrap_err();
     assert_eq!((e.exception(), e.errno()), ("BlockingIOError", Some(11)));
@@ -184,12 +183,7 @@ async fn s6_fileno_getpeername_getsockname() {
 async fn s6_makefile_readline() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let server = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    server.bind(("127.0.0.1", 0)).await.unwrap();
-    server.listen(1).await.unwrap();
-    let client = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    client.connect(server.getsockname().await.unwrap()).await.unwrap();
-    let (conn, _) = within(server.accept()).await.unwrap();
+    let (_server, client, conn) = tcp_pair(&bridge).await;
     client.sendall(b"HELO bridge\r\nMAIL FROM:<a@b>\r\npartial").await.unwrap();
     let mut f = conn.makefile().unwrap();
     assert_eq!(within(f.readline()).await.unwrap(), b"HELO bridge\r\n");
@@ -213,8 +207,7 @@ async fn s6_makefile_readline() {
 async fn s6_makefile_after_a_timeout() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let s = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
-    s.bind(("127.0.0.1", 0)).await.unwrap();
+    let s = udp_bound(&bridge).await;
     s.settimeout(Some(Duration::from_millis(50))).unwrap();
     let mut f = s.makefile().unwrap();
     assert!(within(f.readline()).await.unwrap_err().is_timeout());

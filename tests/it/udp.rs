@@ -1,16 +1,13 @@
 //! UDP: datagrams both ways, boundaries kept, sender addresses, IPv6, connected UDP.
 
 use sockbridge_tests::wasm_client::{AF_INET, AF_INET6, Address, SOCK_DGRAM};
-use sockbridge_tests::{TestDaemon, errname, within};
+use sockbridge_tests::{TestDaemon, errname, udp_bound, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn datagrams_between_two_bridge_sockets_keep_their_boundaries() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let a = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
-    let b = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
-    a.bind(("127.0.0.1", 0)).await.unwrap();
-    b.bind(("127.0.0.1", 0)).await.unwrap();
+    let (a, b) = (udp_bound(&bridge).await, udp_bound(&bridge).await);
     let a_addr = a.getsockname().await.unwrap();
     let b_addr = b.getsockname().await.unwrap();
     assert_eq!(a.sendto(b"one", b_addr.clone()).await.unwrap(), 3);
@@ -47,8 +44,7 @@ async fn connected_udp_uses_send_and_recv() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
     let a = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
-    let b = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
-    b.bind(("127.0.0.1", 0)).await.unwrap();
+    let b = udp_bound(&bridge).await;
     a.connect(b.getsockname().await.unwrap()).await.unwrap();
     assert_eq!(a.send(b"hi").await.unwrap(), 2);
     assert_eq!(within(b.recv(10)).await.unwrap(), b"hi");

@@ -184,6 +184,30 @@ impl Raw {
     }
 }
 
+/// A TCP socket listening on 127.0.0.1 with a free port.
+pub async fn tcp_listener(bridge: &Bridge) -> wasm_client::Socket {
+    let server = bridge.socket(wasm_client::AF_INET, wasm_client::SOCK_STREAM).await.unwrap();
+    server.bind(("127.0.0.1", 0)).await.unwrap();
+    server.listen(8).await.unwrap();
+    server
+}
+
+/// A connected TCP pair: `(listener, client, accepted connection)`, all through the bridge.
+pub async fn tcp_pair(bridge: &Bridge) -> (wasm_client::Socket, wasm_client::Socket, wasm_client::Socket) {
+    let server = tcp_listener(bridge).await;
+    let client = bridge.socket(wasm_client::AF_INET, wasm_client::SOCK_STREAM).await.unwrap();
+    client.connect(server.getsockname().await.unwrap()).await.unwrap();
+    let (conn, _) = within(server.accept()).await.unwrap();
+    (server, client, conn)
+}
+
+/// A UDP socket bound to 127.0.0.1 with a free port.
+pub async fn udp_bound(bridge: &Bridge) -> wasm_client::Socket {
+    let s = bridge.socket(wasm_client::AF_INET, wasm_client::SOCK_DGRAM).await.unwrap();
+    s.bind(("127.0.0.1", 0)).await.unwrap();
+    s
+}
+
 /// The errno name of a client error.
 pub fn errname(e: &wasm_client::Error) -> &str {
     e.errname().unwrap_or("")
