@@ -384,7 +384,7 @@ impl Session {
             Direction::Write => Arc::clone(&entry.writes),
         };
         let mode = entry.socket.mode();
-        let job = op(Arc::clone(self), entry, mode);
+        let job = op(Arc::clone(self), entry, mode).instrument(tracing::debug_span!("socket", fd));
         lane.push(self.job(id, permit, job));
     }
 
@@ -512,13 +512,12 @@ impl Session {
     }
 
     fn select(self: &Arc<Self>, id: Option<Id>, permit: OwnedSemaphorePermit, p: SelectParams) {
-        let timeout = match p.timeout {
-            None => Ok(None),
-            Some(t) if t.is_finite() && t >= 0.0 => {
-                Duration::try_from_secs_f64(t).map(Some).map_err(|_| "the timeout is out of range")
-            }
-            Some(_) => Err("the timeout must be null or a non-negative number of seconds"),
-        };
+        // select's timeout reads as a socket timeout does: null waits, 0 polls, t waits t.
+        let timeout = Mode::from_timeout(p.timeout).map(|mode| match mode {
+            Mode::Blocking => None,
+            Mode::NonBlocking => Some(Duration::ZERO),
+            Mode::Timeout(t) => Some(t),
+        });
         let watch = timeout.map_err(|why| OpError::Params { method: Method::Select, why }).and_then(|timeout| {
             let table = self.table();
             let mut sockets: Vec<(Fd, Watched)> = Vec::new();

@@ -213,4 +213,11 @@ async fn s6_makefile_after_a_timeout() {
     assert!(within(f.readline()).await.unwrap_err().is_timeout());
     let e = f.readline().await.unwrap_err();
     assert_eq!(e.to_string(), "OSError: cannot read from timed out object");
+    // Dropping the last file of a socket whose close() was called closes it, as in CPython.
+    s.close().await.unwrap();
+    assert_eq!(s.fileno(), 3, "still open while the file is");
+    drop(f);
+    assert_eq!(s.fileno(), -1);
+    // The daemon freed the handle: the next socket gets number 3 again.
+    assert_eq!(bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap().fileno(), 3);
 }

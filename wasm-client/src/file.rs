@@ -129,12 +129,15 @@ impl SocketFile {
 }
 
 impl Drop for SocketFile {
+    /// A file dropped unclosed counts as closed, as CPython's does when it is collected: if the
+    /// socket's `close()` was called and this was its last file, the socket closes now. (Buffered
+    /// writes are not flushed: a drop cannot wait. Call `close` or `flush` to send them.)
     fn drop(&mut self) {
         if !self.closed {
             self.closed = true;
-            // The socket's own drop closes it once nothing refers to it; if `close()` was called
-            // and other clones remain, the real close is left to them, as the last reference.
-            let _ = self.sock.file_closed();
+            if self.sock.file_closed() {
+                self.sock.release_now();
+            }
         }
     }
 }

@@ -293,10 +293,18 @@ impl Socket {
         }
     }
 
-    /// Called when a `makefile()` file closes: the real close, if `close()` was called already.
+    /// Called when a `makefile()` file closes: whether the socket must now really close, because
+    /// `close()` was called and this was its last file.
     pub(crate) fn file_closed(&self) -> bool {
         let left = self.inner.io_refs.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
         left == 0 && self.inner.user_closed.load(Ordering::Acquire)
+    }
+
+    /// Closes the daemon's handle without waiting for the answer (for drops, which cannot wait).
+    pub(crate) fn release_now(&self) {
+        if !self.inner.released.swap(true, Ordering::AcqRel) {
+            self.bridge().core.fire::<rpc::Close>(&FdParams { fd: self.inner.fd });
+        }
     }
 
     /// `getsockname()`.
