@@ -37,6 +37,15 @@ async fn spawn_daemon() -> (Child, Lines<BufReader<ChildStdout>>, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prints_its_url_serves_and_stops_on_sigterm() {
+    serve_then_stop(libc::SIGTERM).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stops_on_ctrl_c() {
+    serve_then_stop(libc::SIGINT).await;
+}
+
+async fn serve_then_stop(signal: i32) {
     let (mut child, _lines, url) = spawn_daemon().await;
     assert!(url.starts_with("ws://127.0.0.1:") && url.ends_with('/'), "first line: {url}");
     assert!(!url.ends_with(":0/"), "the real port, not 0");
@@ -49,10 +58,10 @@ async fn prints_its_url_serves_and_stops_on_sigterm() {
     assert_eq!(within(a.recv(64)).await.unwrap(), b"via the binary");
 
     let pid = child.id().unwrap() as i32;
-    // SAFETY: sending SIGTERM to our own child process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
     let status = within(child.wait()).await.unwrap();
-    assert!(status.success(), "graceful exit on SIGTERM: {status}");
+    assert!(status.success(), "graceful exit on signal {signal}: {status}");
     assert!(bridge_closed(&bridge).await);
 }
 
