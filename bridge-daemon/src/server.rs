@@ -182,6 +182,7 @@ impl Daemon {
         let _ = stream.set_nodelay(true);
         let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(self.ws_config)).await;
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(session = id, %peer, origin = head.header("origin").unwrap_or("(none)"), "handshake accepted");
         session::run(ws, Arc::clone(&self.shared), id, self.stop.clone()).await;
         drop(permit);
     }
