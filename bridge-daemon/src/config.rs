@@ -56,6 +56,9 @@ pub struct Limits {
     pub max_listen_backlog: i32,
     /// Responses queued for one session's WebSocket writer before its operations wait.
     pub outbound_queue: usize,
+    /// Bytes of responses queued for one session's WebSocket writer before its operations wait
+    /// (a larger response takes the whole allowance).
+    pub outbound_bytes: usize,
     /// Time allowed from TCP accept to a complete HTTP request head.
     pub handshake_timeout: Duration,
     /// The largest HTTP request head (request line and headers).
@@ -78,6 +81,7 @@ impl Default for Limits {
             max_payload_bytes: 512 << 10,
             max_listen_backlog: 128,
             outbound_queue: 64,
+            outbound_bytes: 4 << 20,
             handshake_timeout: Duration::from_secs(10),
             max_request_head_bytes: 16 << 10,
             dns_concurrency: 4,
@@ -99,6 +103,7 @@ impl Limits {
             ("max_inflight_per_session", self.max_inflight_per_session),
             ("max_payload_bytes", self.max_payload_bytes),
             ("outbound_queue", self.outbound_queue),
+            ("outbound_bytes", self.outbound_bytes),
             ("dns_concurrency", self.dns_concurrency),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
@@ -110,6 +115,9 @@ impl Limits {
                 "max_message_bytes ({}) must hold a max_payload_bytes ({}) send: at least {needed}",
                 self.max_message_bytes, self.max_payload_bytes
             ));
+        }
+        if u32::try_from(self.outbound_bytes).is_err() {
+            return Err("outbound_bytes must be below 4 GiB".into());
         }
         if self.max_listen_backlog < 1 {
             return Err("max_listen_backlog must be at least 1".into());

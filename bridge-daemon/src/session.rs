@@ -7,9 +7,9 @@
 //! [`Lane`](crate::lane), `select` and name resolution in their own task. Each takes the socket's
 //! timeout mode when it is dispatched, as a Python call does when it starts.
 //!
-//! Responses go through one bounded queue to the WebSocket writer. When the page stops reading, the
-//! writer stops, the queue fills, operations wait to respond and new blocking requests are refused
-//! once the in-flight limit is reached: nothing grows without bound.
+//! Responses go through one queue to the WebSocket writer, bounded in messages and in bytes. When
+//! the page stops reading, the writer stops, the queue fills, operations wait to respond and new
+//! blocking requests are refused once the in-flight limit is reached: nothing grows without bound.
 //!
 //! When the WebSocket closes, for whatever reason, every socket is closed (pending operations fail
 //! with `EBADF`) and every socket file the session created is removed.
@@ -52,12 +52,21 @@ pub(crate) struct Shared {
     pub(crate) hello: HelloResult,
 }
 
+/// A message for the writer, holding its share of the session's outbound byte allowance until the
+/// writer has handed it to the WebSocket.
+struct Outbound {
+    message: Message,
+    _bytes: Option<OwnedSemaphorePermit>,
+}
+
 /// One session.
 struct Session {
     shared: Arc<Shared>,
     table: Mutex<SocketTable>,
     files: Mutex<Vec<CreatedFile>>,
-    out: mpsc::Sender<Message>,
+    out: mpsc::Sender<Outbound>,
+    /// The outbound byte allowance (`Limits::outbound_bytes`).
+    out_bytes: Arc<Semaphore>,
     inflight: Arc<Semaphore>,
     /// Cancelled when the session ends: stops its `select` and resolver tasks.
     done: CancellationToken,
@@ -83,6 +92,7 @@ pub(crate) async fn run(ws: Ws, shared: Arc<Shared>, id: u64, shutdown: Cancella
             table: Mutex::new(SocketTable::new(shared.limits.max_sockets_per_session)),
             files: Mutex::new(Vec::new()),
             out: out.clone(),
+            out_bytes: Arc::new(Semaphore::new(shared.limits.outbound_bytes)),
             inflight: Arc::new(Semaphore::new(shared.limits.max_inflight_per_session)),
             done: CancellationToken::new(),
             shared,
@@ -91,7 +101,7 @@ pub(crate) async fn run(ws: Ws, shared: Arc<Shared>, id: u64, shutdown: Cancella
         session.teardown().await;
         drop(session);
         let finish = async {
-            let _ = out.send(Message::Close(close)).await;
+            let _ = out.send(Outbound { message: Message::Close(close), _bytes: None }).await;
             drop(out);
             let _ = writer.await;
         };
@@ -105,12 +115,14 @@ pub(crate) async fn run(ws: Ws, shared: Arc<Shared>, id: u64, shutdown: Cancella
 }
 
 /// Writes queued messages, batching whatever is queued into one flush. Stops after a close frame.
-async fn write_loop(mut sink: SplitSink<Ws, Message>, mut rx: mpsc::Receiver<Message>) {
+async fn write_loop(mut sink: SplitSink<Ws, Message>, mut rx: mpsc::Receiver<Outbound>) {
     'outer: while let Some(first) = rx.recv().await {
         let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            let closing = matches!(msg, Message::Close(_));
-            if sink.feed(msg).await.is_err() || closing {
+        while let Some(out) = next.take() {
+            let closing = matches!(out.message, Message::Close(_));
+            // The byte allowance is returned once tungstenite holds the message (its own buffer is
+            // bounded by max_write_buffer_size).
+            if sink.feed(out.message).await.is_err() || closing {
                 break 'outer;
             }
             next = rx.try_recv().ok();
@@ -191,8 +203,11 @@ impl Session {
     }
 
     async fn send(&self, text: String) {
+        let cap = self.shared.limits.outbound_bytes;
+        let share = u32::try_from(text.len().clamp(1, cap)).unwrap_or(u32::MAX);
+        let Ok(bytes) = Arc::clone(&self.out_bytes).acquire_many_owned(share).await else { return };
         // Fails only when the writer has gone, i.e. the session is closing.
-        let _ = self.out.send(Message::text(text)).await;
+        let _ = self.out.send(Outbound { message: Message::text(text), _bytes: Some(bytes) }).await;
     }
 
     async fn respond<R: Serialize>(&self, id: Option<Id>, result: OpResult<R>) {

@@ -267,14 +267,15 @@ impl BridgeSocket {
     pub(crate) async fn recv(&self, bufsize: usize, flags: i32, mode: Mode) -> OpResult<Vec<u8>> {
         let (flags, mode) = recv_flags(flags, mode)?;
         self.with(async |io| {
-            let mut buf = Vec::with_capacity(bufsize);
+            let mut buf = Vec::new();
             if flags & MSG_WAITALL != 0 && mode == Mode::Blocking && self.kind == SOCK_STREAM {
                 // The fd is non-blocking, so the kernel would return what it has; a blocking
                 // MSG_WAITALL gathers until the buffer is full or the peer closes.
                 let flags = flags & !MSG_WAITALL;
                 while buf.len() < bufsize {
                     let before = buf.len();
-                    let got = Self::call(io, Interest::READABLE, mode, |s| recv_into(s, &mut buf, flags)).await;
+                    let got =
+                        Self::call(io, Interest::READABLE, mode, |s| recv_into(s, &mut buf, bufsize, flags)).await;
                     match got {
                         Ok(0) => break,
                         Ok(_) => {}
@@ -283,7 +284,7 @@ impl BridgeSocket {
                     }
                 }
             } else {
-                Self::call(io, Interest::READABLE, mode, |s| recv_into(s, &mut buf, flags)).await?;
+                Self::call(io, Interest::READABLE, mode, |s| recv_into(s, &mut buf, bufsize, flags)).await?;
             }
             Ok(buf)
         })
@@ -294,13 +295,21 @@ impl BridgeSocket {
     pub(crate) async fn recvfrom(&self, bufsize: usize, flags: i32, mode: Mode) -> OpResult<(Vec<u8>, SockAddr)> {
         let (flags, mode) = recv_flags(flags, mode)?;
         self.with(async |io| {
-            let mut buf = Vec::with_capacity(bufsize);
+            let mut buf = Vec::new();
             let addr = Self::call(io, Interest::READABLE, mode, |s| {
-                buf.clear();
-                let (n, addr) = s.recv_from_with_flags(buf.spare_capacity_mut(), flags)?;
-                // SAFETY: recvfrom initialised the first n bytes of the spare capacity.
-                unsafe { buf.set_len(n) };
-                Ok(addr)
+                buf.reserve_exact(bufsize);
+                match s.recv_from_with_flags(buf.spare_capacity_mut(), flags) {
+                    Ok((n, addr)) => {
+                        // SAFETY: recvfrom initialised the first n bytes of the spare capacity.
+                        unsafe { buf.set_len(n) };
+                        Ok(addr)
+                    }
+                    Err(e) => {
+                        // Hold no buffer while waiting.
+                        buf = Vec::new();
+                        Err(e)
+                    }
+                }
             })
             .await?;
             Ok((buf, addr))
@@ -466,14 +475,26 @@ fn send_flags(flags: i32, mode: Mode) -> OpResult<(i32, Mode)> {
     Ok(((flags & !MSG_DONTWAIT) | libc::MSG_NOSIGNAL, mode))
 }
 
-/// Receives into `buf`'s spare capacity, appending.
-fn recv_into(sock: &Socket, buf: &mut Vec<u8>, flags: i32) -> io::Result<usize> {
-    let spare: &mut [MaybeUninit<u8>] = buf.spare_capacity_mut();
-    let n = sock.recv_with_flags(spare, flags)?;
-    // SAFETY: recv initialised the first n bytes of the spare capacity, which follow the `len`
-    // bytes already initialised.
-    unsafe { buf.set_len(buf.len() + n) };
-    Ok(n)
+/// Receives up to `bufsize - buf.len()` bytes, appending to `buf`. The buffer is allocated only for
+/// the call and released again when the call would block, so a `recv` that waits holds no memory.
+fn recv_into(sock: &Socket, buf: &mut Vec<u8>, bufsize: usize, flags: i32) -> io::Result<usize> {
+    let room = bufsize.saturating_sub(buf.len());
+    buf.reserve_exact(room);
+    let spare: &mut [MaybeUninit<u8>] = &mut buf.spare_capacity_mut()[..room];
+    match sock.recv_with_flags(spare, flags) {
+        Ok(n) => {
+            // SAFETY: recv initialised the first n bytes of the spare capacity, which follow the
+            // `len` bytes already initialised.
+            unsafe { buf.set_len(buf.len() + n) };
+            Ok(n)
+        }
+        Err(e) => {
+            if buf.is_empty() {
+                *buf = Vec::new();
+            }
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]
