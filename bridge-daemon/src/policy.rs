@@ -1,11 +1,11 @@
 //! The security floor: who may open a session, where sockets may bind, and what they may not dial.
 //!
 //! This is the first floor; the full policy (a per-start token, egress rules, rate limits) is later
-//! work. Today: the daemon listens on loopback only; a handshake must carry an
-//! allowed `Host` (defeating DNS rebinding) and, when it comes from a browser, an allowed `Origin`
-//! (the daemon's own origin always, others by `--allow-origin`); sockets bind loopback addresses
-//! only, on port 0 or 1024 and up, with wildcard addresses mapped to loopback; and no socket may dial
-//! the daemon's own port.
+//! work. Today: the daemon listens on loopback only; a handshake must carry an allowed `Host`
+//! (defeating DNS rebinding) and, when it comes from a browser, an allowed `Origin` (the daemon's
+//! own origin always, others by `--allow-origin`); sockets bind loopback addresses only, on port 0
+//! or 1024 and up, with wildcard addresses mapped to loopback; and no socket may dial the daemon's
+//! own port.
 
 use crate::error::{OpError, OpResult};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -286,6 +286,34 @@ mod tests {
         }
     }
 
+    /// Every one-byte corruption of a set of valid requests decodes to a request or an error,
+    /// never a panic (a deterministic stand-in for fuzzing the decoder).
+    #[test]
+    fn corrupted_requests_never_panic() {
+        let valid = [
+            r#"{"jsonrpc":"2.0","id":1,"method":"bind","params":{"fd":3,"address":["127.0.0.1",9000]}}"#,
+            r#"{"jsonrpc":"2.0","id":"x","method":"sendto","params":{"fd":3,"data":"aGk=","address":["::1",1,0,0]}}"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"setsockopt","params":{"fd":3,"level":1,"optname":13,"value":"AQAAAAUAAAA="}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"method":"select","params":{"rlist":[3,4],"wlist":[],"xlist":[5],"timeout":0.5}}"#,
+            r#"{"jsonrpc":"2.0","id":4,"method":"getaddrinfo","params":{"host":"localhost","port":"http","flags":1}}"#,
+        ];
+        let replacements = [b'"', b'{', b'}', b'[', b']', b',', b':', b'0', b'-', b'\\', b' ', 0xff];
+        let mut decoded = 0;
+        for text in valid {
+            assert!(decode_request(text).is_ok(), "{text}");
+            for i in 0..text.len() {
+                for &b in &replacements {
+                    let mut bytes = text.as_bytes().to_vec();
+                    bytes[i] = b;
+                    let Ok(mutated) = String::from_utf8(bytes) else { continue };
+                    let _ = decode_request(&mutated);
+                    decoded += 1;
+                }
+            }
+        }
+        assert!(decoded > 4000, "{decoded}");
+    }
+
     #[test]
     fn invalid_params_name_the_signature() {
         let e = decode_err(r#"{"jsonrpc":"2.0","id":1,"method":"recv","params":{}}"#);
