@@ -116,3 +116,21 @@ async fn a_thousand_pipelined_sends_arrive_in_order() {
     assert_eq!(expected.len(), 3890);
     assert_eq!(within(reader).await.unwrap(), expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_does_not_wait_for_a_pending_recv_on_the_same_socket() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let u = udp_bound(&bridge).await;
+    let peer = udp_bound(&bridge).await;
+    let pending = {
+        let u = u.clone();
+        tokio::spawn(async move { u.recvfrom(64).await })
+    };
+    // The recvfrom is in the daemon before the connect (same socket's other lane answers first).
+    u.getsockname().await.unwrap();
+    within(u.connect(peer.getsockname().await.unwrap())).await.unwrap();
+    peer.sendto(b"to the pending recv", u.getsockname().await.unwrap()).await.unwrap();
+    let (data, _) = within(pending).await.unwrap().unwrap();
+    assert_eq!(data, b"to the pending recv");
+}

@@ -123,7 +123,8 @@ impl BridgeSocket {
     /// A TCP or Unix stream socket that is neither listening nor connected is in the kernel's
     /// CLOSE state, which poll reports as hang-up; tokio keeps a hang-up for good. When such a
     /// socket starts listening or connecting, its old registration would say "ready" forever, so
-    /// `listen` and `connect` call this.
+    /// `listen` and `connect` call this for stream sockets. It waits for the write lock, i.e. for
+    /// operations in progress on the socket; in the CLOSE state every one of them returns at once.
     async fn reregister(&self) -> OpResult<()> {
         let mut guard = self.io.write().await;
         let io = guard.take().ok_or_else(OpError::bad_fd)?;
@@ -232,11 +233,14 @@ impl BridgeSocket {
     /// and goes on in the background; otherwise the call waits for the outcome.
     pub(crate) async fn connect(&self, addr: &SockAddr, mode: Mode) -> OpResult<()> {
         let started = self.with(async |io| Ok(io.get_ref().connect(addr))).await?;
-        let state_changed = match &started {
-            Ok(()) => true,
-            Err(e) => e.raw_os_error() == Some(EINPROGRESS) || e.kind() == io::ErrorKind::WouldBlock,
-        };
-        if state_changed {
+        // Only a stream socket leaves the hang-up state by connecting. (A datagram socket never
+        // had one, and may have a recvfrom waiting that the re-registration would wait for.)
+        let left_close_state = self.kind == SOCK_STREAM
+            && match &started {
+                Ok(()) => true,
+                Err(e) => e.raw_os_error() == Some(EINPROGRESS) || e.kind() == io::ErrorKind::WouldBlock,
+            };
+        if left_close_state {
             self.reregister().await?;
         }
         match started {
