@@ -1,142 +1,184 @@
 //! Socket constants with their Linux values, as Python's `socket` module exports them on Linux.
 //!
-//! The daemon speaks Linux numbers on the wire whatever the client runs on; the client re-exports
-//! these so page code writes `AF_INET`, never `2`.
+//! The daemon speaks Linux numbers on the wire whatever the client runs on; the clients export these
+//! so page code writes `AF_INET`, never `2`. Each group is declared once by `group!`, which also
+//! lists the group's names and values in its `ALL`, so generated exports (the browser package's
+//! JavaScript constants, the conformance runner's table) never spell a value again.
 
-/// Address families.
-pub mod af {
-    /// Local (Unix-domain) sockets; addresses are path names.
-    pub const AF_UNIX: i32 = 1;
-    /// IPv4; addresses are `[host, port]`.
-    pub const AF_INET: i32 = 2;
-    /// IPv6; addresses are `[host, port, flowinfo, scope_id]`.
-    pub const AF_INET6: i32 = 10;
-    /// "Any family", for `getaddrinfo`.
-    pub const AF_UNSPEC: i32 = 0;
+/// Declares a module of constants with `ALL`, the list of their names and values, and re-exports
+/// the constants here.
+macro_rules! group {
+    ($(#[$mdoc:meta])* $module:ident { $( $(#[$doc:meta])* $name:ident = $value:expr; )* }) => {
+        $(#[$mdoc])*
+        pub mod $module {
+            $( $(#[$doc])* pub const $name: i32 = $value; )*
+            /// Every constant of this group, by name.
+            pub const ALL: &[(&str, i32)] = &[$((stringify!($name), $name)),*];
+        }
+        pub use $module::{$($name),*};
+    };
 }
 
-/// Socket types, and the flags Linux lets you or into them.
-pub mod sock {
-    /// A reliable byte stream (TCP for AF_INET/AF_INET6).
-    pub const SOCK_STREAM: i32 = 1;
-    /// Datagrams with boundaries kept (UDP for AF_INET/AF_INET6).
-    pub const SOCK_DGRAM: i32 = 2;
-    /// Raw sockets: never available through the bridge, listed so `getaddrinfo` results name them.
-    pub const SOCK_RAW: i32 = 3;
-    /// Or'd into the type: create the socket in non-blocking mode.
-    pub const SOCK_NONBLOCK: i32 = 0o4000;
-    /// Or'd into the type: close-on-exec (the daemon sets it on every socket anyway).
-    pub const SOCK_CLOEXEC: i32 = 0o2000000;
+group! {
+    /// Address families.
+    af {
+        /// Local (Unix-domain) sockets; addresses are path names.
+        AF_UNIX = 1;
+        /// IPv4; addresses are `[host, port]`.
+        AF_INET = 2;
+        /// IPv6; addresses are `[host, port, flowinfo, scope_id]`.
+        AF_INET6 = 10;
+        /// "Any family", for `getaddrinfo`.
+        AF_UNSPEC = 0;
+    }
 }
 
-/// Protocol numbers (`proto` arguments and option levels).
-pub mod ipproto {
-    /// IPv4 options level.
-    pub const IPPROTO_IP: i32 = 0;
-    /// TCP.
-    pub const IPPROTO_TCP: i32 = 6;
-    /// UDP.
-    pub const IPPROTO_UDP: i32 = 17;
-    /// IPv6 options level.
-    pub const IPPROTO_IPV6: i32 = 41;
+group! {
+    /// Socket types, and the flags Linux lets you or into them.
+    sock {
+        /// A reliable byte stream (TCP for AF_INET/AF_INET6).
+        SOCK_STREAM = 1;
+        /// Datagrams with boundaries kept (UDP for AF_INET/AF_INET6).
+        SOCK_DGRAM = 2;
+        /// Raw sockets: never available through the bridge, listed so `getaddrinfo` results name them.
+        SOCK_RAW = 3;
+        /// Or'd into the type: create the socket in non-blocking mode.
+        SOCK_NONBLOCK = 0o4000;
+        /// Or'd into the type: close-on-exec (the daemon sets it on every socket anyway).
+        SOCK_CLOEXEC = 0o2000000;
+    }
 }
 
-/// Option levels and option names for `setsockopt`/`getsockopt`.
-pub mod opt {
-    /// Socket-level options.
-    pub const SOL_SOCKET: i32 = 1;
-    /// Allow `bind` to a port with connections in TIME_WAIT.
-    pub const SO_REUSEADDR: i32 = 2;
-    /// The socket type (read only).
-    pub const SO_TYPE: i32 = 3;
-    /// Pending error, cleared on read (read only).
-    pub const SO_ERROR: i32 = 4;
-    /// Permit sending to broadcast addresses.
-    pub const SO_BROADCAST: i32 = 6;
-    /// Send buffer size (Linux doubles the value you set).
-    pub const SO_SNDBUF: i32 = 7;
-    /// Receive buffer size (Linux doubles the value you set).
-    pub const SO_RCVBUF: i32 = 8;
-    /// TCP keep-alive probes.
-    pub const SO_KEEPALIVE: i32 = 9;
-    /// Out-of-band data inline.
-    pub const SO_OOBINLINE: i32 = 10;
-    /// Linger on close: a `struct linger` (8 bytes: on/off, seconds).
-    pub const SO_LINGER: i32 = 13;
-    /// Several sockets on one port: refused by the bridge.
-    pub const SO_REUSEPORT: i32 = 15;
-    /// Minimum bytes before a read returns.
-    pub const SO_RCVLOWAT: i32 = 18;
-    /// Whether the socket is listening (read only).
-    pub const SO_ACCEPTCONN: i32 = 30;
-    /// The socket's protocol (read only).
-    pub const SO_PROTOCOL: i32 = 38;
-    /// The socket's family (read only).
-    pub const SO_DOMAIN: i32 = 39;
-    /// Disable Nagle's algorithm.
-    pub const TCP_NODELAY: i32 = 1;
-    /// Largest segment size.
-    pub const TCP_MAXSEG: i32 = 2;
-    /// Idle seconds before keep-alive probes start.
-    pub const TCP_KEEPIDLE: i32 = 4;
-    /// Seconds between keep-alive probes.
-    pub const TCP_KEEPINTVL: i32 = 5;
-    /// Keep-alive probes before the connection drops.
-    pub const TCP_KEEPCNT: i32 = 6;
-    /// IPv4 type of service.
-    pub const IP_TOS: i32 = 1;
-    /// IPv4 time to live.
-    pub const IP_TTL: i32 = 2;
-    /// IPv6 hop limit for unicast.
-    pub const IPV6_UNICAST_HOPS: i32 = 16;
-    /// Restrict an AF_INET6 socket to IPv6 only.
-    pub const IPV6_V6ONLY: i32 = 26;
+group! {
+    /// Protocol numbers (`proto` arguments and option levels).
+    ipproto {
+        /// IPv4 options level.
+        IPPROTO_IP = 0;
+        /// TCP.
+        IPPROTO_TCP = 6;
+        /// UDP.
+        IPPROTO_UDP = 17;
+        /// IPv6 options level.
+        IPPROTO_IPV6 = 41;
+    }
 }
 
-/// `shutdown` directions.
-pub mod shut {
-    /// No more receptions.
-    pub const SHUT_RD: i32 = 0;
-    /// No more transmissions (the peer reads EOF).
-    pub const SHUT_WR: i32 = 1;
-    /// Both.
-    pub const SHUT_RDWR: i32 = 2;
+group! {
+    /// Option levels and option names for `setsockopt`/`getsockopt`.
+    opt {
+        /// Socket-level options.
+        SOL_SOCKET = 1;
+        /// Allow `bind` to a port with connections in TIME_WAIT.
+        SO_REUSEADDR = 2;
+        /// The socket type (read only).
+        SO_TYPE = 3;
+        /// Pending error, cleared on read (read only).
+        SO_ERROR = 4;
+        /// Permit sending to broadcast addresses.
+        SO_BROADCAST = 6;
+        /// Send buffer size (Linux doubles the value you set).
+        SO_SNDBUF = 7;
+        /// Receive buffer size (Linux doubles the value you set).
+        SO_RCVBUF = 8;
+        /// TCP keep-alive probes.
+        SO_KEEPALIVE = 9;
+        /// Out-of-band data inline.
+        SO_OOBINLINE = 10;
+        /// Linger on close: a `struct linger` (8 bytes: on/off, seconds).
+        SO_LINGER = 13;
+        /// Several sockets on one port: refused by the bridge.
+        SO_REUSEPORT = 15;
+        /// Minimum bytes before a read returns.
+        SO_RCVLOWAT = 18;
+        /// Whether the socket is listening (read only).
+        SO_ACCEPTCONN = 30;
+        /// The socket's protocol (read only).
+        SO_PROTOCOL = 38;
+        /// The socket's family (read only).
+        SO_DOMAIN = 39;
+        /// Disable Nagle's algorithm.
+        TCP_NODELAY = 1;
+        /// Largest segment size.
+        TCP_MAXSEG = 2;
+        /// Idle seconds before keep-alive probes start.
+        TCP_KEEPIDLE = 4;
+        /// Seconds between keep-alive probes.
+        TCP_KEEPINTVL = 5;
+        /// Keep-alive probes before the connection drops.
+        TCP_KEEPCNT = 6;
+        /// IPv4 type of service.
+        IP_TOS = 1;
+        /// IPv4 time to live.
+        IP_TTL = 2;
+        /// IPv6 hop limit for unicast.
+        IPV6_UNICAST_HOPS = 16;
+        /// Restrict an AF_INET6 socket to IPv6 only.
+        IPV6_V6ONLY = 26;
+    }
 }
 
-/// Flags for `recv`, `send` and friends.
-pub mod msg {
-    /// Out-of-band data.
-    pub const MSG_OOB: i32 = 0x1;
-    /// Look at the data without removing it from the queue.
-    pub const MSG_PEEK: i32 = 0x2;
-    /// Don't block, for this call only.
-    pub const MSG_DONTWAIT: i32 = 0x40;
-    /// Wait until the whole buffer is filled (streams).
-    pub const MSG_WAITALL: i32 = 0x100;
+group! {
+    /// `shutdown` directions.
+    shut {
+        /// No more receptions.
+        SHUT_RD = 0;
+        /// No more transmissions (the peer reads EOF).
+        SHUT_WR = 1;
+        /// Both.
+        SHUT_RDWR = 2;
+    }
 }
 
-/// `getaddrinfo` flags.
-pub mod ai {
-    /// Addresses for `bind` (a `None` host means the wildcard).
-    pub const AI_PASSIVE: i32 = 0x1;
-    /// Ask for the canonical name.
-    pub const AI_CANONNAME: i32 = 0x2;
-    /// The host is a numeric address; never use DNS.
-    pub const AI_NUMERICHOST: i32 = 0x4;
-    /// IPv4-mapped IPv6 addresses if no IPv6 ones.
-    pub const AI_V4MAPPED: i32 = 0x8;
-    /// Both IPv6 and IPv4-mapped addresses (with AI_V4MAPPED).
-    pub const AI_ALL: i32 = 0x10;
-    /// Only families the host has configured.
-    pub const AI_ADDRCONFIG: i32 = 0x20;
-    /// The port is numeric; never look up a service name.
-    pub const AI_NUMERICSERV: i32 = 0x400;
+group! {
+    /// Flags for `recv`, `send` and friends.
+    msg {
+        /// Out-of-band data.
+        MSG_OOB = 0x1;
+        /// Look at the data without removing it from the queue.
+        MSG_PEEK = 0x2;
+        /// Don't block, for this call only.
+        MSG_DONTWAIT = 0x40;
+        /// Wait until the whole buffer is filled (streams).
+        MSG_WAITALL = 0x100;
+    }
 }
 
-pub use af::*;
-pub use ai::*;
-pub use ipproto::*;
-pub use msg::*;
-pub use opt::*;
-pub use shut::*;
-pub use sock::*;
+group! {
+    /// `getaddrinfo` flags.
+    ai {
+        /// Addresses for `bind` (a `None` host means the wildcard).
+        AI_PASSIVE = 0x1;
+        /// Ask for the canonical name.
+        AI_CANONNAME = 0x2;
+        /// The host is a numeric address; never use DNS.
+        AI_NUMERICHOST = 0x4;
+        /// IPv4-mapped IPv6 addresses if no IPv6 ones.
+        AI_V4MAPPED = 0x8;
+        /// Both IPv6 and IPv4-mapped addresses (with AI_V4MAPPED).
+        AI_ALL = 0x10;
+        /// Only families the host has configured.
+        AI_ADDRCONFIG = 0x20;
+        /// The port is numeric; never look up a service name.
+        AI_NUMERICSERV = 0x400;
+    }
+}
+
+/// Every constant, by name: the groups' `ALL` lists together.
+pub fn all() -> impl Iterator<Item = (&'static str, i32)> {
+    [af::ALL, sock::ALL, ipproto::ALL, opt::ALL, shut::ALL, msg::ALL, ai::ALL].into_iter().flatten().copied()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_unique_and_values_linux() {
+        let all: Vec<_> = super::all().collect();
+        let mut names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        assert!(all.contains(&("AF_INET6", 10)));
+        assert!(all.contains(&("SO_REUSEADDR", 2)));
+        assert!(all.contains(&("SOCK_NONBLOCK", 0o4000)));
+    }
+}

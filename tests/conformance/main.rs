@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sockbridge_tests::TestDaemon;
 use sockbridge_tests::wasm_client::{
-    self as wc, AF_INET, Address, Bridge, Error, GetaddrinfoParams, OptValue, SOCK_STREAM, Service, Socket, SocketFile,
+    AF_INET, Address, Bridge, Error, GetaddrinfoParams, OptValue, SOCK_STREAM, Service, Socket, SocketFile,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -240,66 +240,9 @@ fn raised(e: &Error) -> Value {
     }
 }
 
-/// The constants a scenario may name, spelled once (as identifiers) and valued by the protocol
-/// crate.
+/// The value of a socket constant a scenario names, from the protocol crate's list.
 fn constant(name: &str) -> Option<i64> {
-    macro_rules! table {
-        ($($c:ident),* $(,)?) => { [$((stringify!($c), i64::from(wc::$c))),*] };
-    }
-    let table = table![
-        AF_UNIX,
-        AF_INET,
-        AF_INET6,
-        AF_UNSPEC,
-        SOCK_STREAM,
-        SOCK_DGRAM,
-        SOCK_RAW,
-        SOCK_NONBLOCK,
-        SOCK_CLOEXEC,
-        IPPROTO_IP,
-        IPPROTO_TCP,
-        IPPROTO_UDP,
-        IPPROTO_IPV6,
-        SOL_SOCKET,
-        SO_REUSEADDR,
-        SO_TYPE,
-        SO_ERROR,
-        SO_BROADCAST,
-        SO_SNDBUF,
-        SO_RCVBUF,
-        SO_KEEPALIVE,
-        SO_OOBINLINE,
-        SO_LINGER,
-        SO_REUSEPORT,
-        SO_RCVLOWAT,
-        SO_ACCEPTCONN,
-        SO_PROTOCOL,
-        SO_DOMAIN,
-        TCP_NODELAY,
-        TCP_MAXSEG,
-        TCP_KEEPIDLE,
-        TCP_KEEPINTVL,
-        TCP_KEEPCNT,
-        IP_TOS,
-        IP_TTL,
-        IPV6_UNICAST_HOPS,
-        IPV6_V6ONLY,
-        SHUT_RD,
-        SHUT_WR,
-        SHUT_RDWR,
-        MSG_OOB,
-        MSG_PEEK,
-        MSG_DONTWAIT,
-        MSG_WAITALL,
-        AI_PASSIVE,
-        AI_CANONNAME,
-        AI_NUMERICHOST,
-        AI_V4MAPPED,
-        AI_ALL,
-        AI_ADDRCONFIG,
-        AI_NUMERICSERV,
-    ];
-    table.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    bridge_protocol::constants::all().find(|(n, _)| *n == name).map(|(_, v)| i64::from(v))
 }
 
 fn latin1(text: &str) -> Vec<u8> {
