@@ -108,6 +108,14 @@ const EAI_TABLE: &[(i32, &str, &str)] = &[
     (eai::EAI_OVERFLOW, "EAI_OVERFLOW", "Argument buffer overflow"),
 ];
 
+/// Linux's errno names that share a number, in pairs (either may be CPython's canonical one).
+pub const ALIASES: &[(&str, &str)] = &[("EAGAIN", "EWOULDBLOCK"), ("EDEADLK", "EDEADLOCK"), ("ENOTSUP", "EOPNOTSUPP")];
+
+/// Every `EAI_*` code, by name.
+pub fn eai_all() -> impl Iterator<Item = (&'static str, i32)> {
+    EAI_TABLE.iter().map(|&(code, name, _)| (name, code))
+}
+
 /// One Linux errno: number, name, `strerror` text and Python exception class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Errno {
@@ -136,8 +144,6 @@ impl Errno {
     /// (`EAGAIN`/`EWOULDBLOCK`, `EDEADLK`/`EDEADLOCK`, `ENOTSUP`/`EOPNOTSUPP`) are accepted;
     /// [`Errno::name`] is always the one CPython's `errno.errorcode` gives.
     pub fn from_name(name: &str) -> Option<Errno> {
-        const ALIASES: &[(&str, &str)] =
-            &[("EAGAIN", "EWOULDBLOCK"), ("EDEADLK", "EDEADLOCK"), ("ENOTSUP", "EOPNOTSUPP")];
         let partner = ALIASES.iter().find_map(|&(a, b)| match name {
             n if n == a => Some(b),
             n if n == b => Some(a),
@@ -158,6 +164,49 @@ impl Errno {
             exception,
         })
     }
+}
+
+/// Python's exception classes that socket calls raise, each with its base class.
+const HIERARCHY: &[(&str, &str)] = &[
+    ("OSError", "Exception"),
+    ("BlockingIOError", "OSError"),
+    ("ChildProcessError", "OSError"),
+    ("ConnectionError", "OSError"),
+    ("BrokenPipeError", "ConnectionError"),
+    ("ConnectionAbortedError", "ConnectionError"),
+    ("ConnectionRefusedError", "ConnectionError"),
+    ("ConnectionResetError", "ConnectionError"),
+    ("FileExistsError", "OSError"),
+    ("FileNotFoundError", "OSError"),
+    ("InterruptedError", "OSError"),
+    ("IsADirectoryError", "OSError"),
+    ("NotADirectoryError", "OSError"),
+    ("PermissionError", "OSError"),
+    ("ProcessLookupError", "OSError"),
+    ("TimeoutError", "OSError"),
+    ("gaierror", "OSError"),
+    ("herror", "OSError"),
+    ("ValueError", "Exception"),
+    ("TypeError", "Exception"),
+    ("OverflowError", "ArithmeticError"),
+    ("ArithmeticError", "Exception"),
+];
+
+/// Whether Python's exception class `class` is `base` or derives from it, as
+/// `issubclass(ConnectionRefusedError, OSError)` is true.
+pub fn is_subclass(class: &str, base: &str) -> bool {
+    let mut current = class;
+    // The hierarchy is a handful of levels deep; the bound only guards against a cycle.
+    for _ in 0..HIERARCHY.len() {
+        if current == base {
+            return true;
+        }
+        match HIERARCHY.iter().find(|(name, _)| *name == current) {
+            Some((_, parent)) => current = parent,
+            None => return false,
+        }
+    }
+    false
 }
 
 /// The name of a `getaddrinfo` error code, e.g. `"EAI_NONAME"` for -2.
@@ -297,6 +346,21 @@ mod tests {
         assert_eq!(g.errname.as_deref(), Some("EAI_NONAME"));
         let r = OsError::refused(code::EACCES, "port 80 is below 1024");
         assert_eq!(r.message(), "[Errno 13] Permission denied: port 80 is below 1024");
+    }
+
+    #[test]
+    fn the_hierarchy_is_pythons() {
+        assert!(is_subclass("ConnectionRefusedError", "OSError"));
+        assert!(is_subclass("ConnectionRefusedError", "ConnectionError"));
+        assert!(is_subclass("TimeoutError", "OSError"));
+        assert!(is_subclass("gaierror", "OSError"));
+        assert!(is_subclass("OSError", "OSError"));
+        assert!(!is_subclass("ValueError", "OSError"));
+        assert!(!is_subclass("OSError", "ConnectionError"));
+        assert!(!is_subclass("NoSuchError", "OSError"));
+        for e in Errno::all() {
+            assert!(is_subclass(e.exception, "OSError"), "{}", e.exception);
+        }
     }
 
     #[test]

@@ -8,8 +8,14 @@
 
 #![allow(clippy::print_stdout)]
 
+#[cfg(not(target_arch = "wasm32"))]
 use wasm_client::{AF_INET, Bridge, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET};
 
+/// The example runs natively; in a page, the same code runs through the JS package (`web-demo/`).
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> wasm_client::Result<()> {
     let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:7320/".into());

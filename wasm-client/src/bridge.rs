@@ -11,6 +11,9 @@ use std::time::Duration;
 
 /// A session with a bridge daemon. Cheap to clone; the session ends when the last clone and the last
 /// [`Socket`] are dropped, or at [`Bridge::close`], and every socket of the session closes with it.
+///
+/// The same type, with the same methods, serves Rust code compiled natively (over
+/// tokio-tungstenite) and to wasm32 for a browser page (over the page's WebSocket).
 #[derive(Clone)]
 pub struct Bridge {
     pub(crate) core: Arc<Core>,
@@ -44,6 +47,19 @@ impl Bridge {
     #[cfg(not(target_arch = "wasm32"))]
     pub async fn connect(url: &str) -> Result<Bridge> {
         Self::connect_with(url, &crate::ConnectOptions::default()).await
+    }
+
+    /// Opens a session with the daemon at `url` (`ws://127.0.0.1:7320/`) from a page, over the
+    /// browser's WebSocket.
+    ///
+    /// # Errors
+    /// [`Error::Connect`] if the daemon cannot be reached or refuses the page (browsers do not
+    /// say why a WebSocket handshake failed; the usual cause is an origin the daemon does not
+    /// admit).
+    #[cfg(target_arch = "wasm32")]
+    pub async fn connect(url: &str) -> Result<Bridge> {
+        let core = crate::transport::browser::open(url).await?;
+        Self::start(core).await
     }
 
     /// [`Bridge::connect`] with options (an `Origin` header, for testing the daemon's gate).
@@ -120,17 +136,22 @@ impl Bridge {
                 })
                 .collect()
         };
-        let params = SelectParams {
-            rlist: fds(rlist)?,
-            wlist: fds(wlist)?,
-            xlist: fds(xlist)?,
-            timeout: timeout.map(|t| t.as_secs_f64()),
-        };
-        let ready = self.core.call::<rpc::Select>(&params).await?;
+        let ready = self.select_fds(fds(rlist)?, fds(wlist)?, fds(xlist)?, timeout.map(|t| t.as_secs_f64())).await?;
         let pick = |list: &[&Socket], fds: &[i32]| -> Vec<Socket> {
             list.iter().filter(|s| fds.contains(&s.fileno())).map(|s| (*s).clone()).collect()
         };
         Ok((pick(rlist, &ready.rlist), pick(wlist, &ready.wlist), pick(xlist, &ready.xlist)))
+    }
+
+    /// `select` on handle numbers; the ready handles of each list, in the order given.
+    pub(crate) async fn select_fds(
+        &self,
+        rlist: Vec<i32>,
+        wlist: Vec<i32>,
+        xlist: Vec<i32>,
+        timeout: Option<f64>,
+    ) -> Result<SelectResult> {
+        self.core.call::<rpc::Select>(&SelectParams { rlist, wlist, xlist, timeout }).await
     }
 
     /// Ends the session: the daemon closes all its sockets.

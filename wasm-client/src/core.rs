@@ -22,9 +22,20 @@ use serde_json::value::RawValue;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
+/// `Send + Sync` natively; nothing on wasm32, where the browser's objects live on one thread.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) trait MaybeSync: Send + Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + Sync> MaybeSync for T {}
+/// `Send + Sync` natively; nothing on wasm32, where the browser's objects live on one thread.
+#[cfg(target_arch = "wasm32")]
+pub(crate) trait MaybeSync {}
+#[cfg(target_arch = "wasm32")]
+impl<T> MaybeSync for T {}
+
 /// Sends a text message to the daemon. Sending is synchronous (queued), so requests leave in the
 /// order they were made.
-pub(crate) trait Transport: Send + Sync {
+pub(crate) trait Transport: MaybeSync {
     /// Queues one message; fails once the connection is closed.
     fn send(&self, text: String) -> Result<()>;
     /// Closes the connection (politely, with a close frame).

@@ -59,7 +59,13 @@ impl Error {
 
     /// Whether Python would raise this as an `OSError` (or a subclass of it).
     pub fn is_oserror(&self) -> bool {
-        !matches!(self.exception(), "ValueError" | "TypeError")
+        self.is_instance("OSError")
+    }
+
+    /// Whether this error is an instance of Python's class `base`, following Python's hierarchy:
+    /// a `ConnectionRefusedError` is a `ConnectionError` and an `OSError`.
+    pub fn is_instance(&self, base: &str) -> bool {
+        bridge_protocol::errno::is_subclass(self.exception(), base)
     }
 
     /// The errno, e.g. 111, where there is one (`gaierror` has negative `EAI_*` codes).

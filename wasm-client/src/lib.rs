@@ -37,14 +37,16 @@
 //! addresses are names in the daemon's socket directory (`"echo.sock"`). The full list, with
 //! reasons, is in `docs/protocol.md` under "Differences from CPython".
 
-// The browser transport (the next release) is what feeds the core on wasm32; until it lands, the
-// core's receive side has no caller there.
-#![cfg_attr(target_arch = "wasm32", allow(dead_code))]
+// The same code serves both targets. On wasm32 the transport holds the page's WebSocket, which is
+// not Send, and that is fine: a page runs on one thread, so the shared Arcs never cross threads.
+#![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
 
 mod bridge;
 mod core;
 mod error;
 mod file;
+#[cfg(target_arch = "wasm32")]
+pub mod js;
 mod socket;
 mod transport;
 

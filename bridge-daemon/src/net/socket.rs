@@ -245,19 +245,13 @@ impl BridgeSocket {
         }
         match started {
             Ok(()) => Ok(()),
+            // CPython's two waiting paths leave the socket in different states, and the kernel
+            // shows the difference on the next connect, so each is followed exactly.
+            Err(e) if e.raw_os_error() == Some(EINPROGRESS) && mode == Mode::Blocking => {
+                self.with(async |io| finish_connect_as_the_kernel_does(io, addr).await).await
+            }
             Err(e) if e.raw_os_error() == Some(EINPROGRESS) && mode != Mode::NonBlocking => {
-                self.with(async |io| {
-                    within(mode, wait_connected(io)).await?;
-                    if mode == Mode::Blocking {
-                        // CPython's blocking connect runs in the kernel, which marks the socket
-                        // connected, so a second connect is EISCONN. Waiting on a non-blocking fd
-                        // leaves that mark for the next connect call; make it now, as the kernel's
-                        // blocking path does. (CPython's timeout path, like ours, does not.)
-                        let _ = io.get_ref().connect(addr);
-                    }
-                    Ok(())
-                })
-                .await
+                self.with(async |io| within(mode, wait_connected(io)).await).await
             }
             // A Unix stream listener whose backlog is full: a blocking connect waits for room.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && mode != Mode::NonBlocking => {
@@ -426,8 +420,29 @@ async fn within<T>(mode: Mode, fut: impl Future<Output = OpResult<T>>) -> OpResu
     }
 }
 
-/// Waits for a TCP connect in progress to succeed or fail, as CPython does: until the socket is
-/// writable, then `SO_ERROR`.
+/// Finishes a connect in progress as a blocking `connect(2)` does, which is what CPython's blocking
+/// mode calls: when the socket is writable, `connect` again. The kernel answers 0 once connected
+/// (and marks the socket connected, so a later connect is `EISCONN`), or the error, resetting the
+/// socket so it can connect again (a later connect starts afresh: `ECONNREFUSED` again, not
+/// `ECONNABORTED`).
+async fn finish_connect_as_the_kernel_does(io: &AsyncFd<Socket>, addr: &SockAddr) -> OpResult<()> {
+    loop {
+        let mut guard = io.writable().await?;
+        let outcome = guard.try_io(|inner| match inner.get_ref().connect(addr) {
+            Ok(()) => Ok(Ok(())),
+            // Still connecting: the readiness was stale.
+            Err(e) if e.raw_os_error() == Some(libc::EALREADY) => Err(io::ErrorKind::WouldBlock.into()),
+            Err(e) if e.raw_os_error() == Some(libc::EISCONN) => Ok(Ok(())),
+            Err(e) => Ok(Err(OpError::from(e))),
+        });
+        if let Ok(result) = outcome {
+            return result?;
+        }
+    }
+}
+
+/// Waits for a TCP connect in progress to succeed or fail, as CPython's timeout mode does: until the
+/// socket is writable, then `SO_ERROR`.
 async fn wait_connected(io: &AsyncFd<Socket>) -> OpResult<()> {
     loop {
         let mut guard = io.writable().await?;

@@ -1,0 +1,933 @@
+//! The JavaScript API: Python's socket module for page code, through wasm-bindgen.
+//!
+//! ```js
+//! import { Bridge, AF_INET, SOCK_STREAM } from "/pkg/sockbridge.js";
+//! const bridge = await Bridge.connect();           // the daemon that served this page
+//! const s = await bridge.socket(AF_INET, SOCK_STREAM);
+//! await s.connect(["127.0.0.1", 9000]);
+//! await s.sendall("hello\n");                       // a string is sent as UTF-8
+//! const data = await s.recv(1024);                  // a Uint8Array; empty at EOF
+//! ```
+//!
+//! Every call that may wait returns a Promise; `fileno`, `gettimeout`, `getblocking`,
+//! `settimeout`, `setblocking` and `makefile` answer at once, as in Python. Errors are thrown as
+//! `Error` objects whose `name` is the Python exception class (`"ConnectionRefusedError"`), with
+//! `errno`, `strerror` and `code` (`"ECONNREFUSED"`); [`isOSError`](is_os_error) and
+//! [`isinstance`](is_instance) follow Python's class hierarchy. The classes here are thin: each
+//! converts its arguments and calls the Rust API ([`crate::Socket`] and friends), and reports the
+//! call to `bridge.ontrace`.
+
+use crate::{Address, Bridge, Error, GetaddrinfoParams, OptValue, Service, Socket, SocketFile};
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** An address as Python writes it: `["127.0.0.1", 9000]`, `["::1", 9000, 0, 0]`, or a Unix socket name. */
+export type Address = [host: string, port: number] | [host: string, port: number, flowinfo: number, scope_id: number] | string;
+/** Bytes to send: a Uint8Array, an ArrayBuffer, or a string, which is sent as its UTF-8 encoding. */
+export type Bytes = Uint8Array | ArrayBuffer | string;
+/** What a socket call throws: `name` is the Python exception class, e.g. "ConnectionRefusedError". */
+export interface SocketError extends Error {
+  /** The Linux errno (111), negative EAI_* codes for "gaierror", null for a timeout. */
+  errno: number | null;
+  /** The message, as Python's `strerror`: "Connection refused". */
+  strerror: string | null;
+  /** The errno's name: "ECONNREFUSED". */
+  code: string | null;
+  /** Why the daemon's policy refused, in plain words. */
+  reason?: string;
+}
+/** One `getaddrinfo` result, as Python's tuple: (family, type, proto, canonname, sockaddr). */
+export type AddrInfo = [family: number, type: number, proto: number, canonname: string, address: Address];
+/** What the daemon reported when the session opened. */
+export interface Hello {
+  protocol: string;
+  protocol_version: number;
+  daemon: string;
+  limits: { max_message_bytes: number; max_payload_bytes: number; max_inflight: number; max_sockets: number };
+  features: string[];
+}
+/**
+ * One call, as `bridge.ontrace` receives it: once when it starts (`phase: "call"`) and once when it
+ * ends (`phase: "return"`, with `result` or `error` and `duration` in milliseconds). Both events of
+ * a call share its `id`.
+ */
+export interface TraceEvent {
+  id: number;
+  phase: "call" | "return";
+  /** The Python name: "recv", "accept", "socket", "readline", ... */
+  method: string;
+  /** The socket's file descriptor, or null for module functions (`socket`, `select`, ...). */
+  fd: number | null;
+  args: unknown[];
+  result?: unknown;
+  error?: SocketError;
+  /** `performance.now()` when the event happened. */
+  time: number;
+  duration?: number;
+}
+/** Options for `Bridge.connect`. */
+export interface BridgeOptions {
+  /** Receives every call; the same as setting `bridge.ontrace`. */
+  ontrace?: (event: TraceEvent) => void;
+}
+"#;
+
+/// Reports calls to the page's `ontrace` function. Shared by a bridge and everything it made.
+#[derive(Clone, Default)]
+struct Tracer(Rc<TracerState>);
+
+#[derive(Default)]
+struct TracerState {
+    hook: RefCell<Option<Function>>,
+    next_id: Cell<u32>,
+}
+
+/// A call being traced.
+struct Call {
+    id: u32,
+    method: &'static str,
+    fd: Option<i32>,
+    args: Array,
+    start: f64,
+}
+
+fn now() -> f64 {
+    let global = js_sys::global();
+    Reflect::get(&global, &JsValue::from_str("performance"))
+        .ok()
+        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
+        .map_or_else(js_sys::Date::now, |p| p.now())
+}
+
+fn set(object: &Object, key: &str, value: &JsValue) {
+    // Setting a property on a fresh plain object cannot fail.
+    let _ = Reflect::set(object, &JsValue::from_str(key), value);
+}
+
+impl Tracer {
+    fn begin(&self, method: &'static str, fd: Option<i32>, args: Array) -> Option<Call> {
+        self.0.hook.borrow().as_ref()?;
+        let id = self.0.next_id.get().wrapping_add(1);
+        self.0.next_id.set(id);
+        let call = Call { id, method, fd, args, start: now() };
+        self.emit(&call, None, call.start);
+        Some(call)
+    }
+
+    fn end(&self, call: Option<Call>, outcome: &Result<JsValue, JsValue>, fd: Option<i32>) {
+        if let Some(mut call) = call {
+            call.fd = call.fd.or(fd);
+            self.emit(&call, Some(outcome), now());
+        }
+    }
+
+    fn emit(&self, call: &Call, outcome: Option<&Result<JsValue, JsValue>>, time: f64) {
+        let Some(hook) = self.0.hook.borrow().clone() else { return };
+        let event = Object::new();
+        set(&event, "id", &JsValue::from(call.id));
+        set(&event, "phase", &JsValue::from_str(if outcome.is_some() { "return" } else { "call" }));
+        set(&event, "method", &JsValue::from_str(call.method));
+        set(&event, "fd", &call.fd.map_or(JsValue::NULL, JsValue::from));
+        set(&event, "args", &call.args);
+        set(&event, "time", &JsValue::from(time));
+        match outcome {
+            Some(Ok(result)) => set(&event, "result", result),
+            Some(Err(error)) => set(&event, "error", error),
+            None => {}
+        }
+        if outcome.is_some() {
+            set(&event, "duration", &JsValue::from(time - call.start));
+        }
+        // A failing hook must not break the call it reports.
+        let _ = hook.call1(&JsValue::NULL, &event);
+    }
+
+    /// Runs an async call, traced, as a Promise.
+    fn promise(
+        &self,
+        method: &'static str,
+        fd: Option<i32>,
+        args: Array,
+        work: impl Future<Output = Result<JsValue, JsValue>> + 'static,
+    ) -> Promise {
+        let tracer = self.clone();
+        let call = tracer.begin(method, fd, args);
+        future_to_promise(async move {
+            let outcome = work.await;
+            let new_fd = if method == "socket" { outcome.as_ref().ok().and_then(fd_of) } else { None };
+            tracer.end(call, &outcome, new_fd);
+            outcome
+        })
+    }
+
+    /// Runs a call that answers at once, traced.
+    fn now<T: Into<JsValue>>(
+        &self,
+        method: &'static str,
+        fd: Option<i32>,
+        args: Array,
+        work: impl FnOnce() -> Result<T, JsValue>,
+    ) -> Result<JsValue, JsValue> {
+        let call = self.begin(method, fd, args);
+        let outcome = work().map(Into::into);
+        self.end(call, &outcome, None);
+        outcome
+    }
+}
+
+/// The fd of a Socket object returned by `socket()`.
+fn fd_of(value: &JsValue) -> Option<i32> {
+    let fileno: Function = Reflect::get(value, &JsValue::from_str("fileno")).ok()?.dyn_into().ok()?;
+    fileno.call0(value).ok()?.as_f64().map(|f| f as i32)
+}
+
+fn args<const N: usize>(values: [JsValue; N]) -> Array {
+    values.into_iter().collect()
+}
+
+/// A Python error as a thrown JavaScript `Error`.
+fn js_error(e: &Error) -> JsValue {
+    let message = match e {
+        Error::Os(os) => os.message(),
+        Error::Value(m) => m.clone(),
+        other => other.strerror(),
+    };
+    let error = js_sys::Error::new(&message);
+    error.set_name(e.exception());
+    let object: &Object = error.as_ref();
+    set(object, "errno", &e.errno().map_or(JsValue::NULL, JsValue::from));
+    let strerror = match e {
+        Error::Os(os) => os.strerror.clone(),
+        _ => None,
+    };
+    set(object, "strerror", &strerror.map_or(JsValue::NULL, |s| JsValue::from_str(&s)));
+    set(object, "code", &e.errname().map_or(JsValue::NULL, JsValue::from_str));
+    if let Error::Os(os) = e
+        && let Some(reason) = &os.reason
+    {
+        set(object, "reason", &JsValue::from_str(reason));
+    }
+    error.into()
+}
+
+/// An argument error raised before anything is sent, with Python's class and message.
+fn python_error(class: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    error.set_name(class);
+    let object: &Object = error.as_ref();
+    for key in ["errno", "strerror", "code"] {
+        set(object, key, &JsValue::NULL);
+    }
+    error.into()
+}
+
+fn type_name(v: &JsValue) -> String {
+    v.js_typeof().as_string().unwrap_or_default()
+}
+
+/// An address from JavaScript: `[host, port]`, `[host, port, flowinfo, scope_id]` or a string.
+fn to_address(v: &JsValue) -> Result<Address, JsValue> {
+    if let Some(name) = v.as_string() {
+        return Ok(Address::Unix(name));
+    }
+    let Some(items) = v.dyn_ref::<Array>() else {
+        return Err(python_error(
+            "TypeError",
+            "an address is [host, port], [host, port, flowinfo, scope_id] or a Unix socket name",
+        ));
+    };
+    let host = items.get(0).as_string();
+    let number = |i: u32| items.get(i).as_f64();
+    let (Some(host), Some(port), 2..=4) = (host, number(1), items.length()) else {
+        return Err(python_error("TypeError", "an IP address is [host: string, port: number, ...]"));
+    };
+    if port.fract() != 0.0 || !(0.0..=65535.0).contains(&port) {
+        return Err(python_error("OverflowError", "port must be 0-65535."));
+    }
+    let port = port as u16;
+    if items.length() == 2 {
+        return Ok(Address::Inet { host, port });
+    }
+    let u32_at = |i: u32| number(i).filter(|n| n.fract() == 0.0 && (0.0..=4294967295.0).contains(n));
+    match (u32_at(2), if items.length() == 4 { u32_at(3) } else { Some(0.0) }) {
+        (Some(flowinfo), Some(scope_id)) => {
+            Ok(Address::Inet6 { host, port, flowinfo: flowinfo as u32, scope_id: scope_id as u32 })
+        }
+        _ => Err(python_error("OverflowError", "flowinfo and scope_id must be 0-4294967295.")),
+    }
+}
+
+/// An address for JavaScript: an array, or a string for a Unix socket.
+fn from_address(a: &Address) -> JsValue {
+    match a {
+        Address::Inet { host, port } => args([JsValue::from_str(host), JsValue::from(*port)]).into(),
+        Address::Inet6 { host, port, flowinfo, scope_id } => {
+            args([JsValue::from_str(host), JsValue::from(*port), JsValue::from(*flowinfo), JsValue::from(*scope_id)])
+                .into()
+        }
+        Address::Unix(name) => JsValue::from_str(name),
+    }
+}
+
+/// Bytes from JavaScript: a Uint8Array, an ArrayBuffer, or a string (its UTF-8 bytes).
+fn to_bytes(v: &JsValue) -> Result<Vec<u8>, JsValue> {
+    if let Some(s) = v.as_string() {
+        return Ok(s.into_bytes());
+    }
+    if let Some(array) = v.dyn_ref::<Uint8Array>() {
+        return Ok(array.to_vec());
+    }
+    if let Some(buffer) = v.dyn_ref::<js_sys::ArrayBuffer>() {
+        return Ok(Uint8Array::new(buffer).to_vec());
+    }
+    Err(python_error("TypeError", &format!("a bytes-like object is required, not '{}'", type_name(v))))
+}
+
+fn bytes_value(data: &[u8]) -> JsValue {
+    Uint8Array::from(data).into()
+}
+
+/// A buffer size: a whole, non-negative number.
+fn to_bufsize(n: f64, method: &str) -> Result<usize, JsValue> {
+    if n.fract() != 0.0 || !n.is_finite() {
+        return Err(python_error("TypeError", "the buffer size must be an integer"));
+    }
+    if n < 0.0 {
+        return Err(python_error("ValueError", &format!("negative buffersize in {method}")));
+    }
+    Ok(n as usize)
+}
+
+/// A session with a bridge daemon: `await Bridge.connect(url)`.
+#[wasm_bindgen(js_name = Bridge)]
+pub struct JsBridge {
+    bridge: Bridge,
+    tracer: Tracer,
+}
+
+#[wasm_bindgen(js_class = Bridge)]
+impl JsBridge {
+    /// Opens a session with the daemon at `url` (`ws://127.0.0.1:7320/`); without a URL, with the
+    /// daemon that served this page.
+    ///
+    /// ```js
+    /// const bridge = await Bridge.connect("ws://127.0.0.1:7320/", { ontrace: console.log });
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<Bridge>")]
+    pub fn connect(
+        #[wasm_bindgen(unchecked_optional_param_type = "string")] url: Option<String>,
+        #[wasm_bindgen(unchecked_optional_param_type = "BridgeOptions")] options: Option<Object>,
+    ) -> Promise {
+        future_to_promise(async move {
+            let url = match url {
+                Some(url) => url,
+                None => page_url().ok_or_else(|| {
+                    python_error("ValueError", "give the daemon's URL: this page was not served by it")
+                })?,
+            };
+            let bridge = Bridge::connect(&url).await.map_err(|e| js_error(&e))?;
+            let tracer = Tracer::default();
+            if let Some(options) = options
+                && let Ok(hook) = Reflect::get(&options, &JsValue::from_str("ontrace"))
+            {
+                *tracer.0.hook.borrow_mut() = hook.dyn_into::<Function>().ok();
+            }
+            Ok(JsBridge { bridge, tracer }.into())
+        })
+    }
+
+    /// What the daemon reported: protocol, version, limits and features.
+    #[wasm_bindgen(getter, unchecked_return_type = "Hello")]
+    pub fn hello(&self) -> JsValue {
+        let text = serde_json::to_string(self.bridge.hello()).unwrap_or_default();
+        js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL)
+    }
+
+    /// The function that receives every call (`TraceEvent`), or null.
+    #[wasm_bindgen(getter, unchecked_return_type = "((event: TraceEvent) => void) | null")]
+    pub fn ontrace(&self) -> Option<Function> {
+        self.tracer.0.hook.borrow().clone()
+    }
+
+    /// Sets the function that receives every call of this bridge and its sockets.
+    ///
+    /// ```js
+    /// bridge.ontrace = (e) => console.log(e.phase, e.method, e.fd, e.args, e.result ?? e.error);
+    /// ```
+    #[wasm_bindgen(setter)]
+    pub fn set_ontrace(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "((event: TraceEvent) => void) | null")] hook: Option<Function>,
+    ) {
+        *self.tracer.0.hook.borrow_mut() = hook;
+    }
+
+    /// `socket(family = AF_INET, type = SOCK_STREAM, proto = 0)`.
+    ///
+    /// ```js
+    /// const udp = await bridge.socket(AF_INET, SOCK_DGRAM);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<Socket>")]
+    pub fn socket(
+        &self,
+        family: Option<i32>,
+        #[wasm_bindgen(js_name = "type")] kind: Option<i32>,
+        proto: Option<i32>,
+    ) -> Promise {
+        let (family, kind, proto) =
+            (family.unwrap_or(crate::AF_INET), kind.unwrap_or(crate::SOCK_STREAM), proto.unwrap_or(0));
+        let (bridge, tracer) = (self.bridge.clone(), self.tracer.clone());
+        let a = args([family.into(), kind.into(), proto.into()]);
+        self.tracer.promise("socket", None, a, async move {
+            let sock = bridge.socket_with_proto(family, kind, proto).await.map_err(|e| js_error(&e))?;
+            Ok(JsSocket { sock, tracer }.into())
+        })
+    }
+
+    /// `getaddrinfo(host, port, family = 0, type = 0, proto = 0, flags = 0)`, resolved by the daemon.
+    ///
+    /// ```js
+    /// const [[family, type, proto, canonname, address]] = await bridge.getaddrinfo("localhost", 80, AF_INET, SOCK_STREAM);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<AddrInfo[]>")]
+    pub fn getaddrinfo(
+        &self,
+        host: Option<String>,
+        #[wasm_bindgen(unchecked_param_type = "number | string | null")] port: JsValue,
+        family: Option<i32>,
+        #[wasm_bindgen(js_name = "type")] kind: Option<i32>,
+        proto: Option<i32>,
+        flags: Option<i32>,
+    ) -> Promise {
+        let service =
+            port.as_f64().map(|p| Service::Name(p.to_string())).or_else(|| port.as_string().map(Service::Name));
+        let params = GetaddrinfoParams {
+            host: host.clone(),
+            port: service,
+            family: family.unwrap_or(0),
+            kind: kind.unwrap_or(0),
+            proto: proto.unwrap_or(0),
+            flags: flags.unwrap_or(0),
+        };
+        let a = args([host.map_or(JsValue::NULL, |h| JsValue::from_str(&h)), port]);
+        let bridge = self.bridge.clone();
+        self.tracer.promise("getaddrinfo", None, a, async move {
+            let infos = bridge.getaddrinfo(params).await.map_err(|e| js_error(&e))?;
+            Ok(infos
+                .iter()
+                .map(|i| -> JsValue {
+                    args([
+                        i.family.into(),
+                        i.kind.into(),
+                        i.proto.into(),
+                        JsValue::from_str(&i.canonname),
+                        from_address(&i.address),
+                    ])
+                    .into()
+                })
+                .collect::<Array>()
+                .into())
+        })
+    }
+
+    /// `gethostbyname(hostname)`: one IPv4 address, as a string.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn gethostbyname(&self, hostname: String) -> Promise {
+        let bridge = self.bridge.clone();
+        let a = args([JsValue::from_str(&hostname)]);
+        self.tracer.promise("gethostbyname", None, a, async move {
+            bridge.gethostbyname(&hostname).await.map(|h| JsValue::from_str(&h)).map_err(|e| js_error(&e))
+        })
+    }
+
+    /// `gethostname()`: the daemon's host name.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn gethostname(&self) -> Promise {
+        let bridge = self.bridge.clone();
+        self.tracer.promise("gethostname", None, Array::new(), async move {
+            bridge.gethostname().await.map(|h| JsValue::from_str(&h)).map_err(|e| js_error(&e))
+        })
+    }
+
+    /// `select.select(rlist, wlist, xlist, timeout)`: the sockets of each list that are ready, in
+    /// the order given; `timeout` in seconds, `null`/omitted to wait without limit.
+    ///
+    /// ```js
+    /// const [readable, writable] = await bridge.select([server, conn], [], [], 1.0);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<[Socket[], Socket[], Socket[]]>")]
+    pub fn select(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Socket[]")] rlist: Array,
+        #[wasm_bindgen(unchecked_param_type = "Socket[]")] wlist: Array,
+        #[wasm_bindgen(unchecked_param_type = "Socket[]")] xlist: Array,
+        timeout: Option<f64>,
+    ) -> Promise {
+        let bridge = self.bridge.clone();
+        let a = args([rlist.clone().into(), wlist.clone().into(), xlist.clone().into(), timeout.into()]);
+        self.tracer.promise("select", None, a, async move {
+            let fds = |list: &Array| -> Result<Vec<i32>, JsValue> {
+                list.iter()
+                    .map(|s| match fd_of(&s) {
+                        Some(-1) => {
+                            Err(python_error("ValueError", "file descriptor cannot be a negative integer (-1)"))
+                        }
+                        Some(fd) => Ok(fd),
+                        None => Err(python_error("TypeError", "select takes lists of sockets")),
+                    })
+                    .collect()
+            };
+            if timeout.is_some_and(|t| t.is_nan() || t < 0.0) {
+                return Err(python_error("ValueError", "timeout must be non-negative"));
+            }
+            let ready =
+                bridge.select_fds(fds(&rlist)?, fds(&wlist)?, fds(&xlist)?, timeout).await.map_err(|e| js_error(&e))?;
+            let pick = |list: &Array, ready: &[i32]| -> Array {
+                list.iter().filter(|s| fd_of(s).is_some_and(|fd| ready.contains(&fd))).collect()
+            };
+            Ok(args([
+                pick(&rlist, &ready.rlist).into(),
+                pick(&wlist, &ready.wlist).into(),
+                pick(&xlist, &ready.xlist).into(),
+            ])
+            .into())
+        })
+    }
+
+    /// Ends the session: the daemon closes every socket of it.
+    pub fn close(&self) {
+        self.bridge.close();
+    }
+
+    /// Whether the session has ended.
+    #[wasm_bindgen(getter)]
+    pub fn closed(&self) -> bool {
+        self.bridge.is_closed()
+    }
+}
+
+/// The daemon's WebSocket URL for a page it served: `ws://` + this page's host + `/`.
+fn page_url() -> Option<String> {
+    let location = Reflect::get(&js_sys::global(), &JsValue::from_str("location")).ok()?;
+    let protocol = Reflect::get(&location, &JsValue::from_str("protocol")).ok()?.as_string()?;
+    let host = Reflect::get(&location, &JsValue::from_str("host")).ok()?.as_string()?;
+    let scheme = match protocol.as_str() {
+        "http:" => "ws",
+        "https:" => "wss",
+        _ => return None,
+    };
+    Some(format!("{scheme}://{host}/"))
+}
+
+/// A socket: Python's socket object. Made by `bridge.socket()` and `accept()`.
+#[wasm_bindgen(js_name = Socket)]
+pub struct JsSocket {
+    sock: Socket,
+    tracer: Tracer,
+}
+
+impl JsSocket {
+    fn fd(&self) -> Option<i32> {
+        Some(self.sock.fileno()).filter(|fd| *fd >= 0)
+    }
+
+    /// Runs an async socket method, traced.
+    fn call<F, Fut>(&self, method: &'static str, a: Array, f: F) -> Promise
+    where
+        F: FnOnce(Socket, Tracer) -> Fut,
+        Fut: Future<Output = Result<JsValue, Error>> + 'static,
+    {
+        let work = f(self.sock.clone(), self.tracer.clone());
+        self.tracer.promise(method, self.fd(), a, async move { work.await.map_err(|e| js_error(&e)) })
+    }
+}
+
+#[wasm_bindgen(js_class = Socket)]
+impl JsSocket {
+    /// The address family (`AF_INET`, `AF_INET6`, `AF_UNIX`).
+    #[wasm_bindgen(getter)]
+    pub fn family(&self) -> i32 {
+        self.sock.family()
+    }
+
+    /// The socket type (`SOCK_STREAM`, `SOCK_DGRAM`).
+    #[wasm_bindgen(getter, js_name = "type")]
+    pub fn kind(&self) -> i32 {
+        self.sock.kind()
+    }
+
+    /// The protocol given at creation.
+    #[wasm_bindgen(getter)]
+    pub fn proto(&self) -> i32 {
+        self.sock.proto()
+    }
+
+    /// `fileno()`: the socket's number in this session, or -1 once closed.
+    pub fn fileno(&self) -> i32 {
+        self.sock.fileno()
+    }
+
+    /// `gettimeout()`: seconds, `0` in non-blocking mode, or `null` (blocking).
+    #[wasm_bindgen(unchecked_return_type = "number | null")]
+    pub fn gettimeout(&self) -> JsValue {
+        self.sock.gettimeout().map_or(JsValue::NULL, |t| JsValue::from(t.as_secs_f64()))
+    }
+
+    /// `getblocking()`: false only in non-blocking mode.
+    pub fn getblocking(&self) -> bool {
+        self.sock.getblocking()
+    }
+
+    /// `settimeout(seconds)`: `null` blocks, `0` is non-blocking, `t` makes waiting calls throw a
+    /// `TimeoutError` after `t` seconds. Applies to calls made after it.
+    ///
+    /// ```js
+    /// s.settimeout(2.5);
+    /// try { await s.recv(1024); } catch (e) { if (e.name === "TimeoutError") console.log("nothing yet"); }
+    /// ```
+    pub fn settimeout(&self, timeout: Option<f64>) -> Result<(), JsValue> {
+        let a = args([timeout.into()]);
+        self.tracer
+            .now("settimeout", self.fd(), a, || {
+                self.sock.settimeout_secs(timeout).map(|()| JsValue::NULL).map_err(|e| js_error(&e))
+            })
+            .map(drop)
+    }
+
+    /// `setblocking(flag)`: `false` is `settimeout(0)`, `true` is `settimeout(null)`.
+    pub fn setblocking(&self, flag: bool) -> Result<(), JsValue> {
+        self.tracer
+            .now("setblocking", self.fd(), args([flag.into()]), || {
+                self.sock.setblocking(flag).map(|()| JsValue::NULL).map_err(|e| js_error(&e))
+            })
+            .map(drop)
+    }
+
+    /// `bind(address)`: loopback addresses only; `""` means 127.0.0.1; port 0 picks a free one.
+    ///
+    /// ```js
+    /// await server.bind(["127.0.0.1", 0]);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn bind(&self, #[wasm_bindgen(unchecked_param_type = "Address")] address: JsValue) -> Promise {
+        let a = args([address.clone()]);
+        match to_address(&address) {
+            Ok(addr) => self.call("bind", a, |s, _| async move { s.bind(addr).await.map(|()| JsValue::UNDEFINED) }),
+            Err(e) => self.tracer.promise("bind", self.fd(), a, async move { Err(e) }),
+        }
+    }
+
+    /// `listen(backlog?)`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn listen(&self, backlog: Option<i32>) -> Promise {
+        self.call("listen", args([backlog.into()]), |s, _| async move {
+            s.listen(backlog).await.map(|()| JsValue::UNDEFINED)
+        })
+    }
+
+    /// `accept()`: resolves to `[socket, address]`.
+    ///
+    /// ```js
+    /// const [conn, [host, port]] = await server.accept();
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<[Socket, Address]>")]
+    pub fn accept(&self) -> Promise {
+        self.call("accept", Array::new(), |s, tracer| async move {
+            let (sock, addr) = s.accept().await?;
+            Ok(args([JsSocket { sock, tracer }.into(), from_address(&addr)]).into())
+        })
+    }
+
+    /// `connect(address)`.
+    ///
+    /// ```js
+    /// await s.connect(["127.0.0.1", 9000]);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn connect(&self, #[wasm_bindgen(unchecked_param_type = "Address")] address: JsValue) -> Promise {
+        let a = args([address.clone()]);
+        match to_address(&address) {
+            Ok(addr) => {
+                self.call("connect", a, |s, _| async move { s.connect(addr).await.map(|()| JsValue::UNDEFINED) })
+            }
+            Err(e) => self.tracer.promise("connect", self.fd(), a, async move { Err(e) }),
+        }
+    }
+
+    /// `connect_ex(address)`: resolves to 0, or the errno (111 when refused) instead of throwing.
+    ///
+    /// ```js
+    /// if (await s.connect_ex(["127.0.0.1", 9]) === ECONNREFUSED) console.log("nobody there");
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn connect_ex(&self, #[wasm_bindgen(unchecked_param_type = "Address")] address: JsValue) -> Promise {
+        let a = args([address.clone()]);
+        match to_address(&address) {
+            Ok(addr) => self.call("connect_ex", a, |s, _| async move { s.connect_ex(addr).await.map(JsValue::from) }),
+            Err(e) => self.tracer.promise("connect_ex", self.fd(), a, async move { Err(e) }),
+        }
+    }
+
+    /// `recv(bufsize, flags?)`: at most `bufsize` bytes; an empty array means the peer closed.
+    ///
+    /// ```js
+    /// const data = await conn.recv(1024);
+    /// if (data.length === 0) console.log("the other side closed");
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn recv(&self, bufsize: f64, flags: Option<i32>) -> Promise {
+        let a = args([bufsize.into(), flags.into()]);
+        match to_bufsize(bufsize, "recv") {
+            Ok(n) => self.call("recv", a, move |s, _| async move {
+                s.recv_flags(n, flags.unwrap_or(0)).await.map(|d| bytes_value(&d))
+            }),
+            Err(e) => self.tracer.promise("recv", self.fd(), a, async move { Err(e) }),
+        }
+    }
+
+    /// `recvfrom(bufsize, flags?)`: resolves to `[data, address]` (`address` null for an unnamed
+    /// Unix sender).
+    #[wasm_bindgen(unchecked_return_type = "Promise<[Uint8Array, Address | null]>")]
+    pub fn recvfrom(&self, bufsize: f64, flags: Option<i32>) -> Promise {
+        let a = args([bufsize.into(), flags.into()]);
+        match to_bufsize(bufsize, "recvfrom") {
+            Ok(n) => self.call("recvfrom", a, move |s, _| async move {
+                let (data, addr) = s.recvfrom_flags(n, flags.unwrap_or(0)).await?;
+                Ok(args([bytes_value(&data), addr.as_ref().map_or(JsValue::NULL, from_address)]).into())
+            }),
+            Err(e) => self.tracer.promise("recvfrom", self.fd(), a, async move { Err(e) }),
+        }
+    }
+
+    /// `send(data, flags?)`: resolves to how many bytes were sent, which may be fewer than given.
+    /// A string is sent as its UTF-8 bytes.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "Bytes")] data: JsValue, flags: Option<i32>) -> Promise {
+        let a = args([data.clone(), flags.into()]);
+        match to_bytes(&data) {
+            Ok(bytes) => self.call("send", a, move |s, _| async move {
+                s.send_flags(&bytes, flags.unwrap_or(0)).await.map(JsValue::from)
+            }),
+            Err(e) => self.tracer.promise("send", self.fd(), a, async move { Err(e) }),
+        }
+    }
+
+    /// `sendall(data)`: sends everything, or throws. A string is sent as its UTF-8 bytes.
+    ///
+    /// ```js
+    /// await s.sendall(new Uint8Array([1, 2, 3]));
+    /// await s.sendall("GET / HTTP/1.0\r\n\r\n");
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn sendall(&self, #[wasm_bindgen(unchecked_param_type = "Bytes")] data: JsValue) -> Promise {
+        let a = args([data.clone()]);
+        match to_bytes(&data) {
+            Ok(bytes) => {
+                self.call("sendall", a, move |s, _| async move { s.sendall(&bytes).await.map(|()| JsValue::UNDEFINED) })
+            }
+            Err(e) => self.tracer.promise("sendall", self.fd(), a, async move { Err(e) }),
+        }
+    }
+
+    /// `sendto(data, address)`: one datagram; resolves to the bytes sent.
+    ///
+    /// ```js
+    /// await udp.sendto("ping", ["127.0.0.1", 9999]);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn sendto(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Address")] address: JsValue,
+    ) -> Promise {
+        let a = args([data.clone(), address.clone()]);
+        match to_bytes(&data).and_then(|bytes| Ok((bytes, to_address(&address)?))) {
+            Ok((bytes, addr)) => {
+                self.call("sendto", a, move |s, _| async move { s.sendto(&bytes, addr).await.map(JsValue::from) })
+            }
+            Err(e) => self.tracer.promise("sendto", self.fd(), a, async move { Err(e) }),
+        }
+    }
+
+    /// `shutdown(how)`: `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn shutdown(&self, how: i32) -> Promise {
+        self.call("shutdown", args([how.into()]), move |s, _| async move {
+            s.shutdown(how).await.map(|()| JsValue::UNDEFINED)
+        })
+    }
+
+    /// `close()`: calls waiting on the socket throw `OSError` (`EBADF`); closing twice is harmless.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn close(&self) -> Promise {
+        self.call("close", Array::new(), |s, _| async move { s.close().await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// `getsockname()`: the socket's own address.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Address>")]
+    pub fn getsockname(&self) -> Promise {
+        self.call("getsockname", Array::new(), |s, _| async move { s.getsockname().await.map(|a| from_address(&a)) })
+    }
+
+    /// `getpeername()`: the connected peer's address.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Address>")]
+    pub fn getpeername(&self) -> Promise {
+        self.call("getpeername", Array::new(), |s, _| async move { s.getpeername().await.map(|a| from_address(&a)) })
+    }
+
+    /// `setsockopt(level, optname, value)`: a number or boolean, or a Uint8Array for a C struct.
+    ///
+    /// ```js
+    /// await server.setsockopt(SOL_SOCKET, SO_REUSEADDR, true);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn setsockopt(
+        &self,
+        level: i32,
+        optname: i32,
+        #[wasm_bindgen(unchecked_param_type = "number | boolean | Uint8Array")] value: JsValue,
+    ) -> Promise {
+        let a = args([level.into(), optname.into(), value.clone()]);
+        let value = if let Some(b) = value.as_bool() {
+            Ok(OptValue::from(b))
+        } else if let Some(n) = value.as_f64().filter(|n| n.fract() == 0.0) {
+            Ok(OptValue::Int(n as i64))
+        } else if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+            Ok(OptValue::from(bytes.to_vec()))
+        } else {
+            Err(python_error("TypeError", "an option value is an integer, a boolean or a Uint8Array"))
+        };
+        match value {
+            Ok(v) => self.call("setsockopt", a, move |s, _| async move {
+                s.setsockopt(level, optname, v).await.map(|()| JsValue::UNDEFINED)
+            }),
+            Err(e) => self.tracer.promise("setsockopt", self.fd(), a, async move { Err(e) }),
+        }
+    }
+
+    /// `getsockopt(level, optname, buflen?)`: a number, or with `buflen` a Uint8Array.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number | Uint8Array>")]
+    pub fn getsockopt(&self, level: i32, optname: i32, buflen: Option<u32>) -> Promise {
+        let a = args([level.into(), optname.into(), buflen.into()]);
+        self.call("getsockopt", a, move |s, _| async move {
+            match buflen.filter(|n| *n > 0) {
+                Some(n) => s.getsockopt_bytes(level, optname, n).await.map(|b| bytes_value(&b)),
+                None => s.getsockopt(level, optname).await.map(|v| JsValue::from(v as f64)),
+            }
+        })
+    }
+
+    /// `makefile()`: a buffered file over the socket, as Python's `makefile('rwb')`: `read`,
+    /// `readline`, `write`, `flush` and `close`, on bytes.
+    ///
+    /// ```js
+    /// const f = conn.makefile();
+    /// const line = new TextDecoder().decode(await f.readline());
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "SocketFile")]
+    pub fn makefile(&self) -> Result<JsValue, JsValue> {
+        let fd = self.fd();
+        self.tracer.now("makefile", fd, Array::new(), || {
+            let file = self.sock.makefile().map_err(|e| js_error(&e))?;
+            let tracer = self.tracer.clone();
+            Ok(JsSocketFile { file: Rc::new(tokio::sync::Mutex::new(file)), fd: fd.unwrap_or(-1), tracer })
+        })
+    }
+}
+
+/// A buffered file over a socket: what `socket.makefile()` returns.
+#[wasm_bindgen(js_name = SocketFile)]
+pub struct JsSocketFile {
+    file: Rc<tokio::sync::Mutex<SocketFile>>,
+    fd: i32,
+    tracer: Tracer,
+}
+
+impl JsSocketFile {
+    fn call<F, Fut>(&self, method: &'static str, a: Array, f: F) -> Promise
+    where
+        F: FnOnce(Rc<tokio::sync::Mutex<SocketFile>>) -> Fut,
+        Fut: Future<Output = Result<JsValue, Error>> + 'static,
+    {
+        let work = f(Rc::clone(&self.file));
+        let fd = Some(self.fd).filter(|fd| *fd >= 0);
+        self.tracer.promise(method, fd, a, async move { work.await.map_err(|e| js_error(&e)) })
+    }
+}
+
+#[wasm_bindgen(js_class = SocketFile)]
+impl JsSocketFile {
+    /// `read(n?)`: `n` bytes (fewer only at EOF); without `n`, everything up to EOF.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn read(&self, n: Option<f64>) -> Promise {
+        let a = args([n.into()]);
+        self.call("read", a, move |f| async move {
+            let mut f = f.lock().await;
+            match n.filter(|n| *n >= 0.0) {
+                Some(n) => f.read(n as usize).await.map(|d| bytes_value(&d)),
+                None => f.read_all().await.map(|d| bytes_value(&d)),
+            }
+        })
+    }
+
+    /// `readline()`: up to and including the next `\n`; at EOF what is left, then an empty array.
+    ///
+    /// ```js
+    /// const line = await f.readline();
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn readline(&self) -> Promise {
+        self.call("readline", Array::new(), |f| async move { f.lock().await.readline().await.map(|d| bytes_value(&d)) })
+    }
+
+    /// `write(data)`: buffers the bytes (a string as UTF-8); resolves to their count.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn write(&self, #[wasm_bindgen(unchecked_param_type = "Bytes")] data: JsValue) -> Promise {
+        let a = args([data.clone()]);
+        match to_bytes(&data) {
+            Ok(bytes) => self.call("write", a, move |f| async move {
+                f.lock().await.write(&bytes).await.map(|n| JsValue::from(n as f64))
+            }),
+            Err(e) => self.tracer.promise("write", Some(self.fd), a, async move { Err(e) }),
+        }
+    }
+
+    /// `flush()`: sends what is buffered.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn flush(&self) -> Promise {
+        self.call("flush", Array::new(), |f| async move { f.lock().await.flush().await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// `close()`: flushes; closes the socket too if its `close()` was called.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn close(&self) -> Promise {
+        self.call("close", Array::new(), |f| async move { f.lock().await.close().await.map(|()| JsValue::UNDEFINED) })
+    }
+}
+
+/// Whether `error` is an `OSError` in Python's hierarchy (every error of a socket call is, except
+/// `ValueError`, `TypeError` and `OverflowError` for bad arguments).
+///
+/// ```js
+/// try { await s.connect(addr); } catch (e) { if (isOSError(e)) console.log(e.code); else throw e; }
+/// ```
+#[wasm_bindgen(js_name = isOSError)]
+pub fn is_os_error(error: &JsValue) -> bool {
+    is_instance(error, "OSError")
+}
+
+/// Python's `isinstance(error, cls)` by class name: `isinstance(e, "ConnectionError")` is true for
+/// a `ConnectionRefusedError`.
+#[wasm_bindgen(js_name = isinstance)]
+pub fn is_instance(error: &JsValue, class: &str) -> bool {
+    Reflect::get(error, &JsValue::from_str("name"))
+        .ok()
+        .and_then(|n| n.as_string())
+        .is_some_and(|name| bridge_protocol::errno::is_subclass(&name, class))
+}

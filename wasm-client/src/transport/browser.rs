@@ -1,0 +1,100 @@
+//! The browser transport: the page's own `WebSocket`.
+
+use crate::core::{Core, Transport};
+use crate::error::{Error, Result};
+use bridge_protocol::SUBPROTOCOL;
+use futures_channel::oneshot;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::{Arc, Weak};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
+
+/// The socket and the handlers it calls. The handlers are owned here and detached from the socket
+/// before they are dropped, so the browser never calls a dropped closure.
+struct Sender {
+    ws: WebSocket,
+    _on_open: Closure<dyn FnMut(Event)>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Transport for Sender {
+    fn send(&self, text: String) -> Result<()> {
+        if self.ws.ready_state() != WebSocket::OPEN {
+            return Err(Error::Closed);
+        }
+        self.ws.send_with_str(&text).map_err(|_| Error::Closed)
+    }
+
+    fn close(&self) {
+        let _ = self.ws.close();
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        let _ = self.ws.close();
+    }
+}
+
+/// Opens a session: a WebSocket offering `sockbridge.v1`, resolved once it is open.
+pub(crate) async fn open(url: &str) -> Result<Arc<Core>> {
+    let ws = WebSocket::new_with_str(url, SUBPROTOCOL)
+        .map_err(|_| Error::Connect(format!("{url} is not a WebSocket URL (ws://host:port/)")))?;
+    type OpenSender = oneshot::Sender<std::result::Result<(), String>>;
+    let (opened_tx, opened_rx) = oneshot::channel();
+    let opened: Rc<RefCell<Option<OpenSender>>> = Rc::new(RefCell::new(Some(opened_tx)));
+
+    let core = Arc::new_cyclic(|weak: &Weak<Core>| {
+        let on_open = {
+            let opened = Rc::clone(&opened);
+            Closure::<dyn FnMut(Event)>::new(move |_| {
+                if let Some(tx) = opened.borrow_mut().take() {
+                    let _ = tx.send(Ok(()));
+                }
+            })
+        };
+        let on_message = {
+            let weak = weak.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                if let (Some(core), Some(text)) = (weak.upgrade(), event.data().as_string()) {
+                    core.on_message(&text);
+                }
+            })
+        };
+        let on_close = {
+            let weak = weak.clone();
+            let opened = Rc::clone(&opened);
+            Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+                if let Some(tx) = opened.borrow_mut().take() {
+                    // Browsers do not say why a handshake failed; say what usually causes it.
+                    let _ = tx.send(Err(format!(
+                        "the daemon did not accept the WebSocket (code {}): is it running, and does it admit this page's origin? (bridge-daemon --allow-origin)",
+                        event.code()
+                    )));
+                }
+                if let Some(core) = weak.upgrade() {
+                    core.on_close();
+                }
+            })
+        };
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Core::new(Box::new(Sender { ws: ws.clone(), _on_open: on_open, _on_message: on_message, _on_close: on_close }))
+    });
+    match opened_rx.await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => return Err(Error::Connect(why)),
+        Err(_) => return Err(Error::Connect("the connection was dropped before it opened".into())),
+    }
+    if ws.protocol() != SUBPROTOCOL {
+        return Err(Error::Connect(format!("the server did not agree to the {SUBPROTOCOL} subprotocol")));
+    }
+    Ok(core)
+}
