@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Sets up what the tests need and runs every test and check, as CI does:
-#   formatting, clippy (warnings are errors), rustdoc (warnings are errors), the wasm32 build,
-#   unit tests, integration tests against a real daemon, and the CPython conformance suite.
-# Needs: a rustup toolchain (stable), python3 (CPython, stdlib only). Safe to run again.
+#   formatting, clippy (native and wasm32; warnings are errors), rustdoc (warnings are errors), unit
+#   tests, integration tests against a real daemon, the CPython conformance suite, the browser
+#   package build, and the browser tests in headless Chromium (wasm-bindgen-test and Playwright).
+# Set-up, done only where missing: rustup components and the wasm32 target; Chromium and
+# ChromeDriver (Debian packages; needs root, as in CI); the wasm-bindgen CLI and wasm-pack at the
+# pinned versions (cargo install); the npm packages of tests/browser (npm ci). Needs python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+WASM_PACK_VERSION=0.15.1
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 step() { printf '\n==> %s\n' "$*"; }
 
 step "set-up"
@@ -13,28 +18,57 @@ if ! command -v python3 >/dev/null; then
   echo "python3 is needed: the conformance suite compares the bridge with CPython's socket module" >&2
   exit 1
 fi
-python3 --version
 if command -v rustup >/dev/null; then
   rustup component add rustfmt clippy >/dev/null
   rustup target add wasm32-unknown-unknown >/dev/null
 fi
-cargo --version
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "Chromium and ChromeDriver are needed: apt-get install chromium chromium-driver (as root)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null \
+    || apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "$WASM_PACK_VERSION" ]; then
+  cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked
+fi
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+python3 --version; cargo --version; chromium --version; wasm-bindgen --version; wasm-pack --version
 
 step "format (cargo fmt --check)"
 cargo fmt --all -- --check
 
-step "lint (clippy, warnings are errors)"
+step "lint (clippy, native and wasm32, warnings are errors)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown -p bridge-protocol -p wasm-client --all-targets -- -D warnings
 
 step "docs (rustdoc, warnings are errors)"
 RUSTDOCFLAGS=-Dwarnings cargo doc --locked --workspace --no-deps
-
-step "wasm32 build (bridge-protocol, wasm-client)"
-RUSTFLAGS=-Dwarnings cargo build --locked --target wasm32-unknown-unknown -p bridge-protocol -p wasm-client
 
 step "tests (unit, integration against a real daemon, CPython conformance)"
 # The integration tests also run the built binary, which cargo test does not build for another package.
 cargo build --locked -p bridge-daemon
 cargo test --locked --workspace
 
+step "browser package (scripts/build-web.sh)"
+./scripts/build-web.sh
+
+logs=$(mktemp -d)
+step "browser tests: the Rust API in headless Chromium (wasm-bindgen-test, via bridge-daemon exec)"
+./target/debug/bridge-daemon exec -- \
+  wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" wasm-client 2>&1 | tee "$logs/wasm"
+
+step "browser tests: the JS package in Chromium (Playwright)"
+(cd tests/browser && node --test) 2>&1 | tee "$logs/js"
+
+wasm_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/wasm" | grep -oE '[0-9]+' | head -1)
+js_passed=$(grep -oE '^# pass [0-9]+' "$logs/js" | grep -oE '[0-9]+')
+step "browser tests: $((wasm_passed + js_passed)) ran in headless Chromium ($wasm_passed wasm-bindgen-test, $js_passed Playwright), all passed"
+rm -rf "$logs"
 step "all checks passed"

@@ -405,8 +405,15 @@ impl JsBridge {
         proto: Option<i32>,
         flags: Option<i32>,
     ) -> Promise {
-        let service =
-            port.as_f64().map(|p| Service::Name(p.to_string())).or_else(|| port.as_string().map(Service::Name));
+        let service = match (port.as_f64(), port.as_string()) {
+            (Some(p), _) if p.fract() == 0.0 && (0.0..=65535.0).contains(&p) => Some(Service::Port(p as u16)),
+            (Some(_), _) => {
+                let error = python_error("OverflowError", "getaddrinfo(): port must be 0-65535.");
+                return self.tracer.promise("getaddrinfo", None, args([port]), async move { Err(error) });
+            }
+            (None, Some(name)) => Some(Service::Name(name)),
+            (None, None) => None,
+        };
         let params = GetaddrinfoParams {
             host: host.clone(),
             port: service,

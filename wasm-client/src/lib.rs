@@ -1,5 +1,6 @@
-//! Python's `socket` API for code that runs in a browser (through wasm-bindgen, in a later release)
-//! or natively (through tokio), backed by real sockets in a sockbridge daemon.
+//! Python's `socket` API for code that runs in a browser (Rust compiled to wasm32, or JavaScript
+//! through the [`js`] module's wasm-bindgen classes) or natively (through tokio), backed by real
+//! sockets in a sockbridge daemon.
 //!
 //! ```no_run
 //! # async fn run() -> wasm_client::Result<()> {
@@ -29,7 +30,8 @@
 //! | [`SocketFile`] | what `makefile()` returns: `read`, `readline`, `write`, `flush` |
 //! | [`Error`] | failures, keeping the Python exception class, errno and message |
 //! | `core` | request ids, in-flight permits, response matching (every target) |
-//! | `transport` | the WebSocket: tokio-tungstenite natively |
+//! | `transport` | the WebSocket: tokio-tungstenite natively, the page's own on wasm32 |
+//! | `js` (wasm32) | the JavaScript API: `Bridge`, `Socket`, `SocketFile`, `isOSError`, `isinstance` |
 //!
 //! # How it departs from Python
 //!
