@@ -1,5 +1,5 @@
 //! Python's `socket` API for code that runs in a browser (Rust compiled to wasm32, or JavaScript
-//! through the [`js`] module's wasm-bindgen classes) or natively (through tokio), backed by real
+//! through the `js` module's wasm-bindgen classes) or natively (through tokio), backed by real
 //! sockets in a sockbridge daemon.
 //!
 //! ```no_run
