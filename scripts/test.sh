@@ -48,8 +48,9 @@ step "lint (clippy, native and wasm32, warnings are errors)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo clippy --locked --target wasm32-unknown-unknown -p bridge-protocol -p wasm-client --all-targets -- -D warnings
 
-step "docs (rustdoc, warnings are errors)"
+step "docs (rustdoc, native and wasm32, warnings are errors)"
 RUSTDOCFLAGS=-Dwarnings cargo doc --locked --workspace --no-deps
+RUSTDOCFLAGS=-Dwarnings cargo doc --locked --target wasm32-unknown-unknown -p wasm-client --no-deps
 
 step "tests (unit, integration against a real daemon, CPython conformance)"
 # The integration tests also run the built binary, which cargo test does not build for another package.
