@@ -343,6 +343,10 @@ impl JsBridge {
     }
 
     /// What the daemon reported: protocol, version, limits and features.
+    ///
+    /// ```js
+    /// console.log(bridge.hello.daemon, bridge.hello.limits.max_payload_bytes);
+    /// ```
     #[wasm_bindgen(getter, unchecked_return_type = "Hello")]
     pub fn hello(&self) -> JsValue {
         let text = serde_json::to_string(self.bridge.hello()).unwrap_or_default();
@@ -444,6 +448,10 @@ impl JsBridge {
     }
 
     /// `gethostbyname(hostname)`: one IPv4 address, as a string.
+    ///
+    /// ```js
+    /// await bridge.gethostbyname("localhost");   // "127.0.0.1"
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
     pub fn gethostbyname(&self, hostname: String) -> Promise {
         let bridge = self.bridge.clone();
@@ -454,6 +462,10 @@ impl JsBridge {
     }
 
     /// `gethostname()`: the daemon's host name.
+    ///
+    /// ```js
+    /// const name = await bridge.gethostname();
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
     pub fn gethostname(&self) -> Promise {
         let bridge = self.bridge.clone();
@@ -508,11 +520,19 @@ impl JsBridge {
     }
 
     /// Ends the session: the daemon closes every socket of it.
+    ///
+    /// ```js
+    /// bridge.close();
+    /// ```
     pub fn close(&self) {
         self.bridge.close();
     }
 
     /// Whether the session has ended.
+    ///
+    /// ```js
+    /// if (bridge.closed) console.log("reconnect");
+    /// ```
     #[wasm_bindgen(getter)]
     pub fn closed(&self) -> bool {
         self.bridge.is_closed()
@@ -558,35 +578,61 @@ impl JsSocket {
 #[wasm_bindgen(js_class = Socket)]
 impl JsSocket {
     /// The address family (`AF_INET`, `AF_INET6`, `AF_UNIX`).
+    ///
+    /// ```js
+    /// s.family === AF_INET;
+    /// ```
     #[wasm_bindgen(getter)]
     pub fn family(&self) -> i32 {
         self.sock.family()
     }
 
     /// The socket type (`SOCK_STREAM`, `SOCK_DGRAM`).
+    ///
+    /// ```js
+    /// s.type === SOCK_STREAM;
+    /// ```
     #[wasm_bindgen(getter, js_name = "type")]
     pub fn kind(&self) -> i32 {
         self.sock.kind()
     }
 
     /// The protocol given at creation.
+    ///
+    /// ```js
+    /// s.proto;   // 0
+    /// ```
     #[wasm_bindgen(getter)]
     pub fn proto(&self) -> i32 {
         self.sock.proto()
     }
 
     /// `fileno()`: the socket's number in this session, or -1 once closed.
+    ///
+    /// ```js
+    /// console.log(s.fileno());   // 3
+    /// ```
     pub fn fileno(&self) -> i32 {
         self.sock.fileno()
     }
 
     /// `gettimeout()`: seconds, `0` in non-blocking mode, or `null` (blocking).
+    ///
+    /// ```js
+    /// s.settimeout(1.5);
+    /// s.gettimeout();   // 1.5
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "number | null")]
     pub fn gettimeout(&self) -> JsValue {
         self.sock.gettimeout().map_or(JsValue::NULL, |t| JsValue::from(t.as_secs_f64()))
     }
 
     /// `getblocking()`: false only in non-blocking mode.
+    ///
+    /// ```js
+    /// s.setblocking(false);
+    /// s.getblocking();   // false
+    /// ```
     pub fn getblocking(&self) -> bool {
         self.sock.getblocking()
     }
@@ -608,6 +654,11 @@ impl JsSocket {
     }
 
     /// `setblocking(flag)`: `false` is `settimeout(0)`, `true` is `settimeout(null)`.
+    ///
+    /// ```js
+    /// s.setblocking(false);
+    /// try { await s.recv(10); } catch (e) { console.log(e.name); }   // BlockingIOError
+    /// ```
     pub fn setblocking(&self, flag: bool) -> Result<(), JsValue> {
         self.tracer
             .now("setblocking", self.fd(), args([flag.into()]), || {
@@ -631,6 +682,10 @@ impl JsSocket {
     }
 
     /// `listen(backlog?)`.
+    ///
+    /// ```js
+    /// await server.listen(5);
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn listen(&self, backlog: Option<i32>) -> Promise {
         self.call("listen", args([backlog.into()]), |s, _| async move {
@@ -700,6 +755,10 @@ impl JsSocket {
 
     /// `recvfrom(bufsize, flags?)`: resolves to `[data, address]` (`address` null for an unnamed
     /// Unix sender).
+    ///
+    /// ```js
+    /// const [data, [host, port]] = await udp.recvfrom(1500);
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<[Uint8Array, Address | null]>")]
     pub fn recvfrom(&self, bufsize: f64, flags: Option<i32>) -> Promise {
         let a = args([bufsize.into(), flags.into()]);
@@ -714,6 +773,11 @@ impl JsSocket {
 
     /// `send(data, flags?)`: resolves to how many bytes were sent, which may be fewer than given.
     /// A string is sent as its UTF-8 bytes.
+    ///
+    /// ```js
+    /// let rest = bytes;
+    /// while (rest.length) rest = rest.subarray(await s.send(rest));
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "Bytes")] data: JsValue, flags: Option<i32>) -> Promise {
         let a = args([data.clone(), flags.into()]);
@@ -763,6 +827,10 @@ impl JsSocket {
     }
 
     /// `shutdown(how)`: `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
+    ///
+    /// ```js
+    /// await client.shutdown(SHUT_WR);   // the peer reads EOF; we can still recv
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn shutdown(&self, how: i32) -> Promise {
         self.call("shutdown", args([how.into()]), move |s, _| async move {
@@ -771,18 +839,31 @@ impl JsSocket {
     }
 
     /// `close()`: calls waiting on the socket throw `OSError` (`EBADF`); closing twice is harmless.
+    ///
+    /// ```js
+    /// await s.close();
+    /// s.fileno();   // -1
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         self.call("close", Array::new(), |s, _| async move { s.close().await.map(|()| JsValue::UNDEFINED) })
     }
 
     /// `getsockname()`: the socket's own address.
+    ///
+    /// ```js
+    /// const [host, port] = await server.getsockname();
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<Address>")]
     pub fn getsockname(&self) -> Promise {
         self.call("getsockname", Array::new(), |s, _| async move { s.getsockname().await.map(|a| from_address(&a)) })
     }
 
     /// `getpeername()`: the connected peer's address.
+    ///
+    /// ```js
+    /// const [host, port] = await conn.getpeername();
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<Address>")]
     pub fn getpeername(&self) -> Promise {
         self.call("getpeername", Array::new(), |s, _| async move { s.getpeername().await.map(|a| from_address(&a)) })
@@ -819,6 +900,11 @@ impl JsSocket {
     }
 
     /// `getsockopt(level, optname, buflen?)`: a number, or with `buflen` a Uint8Array.
+    ///
+    /// ```js
+    /// await s.getsockopt(SOL_SOCKET, SO_TYPE);   // SOCK_STREAM
+    /// await s.getsockopt(SOL_SOCKET, SO_ERROR);  // 0, or the errno of a failed non-blocking connect
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<number | Uint8Array>")]
     pub fn getsockopt(&self, level: i32, optname: i32, buflen: Option<u32>) -> Promise {
         let a = args([level.into(), optname.into(), buflen.into()]);
@@ -871,6 +957,11 @@ impl JsSocketFile {
 #[wasm_bindgen(js_class = SocketFile)]
 impl JsSocketFile {
     /// `read(n?)`: `n` bytes (fewer only at EOF); without `n`, everything up to EOF.
+    ///
+    /// ```js
+    /// const header = await f.read(4);
+    /// const rest = await f.read();
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn read(&self, n: Option<f64>) -> Promise {
         let a = args([n.into()]);
@@ -894,6 +985,11 @@ impl JsSocketFile {
     }
 
     /// `write(data)`: buffers the bytes (a string as UTF-8); resolves to their count.
+    ///
+    /// ```js
+    /// await f.write("250 OK\r\n");
+    /// await f.flush();
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn write(&self, #[wasm_bindgen(unchecked_param_type = "Bytes")] data: JsValue) -> Promise {
         let a = args([data.clone()]);
@@ -906,12 +1002,20 @@ impl JsSocketFile {
     }
 
     /// `flush()`: sends what is buffered.
+    ///
+    /// ```js
+    /// await f.flush();
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(&self) -> Promise {
         self.call("flush", Array::new(), |f| async move { f.lock().await.flush().await.map(|()| JsValue::UNDEFINED) })
     }
 
     /// `close()`: flushes; closes the socket too if its `close()` was called.
+    ///
+    /// ```js
+    /// await f.close();
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         self.call("close", Array::new(), |f| async move { f.lock().await.close().await.map(|()| JsValue::UNDEFINED) })
@@ -931,6 +1035,10 @@ pub fn is_os_error(error: &JsValue) -> bool {
 
 /// Python's `isinstance(error, cls)` by class name: `isinstance(e, "ConnectionError")` is true for
 /// a `ConnectionRefusedError`.
+///
+/// ```js
+/// catch (e) { if (isinstance(e, "ConnectionError")) retryLater(); }
+/// ```
 #[wasm_bindgen(js_name = isinstance)]
 pub fn is_instance(error: &JsValue, class: &str) -> bool {
     Reflect::get(error, &JsValue::from_str("name"))
