@@ -22,15 +22,16 @@ if command -v rustup >/dev/null; then
   rustup component add rustfmt clippy >/dev/null
   rustup target add wasm32-unknown-unknown >/dev/null
 fi
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+# Chinese fonts, so the lessons' screenshots show the Chinese text rather than empty boxes.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "Chromium and ChromeDriver are needed: apt-get install chromium chromium-driver (as root)" >&2
+    echo "needed: apt-get install chromium chromium-driver fonts-noto-cjk (as root)" >&2
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null \
-    || apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+  apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-cjk >/dev/null \
+    || apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-cjk >/dev/null
 fi
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
@@ -65,8 +66,9 @@ step "browser tests: the Rust API in headless Chromium (wasm-bindgen-test, via b
 ./target/debug/bridge-daemon exec -- \
   wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" wasm-client 2>&1 | tee "$logs/wasm"
 
-step "browser tests: the JS package in Chromium (Playwright)"
+step "browser tests: the JS package and every lesson in Chromium (Playwright)"
 (cd tests/browser && node --test) 2>&1 | tee "$logs/js"
+echo "screenshots of every lesson: tests/browser/artifacts/"
 
 wasm_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/wasm" | grep -oE '[0-9]+' | head -1)
 js_passed=$(grep -oE '^# pass [0-9]+' "$logs/js" | grep -oE '[0-9]+')

@@ -14,13 +14,21 @@ pub struct Config {
     pub web_root: Option<PathBuf>,
     /// AF_UNIX sockets.
     pub unix: UnixSockets,
+    /// Run the lab services (echo, discard, daytime, chargen, on loopback) that lessons talk to.
+    pub labs: bool,
     /// Limits on sessions, sockets, requests and messages.
     pub limits: Limits,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { allowed_origins: Vec::new(), web_root: None, unix: UnixSockets::PrivateDir, limits: Limits::default() }
+        Config {
+            allowed_origins: Vec::new(),
+            web_root: None,
+            unix: UnixSockets::PrivateDir,
+            labs: false,
+            limits: Limits::default(),
+        }
     }
 }
 

@@ -30,6 +30,7 @@
 //! | `lane` | ordered per-direction execution of a socket's operations |
 //! | `net` | the sockets themselves, `select`, options and name resolution |
 //! | `sandbox` | the directory of Unix socket files |
+//! | `labs` | the lab services (echo, discard, daytime, chargen) lessons talk to |
 
 #[cfg(not(target_os = "linux"))]
 compile_error!("bridge-daemon speaks Linux errno numbers and socket constants; it builds on Linux only");
@@ -37,6 +38,7 @@ compile_error!("bridge-daemon speaks Linux errno numbers and socket constants; i
 pub mod config;
 mod error;
 mod http;
+mod labs;
 mod lane;
 mod net;
 pub mod policy;

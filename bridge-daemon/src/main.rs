@@ -44,6 +44,9 @@ struct Options {
     /// Refuse AF_UNIX sockets.
     #[arg(long, global = true)]
     no_unix: bool,
+    /// Do not run the lab services (echo, discard, daytime and chargen on loopback, for lessons).
+    #[arg(long, global = true)]
+    no_labs: bool,
     /// WebSocket sessions at once.
     #[arg(long, value_name = "N", global = true)]
     max_sessions: Option<usize>,
@@ -140,7 +143,7 @@ fn config(args: &Options) -> anyhow::Result<Config> {
         Some(dir) => bail!("--web-root {}: not a directory", dir.display()),
         None => bridge_daemon::source_web_root(),
     };
-    Ok(Config { allowed_origins: args.allow_origin.clone(), web_root, unix, limits })
+    Ok(Config { allowed_origins: args.allow_origin.clone(), web_root, unix, labs: !args.no_labs, limits })
 }
 
 /// An origin is `null` or `scheme://host[:port]` with scheme http or https, and nothing else.

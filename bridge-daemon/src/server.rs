@@ -65,12 +65,16 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
     if sandbox.is_some() {
         features.push("unix".to_owned());
     }
+    let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let labs = if config.labs { crate::labs::start(&stop, &tracker).await? } else { Default::default() };
     let hello = HelloResult {
         protocol: SUBPROTOCOL.to_owned(),
         protocol_version: PROTOCOL_VERSION,
         daemon: format!("bridge-daemon {}", env!("CARGO_PKG_VERSION")),
         limits: limits.for_client(),
         features,
+        labs,
     };
     let policy = Policy::new(addr, &config.allowed_origins);
     tracing::info!(%addr, own_origin = %policy.own_origin(), unix_dir = ?sandbox.as_ref().map(|s| s.dir().to_path_buf()), "serving");
@@ -89,10 +93,9 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
         shared: Arc::new(Shared { net, limits, hello }),
         web_root: config.web_root.clone(),
         next_session: AtomicU64::new(1),
-        stop: CancellationToken::new(),
+        stop,
         ws_config,
     });
-    let tracker = TaskTracker::new();
     let mut backoff = Duration::from_millis(5);
     tokio::pin!(shutdown);
     loop {

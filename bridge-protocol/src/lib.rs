@@ -123,6 +123,7 @@ mod tests {
                 daemon: "bridge-daemon 0.1.0".into(),
                 limits,
                 features: vec!["unix".into()],
+                labs: [("echo_tcp".to_owned(), v4())].into_iter().collect(),
             },
         );
         round_trip::<rpc::Socket>(

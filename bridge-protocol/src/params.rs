@@ -35,6 +35,10 @@ pub struct HelloResult {
     pub limits: Limits,
     /// Optional features this daemon has: `"unix"` when AF_UNIX sockets are available.
     pub features: Vec<String>,
+    /// The lab services the daemon runs for lessons, by name (`"echo_tcp"`, `"daytime_udp"`, ...):
+    /// classic loopback services a page can talk to with no set-up. Absent when there are none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labs: std::collections::BTreeMap<String, Address>,
 }
 
 /// The limits a session works within, reported by `hello`.

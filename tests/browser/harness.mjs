@@ -41,8 +41,8 @@ export async function launchBrowser() {
 }
 
 /** Opens the daemon's page; console output is collected in page.logs. */
-export async function openPage(browser, daemon) {
-  const page = await browser.newPage();
+export async function openPage(browser, daemon, viewport) {
+  const page = await browser.newPage(viewport ? { viewport } : {});
   page.logs = [];
   page.on("console", (m) => page.logs.push(m.text()));
   page.on("pageerror", (e) => page.logs.push(`pageerror: ${e.message}`));

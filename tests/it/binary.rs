@@ -103,10 +103,18 @@ async fn the_readme_example_and_the_demo_page() {
     assert!(stdout.contains("echoed: \"hello, sockets\\n\""), "{stdout}");
 
     let addr = url.trim_start_matches("ws://").trim_end_matches('/').to_owned();
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    stream.write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
-    let mut page = String::new();
-    within(stream.read_to_string(&mut page)).await.unwrap();
-    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
-    assert!(page.contains("new WebSocket(`ws://${location.host}/`, \"sockbridge.v1\")"));
+    let get = |path: &'static str| {
+        let addr = addr.clone();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+            let mut page = String::new();
+            within(stream.read_to_string(&mut page)).await.unwrap();
+            assert!(page.starts_with("HTTP/1.1 200 OK"), "{path}: {page}");
+            page
+        }
+    };
+    assert!(get("/").await.contains(r#"<script type="module" src="app.js">"#), "the lessons");
+    assert!(get("/lessons.js").await.contains("export const LESSONS"));
+    assert!(get("/protocol.html").await.contains("new WebSocket(`ws://${location.host}/`, \"sockbridge.v1\")"));
 }

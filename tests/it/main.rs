@@ -6,6 +6,7 @@
 mod binary;
 mod cleanup;
 mod concurrency;
+mod labs;
 mod options;
 mod protocol;
 mod resolve;

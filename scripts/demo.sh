@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Brings the demo up: builds the browser package if needed, then runs the daemon, which serves the
+# teaching pages and prints their URL. Options are passed to bridge-daemon (see --help), e.g.
+#   ./scripts/demo.sh --listen 127.0.0.1:8000
+# On a fresh machine this installs the wasm32 target and the pinned wasm-bindgen CLI first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if command -v rustup >/dev/null; then
+  rustup target add wasm32-unknown-unknown >/dev/null
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  echo "demo: installing the wasm-bindgen CLI $WASM_BINDGEN_VERSION (once; a few minutes)" >&2
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+# Rebuild the package when any of its sources is newer than it.
+if [ ! -f web-demo/pkg/sockbridge.js ] \
+  || [ -n "$(find wasm-client/src bridge-protocol/src Cargo.lock -newer web-demo/pkg/sockbridge.js -print -quit)" ]; then
+  ./scripts/build-web.sh
+fi
+cargo build --release --locked -p bridge-daemon
+exec ./target/release/bridge-daemon "$@"

@@ -1,0 +1,653 @@
+// The lessons, following the sections of the socket tutorial (shared/seed/socket-tutorial.zh.txt).
+// Each has its text in Chinese and English, the tutorial's Python, JavaScript to run, and `check`:
+// what the page tests expect its output, diagram and socket table to show.
+
+export const LESSONS = [
+  {
+    id: "naming",
+    number: 1,
+    title: { zh: "进程的名字：协议 + IP 地址 + 端口", en: "Naming a process: protocol + IP address + port" },
+    summary: {
+      zh: "不同电脑上的进程怎样找到对方？getsockname 和 getpeername 给出答案。",
+      en: "How do processes on different computers find each other? getsockname and getpeername show it.",
+    },
+    explain: {
+      zh: `<p>同一台电脑上的进程可以用进程号区分，但网络上的进程需要一个全网都能理解的名字：<b>协议 + IP 地址 + 端口</b>。IP 地址找到电脑，端口找到电脑上的那个程序，协议（TCP 或 UDP）说明双方怎么说话。</p>
+<p>下面的代码建一个 TCP 服务器，把它绑定到 <code>127.0.0.1</code>（本机），端口写 <code>0</code>，意思是“请系统挑一个空闲端口”。<code>getsockname()</code> 返回自己的名字，<code>getpeername()</code> 返回对方的名字。一条 TCP 连接正好由两个这样的名字确定。</p>`,
+      en: `<p>Processes on one computer can be told apart by their process ids, but on a network a process needs a name everyone understands: <b>protocol + IP address + port</b>. The IP address finds the computer, the port finds the program on it, and the protocol (TCP or UDP) says how the two talk.</p>
+<p>The code below makes a TCP server and binds it to <code>127.0.0.1</code> (this computer) with port <code>0</code>, which asks the system for any free port. <code>getsockname()</code> gives a socket's own name, <code>getpeername()</code> the other side's. A TCP connection is exactly such a pair of names.</p>`,
+    },
+    python: `server = socket(AF_INET, SOCK_STREAM)      # 协议: TCP
+server.bind(("127.0.0.1", 0))               # IP 地址 + 端口（0 = 由系统分配）
+server.listen(1)
+print("server:", "TCP", server.getsockname())
+client = socket(AF_INET, SOCK_STREAM)
+client.connect(server.getsockname())
+conn, address = server.accept()
+print("client: me", client.getsockname(), "-> peer", client.getpeername())`,
+    code: `// 一个进程在网络上的名字 = 协议 + IP 地址 + 端口
+// A process's name on a network = protocol + IP address + port
+const server = await bridge.socket(AF_INET, SOCK_STREAM);   // protocol: TCP
+await server.bind(["127.0.0.1", 0]);        // IP address + port (0: the system picks one)
+await server.listen(1);
+print("server:", "TCP", await server.getsockname());
+
+const client = await bridge.socket(AF_INET, SOCK_STREAM);
+await client.connect(await server.getsockname());
+const [conn, address] = await server.accept();
+
+print("client: me", await client.getsockname(), "-> peer", await client.getpeername());
+print("server: me", await conn.getsockname(), "-> peer", await conn.getpeername());
+`,
+    check: {
+      output: [
+        "^server: TCP \\('127\\.0\\.0\\.1', \\d+\\)$",
+        "^client: me \\('127\\.0\\.0\\.1', \\d+\\) -> peer \\('127\\.0\\.0\\.1', \\d+\\)$",
+        "^server: me \\('127\\.0\\.0\\.1', \\d+\\) -> peer \\('127\\.0\\.0\\.1', \\d+\\)$",
+      ],
+      calls: ["bind", "listen", "connect", "accept", "getsockname", "getpeername"],
+      sockets: 3,
+    },
+  },
+  {
+    id: "what-is-a-socket",
+    number: 2,
+    title: { zh: "什么是 socket（套接字）", en: "What a socket is" },
+    summary: {
+      zh: "socket 是进程间通信的端点；程序拿到的是一个小小的编号。",
+      en: "A socket is an endpoint for talking between processes; a program holds it by a small number.",
+    },
+    explain: {
+      zh: `<p><b>套接字（socket）是进程间通信的一种方式</b>，它的特点是能让不同主机上的进程通信。浏览网页、聊天、收发邮件，背后几乎都是 socket。</p>
+<p>对程序来说，socket 是一个“端点”：从这里写进去的数据，会从另一端的 socket 读出来。操作系统给每个 socket 一个小整数编号，叫<b>文件描述符</b>（<code>fileno()</code>），程序靠它指明“用哪一个”。在这里，真正的 socket 由本机的 sockbridge 守护进程持有，页面拿到的编号和一个新进程里一样，从 3 开始（0、1、2 留给标准输入、输出和错误）。</p>
+<p>关闭之后，编号变成 -1，而这个号码会留给下一个新 socket。看右边的套接字表怎样变化。</p>`,
+      en: `<p><b>A socket is a way for processes to communicate</b>, and what makes it special is that the processes may be on different computers. Browsing the web, chatting and email nearly all run on sockets.</p>
+<p>To a program a socket is an endpoint: what it writes in comes out of the socket at the other end. The operating system gives each socket a small integer, its <b>file descriptor</b> (<code>fileno()</code>), which the program uses to say which socket it means. Here the real sockets are held by the sockbridge daemon on this computer, and the page's numbers start at 3, as in a fresh process (0, 1 and 2 are standard input, output and error).</p>
+<p>After <code>close()</code> the number reads -1, and the freed number goes to the next new socket. Watch the socket table.</p>`,
+    },
+    python: `a = socket(AF_INET, SOCK_STREAM)
+b = socket(AF_INET, SOCK_DGRAM)
+print(a.fileno(), b.fileno())
+a.close()
+print(a.fileno())            # -1`,
+    code: `const a = await bridge.socket(AF_INET, SOCK_STREAM);
+const b = await bridge.socket(AF_INET, SOCK_DGRAM);
+print(a);
+print(b);
+print("fileno:", a.fileno(), b.fileno());
+
+await a.close();
+print("after close, a.fileno():", a.fileno());
+
+const c = await bridge.socket(AF_INET, SOCK_STREAM);
+print("a new socket takes the freed number:", c.fileno());
+`,
+    check: {
+      output: [
+        "^<socket\\.socket fd=3, family=2, type=1, proto=0>$",
+        "^<socket\\.socket fd=4, family=2, type=2, proto=0>$",
+        "^fileno: 3 4$",
+        "^after close, a\\.fileno\\(\\): -1$",
+        "^a new socket takes the freed number: 3$",
+      ],
+      calls: ["socket", "close"],
+      sockets: 2,
+    },
+  },
+  {
+    id: "creating",
+    number: 3,
+    title: { zh: "创建 socket：AF_INET / AF_UNIX，SOCK_STREAM / SOCK_DGRAM", en: "Creating sockets: AF_INET / AF_UNIX, SOCK_STREAM / SOCK_DGRAM" },
+    summary: {
+      zh: "socket(地址族, 类型) 把协议确定下来。",
+      en: "socket(family, type) fixes the protocol.",
+    },
+    explain: {
+      zh: `<p>创建 socket 时就要把协议确定下来：<code>socket(地址族, 类型)</code>。</p>
+<p><b>地址族（Address Family）</b>：<code>AF_INET</code> 用于 Internet（IPv4，默认），<code>AF_INET6</code> 用于 IPv6，<code>AF_UNIX</code> 用于同一台电脑上的进程通信，地址是一个文件名。</p>
+<p><b>类型（Type）</b>：<code>SOCK_STREAM</code> 是流式套接字，用于 TCP（默认）：可靠、有序、像一根管子；<code>SOCK_DGRAM</code> 是数据报套接字，用于 UDP：一个个独立的包，可能丢失，但保留边界。</p>
+<p>用完要 <code>close()</code>。</p>`,
+      en: `<p>Creating a socket fixes its protocol: <code>socket(family, type)</code>.</p>
+<p><b>Address family</b>: <code>AF_INET</code> is for the Internet (IPv4, the default), <code>AF_INET6</code> for IPv6, and <code>AF_UNIX</code> for processes on the same computer, where an address is a file name.</p>
+<p><b>Type</b>: <code>SOCK_STREAM</code> is a stream socket, TCP (the default): reliable and in order, like a pipe. <code>SOCK_DGRAM</code> is a datagram socket, UDP: separate packets that may be lost but keep their boundaries.</p>
+<p>Close sockets with <code>close()</code> when you are done.</p>`,
+    },
+    python: `from socket import *
+# 创建一个用于TCP通信的套接字
+s1 = socket(AF_INET, SOCK_STREAM)
+# 创建一个用于UDP通信的套接字
+s2 = socket(AF_INET, SOCK_DGRAM)
+# 使用套接字收发数据
+# ...
+# 关闭套接字
+s1.close()
+s2.close()`,
+    code: `// 创建一个用于 TCP 通信的套接字 / a socket for TCP
+const s1 = await bridge.socket(AF_INET, SOCK_STREAM);
+// 创建一个用于 UDP 通信的套接字 / a socket for UDP
+const s2 = await bridge.socket(AF_INET, SOCK_DGRAM);
+// 本机进程通信 / for processes on this computer
+const s3 = await bridge.socket(AF_UNIX, SOCK_STREAM);
+
+for (const s of [s1, s2, s3]) {
+  print(s, "AF_INET?", s.family === AF_INET, "SOCK_STREAM?", s.type === SOCK_STREAM);
+}
+
+// 使用套接字收发数据 ... / use them ...
+// 关闭套接字 / close them
+await s1.close();
+await s2.close();
+await s3.close();
+print("closed:", s1.fileno(), s2.fileno(), s3.fileno());
+`,
+    check: {
+      output: [
+        "^<socket\\.socket fd=3, family=2, type=1, proto=0> AF_INET\\? True SOCK_STREAM\\? True$",
+        "^<socket\\.socket fd=4, family=2, type=2, proto=0> AF_INET\\? True SOCK_STREAM\\? False$",
+        "^<socket\\.socket fd=5, family=1, type=1, proto=0> AF_INET\\? False SOCK_STREAM\\? True$",
+        "^closed: -1 -1 -1$",
+      ],
+      calls: ["socket", "close"],
+      sockets: 3,
+    },
+  },
+  {
+    id: "server",
+    number: 4,
+    title: { zh: "服务器端的方法：bind、listen、accept", en: "Server methods: bind, listen, accept" },
+    summary: {
+      zh: "一个 TCP 回显服务器和它的客户端，都在这个页面里。",
+      en: "A TCP echo server and its clients, all in this page.",
+    },
+    explain: {
+      zh: `<p><code>bind(address)</code> 把 socket 绑定到地址，在 AF_INET 下地址是元组 <code>(host, port)</code>。教程说 host 写 <code>""</code> 或 <code>"0.0.0.0"</code> 表示接受所有网卡的请求。</p>
+<p><code>listen(backlog)</code> 开始监听 TCP 连接。<code>backlog</code> 是操作系统在拒绝之前可以挂起的连接数，至少为 1，大多数程序设为 5 就够了。</p>
+<p><code>accept()</code> 等待并接受一个连接，返回 <code>(conn, address)</code>：<code>conn</code> 是一个<b>新的</b> socket，用来和这个客户收发数据；<code>address</code> 是客户的地址。监听的 socket 继续等下一个客户。在图里看 <code>accept</code> 怎样等待，然后返回一个新的 fd。</p>`,
+      en: `<p><code>bind(address)</code> binds the socket to an address; for AF_INET the address is a tuple <code>(host, port)</code>. The tutorial notes that a host of <code>""</code> or <code>"0.0.0.0"</code> means requests from every network interface.</p>
+<p><code>listen(backlog)</code> starts listening for TCP connections. <code>backlog</code> is how many connections the system may keep waiting before it refuses more; at least 1, and 5 is enough for most programs.</p>
+<p><code>accept()</code> waits for a connection and accepts it, returning <code>(conn, address)</code>: <code>conn</code> is a <b>new</b> socket for talking to this client, and <code>address</code> is the client's address. The listening socket goes on waiting for the next client. In the diagram, watch <code>accept</code> wait, then return a new fd.</p>`,
+    },
+    note: {
+      zh: `通过 sockbridge，<code>""</code> 和 <code>"0.0.0.0"</code> 绑定的是 <code>127.0.0.1</code>：网页里的服务器只对本机开放，不会暴露到网络上。`,
+      en: `Through sockbridge, <code>""</code> and <code>"0.0.0.0"</code> bind <code>127.0.0.1</code>: a server in a web page is open to this computer only, never to the network.`,
+    },
+    python: `server = socket(AF_INET, SOCK_STREAM)
+server.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
+server.bind(("", 8080))
+server.listen(5)
+while True:
+    conn, address = server.accept()
+    data = conn.recv(1024)
+    conn.sendall(data)
+    conn.close()`,
+    code: `const server = await bridge.socket(AF_INET, SOCK_STREAM);
+await server.setsockopt(SOL_SOCKET, SO_REUSEADDR, true);
+await server.bind(["", 0]);      // "" = every interface (127.0.0.1 through the bridge); 0 = any free port
+await server.listen(5);          // up to 5 connections may wait
+const address = await server.getsockname();
+print("echo server on", address);
+
+// 服务器：接受两个客户，把收到的原样发回 / the server: accept two clients, echo what they send
+const serving = (async () => {
+  for (let i = 0; i < 2; i++) {
+    const [conn, client] = await server.accept();     // waits for a connection
+    print("accepted", client, "as fd", conn.fileno());
+    const data = await conn.recv(1024);
+    await conn.sendall(data);
+    await conn.close();
+  }
+})();
+
+// 两个客户 / two clients
+for (const name of ["alice", "bob"]) {
+  const c = await bridge.socket(AF_INET, SOCK_STREAM);
+  await c.connect(address);
+  await c.sendall("hello from " + name);
+  print(name, "got back", await c.recv(1024));
+  await c.close();
+}
+await serving;
+await server.close();
+`,
+    check: {
+      output: [
+        "^echo server on \\('127\\.0\\.0\\.1', \\d+\\)$",
+        "^accepted \\('127\\.0\\.0\\.1', \\d+\\) as fd \\d+$",
+        "^alice got back b'hello from alice'$",
+        "^bob got back b'hello from bob'$",
+      ],
+      calls: ["bind", "listen", "accept", "connect", "recv", "sendall"],
+      sockets: 3,
+    },
+  },
+  {
+    id: "client",
+    number: 5,
+    title: { zh: "客户端的方法：connect、connect_ex", en: "Client methods: connect, connect_ex" },
+    summary: {
+      zh: "连接到一个地址；connect_ex 用错误号代替异常。",
+      en: "Connect to an address; connect_ex returns an error number instead of raising.",
+    },
+    explain: {
+      zh: `<p><code>connect(address)</code> 连接到地址处的 socket，地址一般是 <code>(hostname, port)</code>。连接出错时抛出异常，比如没有程序在那个端口监听时是 <code>ConnectionRefusedError</code>。</p>
+<p><code>connect_ex(address)</code> 功能和 <code>connect</code> 一样，但不抛异常：成功返回 <code>0</code>，失败返回错误号（errno）。</p>
+<p>这里的守护进程自带几个经典的小服务，供课程使用：<code>daytime</code> 告诉你现在的时间，<code>echo</code> 把收到的发回去。它们的地址在 <code>labs</code> 里。</p>`,
+      en: `<p><code>connect(address)</code> connects to the socket at the address, usually <code>(hostname, port)</code>. If connecting fails it raises an exception, such as <code>ConnectionRefusedError</code> when no program listens on that port.</p>
+<p><code>connect_ex(address)</code> does the same but raises nothing: it returns <code>0</code> on success and the error number (errno) on failure.</p>
+<p>The daemon runs a few classic small services for lessons: <code>daytime</code> tells you the time, <code>echo</code> sends back what it gets. Their addresses are in <code>labs</code>.</p>`,
+    },
+    note: {
+      zh: `教程里“服务器拒绝连接”的错误号是 <b>10061</b>，那是 Windows 的编号（WSAECONNREFUSED）。Linux 上同一个错误是 <b>111</b>（ECONNREFUSED），macOS 上是 61。这里的 socket 是 Linux 的，所以是 111。`,
+      en: `The tutorial's error number for a refused connection, <b>10061</b>, is the Windows one (WSAECONNREFUSED). On Linux the same error is <b>111</b> (ECONNREFUSED); on macOS, 61. These sockets are Linux's, so it is 111.`,
+    },
+    python: `s = socket(AF_INET, SOCK_STREAM)
+s.connect(("127.0.0.1", 13))        # daytime
+print(s.recv(1024))
+t = socket(AF_INET, SOCK_STREAM)
+print(t.connect_ex(("127.0.0.1", 9999)))   # 111 (Linux); 10061 on Windows`,
+    code: `// connect：连到守护进程的 daytime 服务 / connect to the daemon's daytime service
+const s = await bridge.socket(AF_INET, SOCK_STREAM);
+await s.connect(labs.daytime_tcp);
+print("daytime:", await s.recv(1024));
+await s.close();
+
+// 找一个没有人监听的端口 / find a port nobody listens on
+const probe = await bridge.socket(AF_INET, SOCK_STREAM);
+await probe.bind(["127.0.0.1", 0]);
+const closed = await probe.getsockname();
+await probe.close();
+
+// connect_ex：成功返回 0，失败返回错误号 / 0 on success, else the error number
+const t = await bridge.socket(AF_INET, SOCK_STREAM);
+print("connect_ex to the echo service:", await t.connect_ex(labs.echo_tcp));
+const u = await bridge.socket(AF_INET, SOCK_STREAM);
+const errno = await u.connect_ex(closed);
+print("connect_ex to a closed port:", errno, errno === ECONNREFUSED ? "(ECONNREFUSED)" : "");
+
+// connect 则抛出异常 / connect raises instead
+try {
+  const v = await bridge.socket(AF_INET, SOCK_STREAM);
+  await v.connect(closed);
+} catch (e) {
+  print("connect raised", e);
+  print("errno:", e.errno, "code:", e.code, "is an OSError:", isOSError(e));
+}
+`,
+    check: {
+      output: [
+        "^daytime: b'\\w+day, \\w+ \\d+, \\d{4} \\d\\d:\\d\\d:\\d\\d-UTC\\\\r\\\\n'$",
+        "^connect_ex to the echo service: 0$",
+        "^connect_ex to a closed port: 111 \\(ECONNREFUSED\\)$",
+        "^connect raised ConnectionRefusedError: \\[Errno 111\\] Connection refused$",
+        "^errno: 111 code: ECONNREFUSED is an OSError: True$",
+      ],
+      calls: ["connect", "connect_ex", "recv"],
+      sockets: 3,
+    },
+  },
+  {
+    id: "send-recv",
+    number: 6,
+    title: { zh: "收发数据：recv、send、sendall", en: "Sending and receiving: recv, send, sendall" },
+    summary: {
+      zh: "recv 最多返回 bufsize 个字节；send 可能只发一部分；sendall 全部发完。",
+      en: "recv returns at most bufsize bytes; send may send part; sendall sends it all.",
+    },
+    explain: {
+      zh: `<p><code>recv(bufsize)</code> 接收 TCP 数据，返回字节串，<b>最多</b> <code>bufsize</code> 个字节，也可能更少。返回空的 <code>b''</code> 表示对方已经关闭了连接。</p>
+<p><code>send(data)</code> 发送数据，返回实际发送的字节数，<b>可能小于</b> data 的长度，剩下的要自己再发。<code>sendall(data)</code> 把数据全部发完，成功返回 <code>None</code>，失败抛出异常。</p>
+<p>这里用到两个实验服务：<code>chargen</code> 不停地发送字符，<code>discard</code> 收下一切然后丢掉。</p>`,
+      en: `<p><code>recv(bufsize)</code> receives TCP data and returns bytes: <b>at most</b> <code>bufsize</code> of them, maybe fewer. An empty <code>b''</code> means the other side has closed the connection.</p>
+<p><code>send(data)</code> sends data and returns how many bytes it sent, which <b>may be fewer</b> than data holds; sending the rest is up to you. <code>sendall(data)</code> sends all of it, returning <code>None</code>, or raises an exception.</p>
+<p>Two lab services help: <code>chargen</code> sends characters without end, and <code>discard</code> takes everything and throws it away.</p>`,
+    },
+    python: `s.recv(10)                  # at most 10 bytes
+n = s.send(data)            # maybe fewer than len(data)
+s.sendall(data)             # all of it, or an exception
+s.recv(1024) == b''         # the peer closed`,
+    code: `// recv(bufsize) 最多返回 bufsize 个字节 / at most bufsize bytes
+const s = await bridge.socket(AF_INET, SOCK_STREAM);
+await s.connect(labs.chargen_tcp);       // chargen sends characters without end
+print(await s.recv(10));
+print(await s.recv(10));
+await s.close();
+
+// send 可能只发一部分：看它返回了多少 / send may send part: check what it returns
+const d = await bridge.socket(AF_INET, SOCK_STREAM);
+await d.connect(labs.discard_tcp);
+const big = new Uint8Array(2000000);     // 2 MB
+let sent = 0, calls = 0;
+while (sent < big.length) {
+  sent += await d.send(big.subarray(sent));
+  calls += 1;
+}
+print("send() needed", calls > 1 ? "several" : "one", "call(s) for", sent, "bytes");
+
+// sendall 一次发完，成功返回 None / sendall sends it all and returns None
+print("sendall() returned", await d.sendall(big));
+await d.close();
+
+// 空的 recv 表示对方关闭 / an empty recv means the peer closed
+const e = await bridge.socket(AF_INET, SOCK_STREAM);
+await e.connect(labs.daytime_tcp);       // daytime sends one line, then closes
+print(await e.recv(1024));
+print(await e.recv(1024), "<- EOF: the peer closed");
+`,
+    check: {
+      output: [
+        "^b' !\"#\\$%&\\\\'\\(\\)'$",
+        "^b'\\*\\+,-\\./0123'$",
+        "^send\\(\\) needed several call\\(s\\) for 2000000 bytes$",
+        "^sendall\\(\\) returned None$",
+        "^b'' <- EOF: the peer closed$",
+      ],
+      calls: ["connect", "recv", "send", "sendall"],
+      sockets: 1,
+    },
+  },
+  {
+    id: "udp",
+    number: 7,
+    title: { zh: "UDP：sendto、recvfrom", en: "UDP: sendto, recvfrom" },
+    summary: {
+      zh: "不用连接，直接把数据报发到一个地址。",
+      en: "No connection: datagrams straight to an address.",
+    },
+    explain: {
+      zh: `<p>UDP 不建立连接：<code>sendto(data, address)</code> 把一个数据报发到 <code>address</code>，返回发送的字节数。<code>recvfrom(bufsize)</code> 接收一个数据报，返回 <code>(data, address)</code>，<code>address</code> 是发送者的地址，回信就发到那里。</p>
+<p>UDP 保留数据报的边界：发了两次，就收两次，不会粘在一起。还没有绑定的 socket 第一次 <code>sendto</code> 时，系统会自动给它分配一个端口。</p>`,
+      en: `<p>UDP makes no connection: <code>sendto(data, address)</code> sends one datagram to <code>address</code> and returns the bytes sent. <code>recvfrom(bufsize)</code> receives one datagram and returns <code>(data, address)</code>, where <code>address</code> is the sender's, which is where a reply goes.</p>
+<p>UDP keeps datagram boundaries: send twice and you receive twice, never run together. A socket that is not bound yet gets a port from the system on its first <code>sendto</code>.</p>`,
+    },
+    python: `a = socket(AF_INET, SOCK_DGRAM)
+b = socket(AF_INET, SOCK_DGRAM)
+b.bind(("127.0.0.1", 0))
+a.sendto(b"question?", b.getsockname())
+data, address = b.recvfrom(1024)
+b.sendto(b"answer!", address)
+print(a.recvfrom(1024))`,
+    code: `const a = await bridge.socket(AF_INET, SOCK_DGRAM);
+const b = await bridge.socket(AF_INET, SOCK_DGRAM);
+await b.bind(["127.0.0.1", 0]);
+const bAddress = await b.getsockname();
+
+print("sendto returned", await a.sendto("question?", bAddress));
+const [data, from] = await b.recvfrom(1024);          // (data, address)
+print("b got", data, "from", from);
+await b.sendto("answer!", from);                      // reply to the sender
+print("a got", await a.recvfrom(1024));
+
+// 数据报的边界会保留 / datagram boundaries are kept
+await a.sendto("one", bAddress);
+await a.sendto("two", bAddress);
+print(await b.recv(1024), await b.recv(1024));
+
+// 守护进程的 UDP echo 服务 / the daemon's UDP echo service
+await a.sendto("ping", labs.echo_udp);
+print("echo service:", await a.recvfrom(1024));
+`,
+    check: {
+      output: [
+        "^sendto returned 9$",
+        "^b got b'question\\?' from \\('127\\.0\\.0\\.1', \\d+\\)$",
+        "^a got \\(b'answer!', \\('127\\.0\\.0\\.1', \\d+\\)\\)$",
+        "^b'one' b'two'$",
+        "^echo service: \\(b'ping', \\('127\\.0\\.0\\.1', \\d+\\)\\)$",
+      ],
+      calls: ["sendto", "recvfrom"],
+      sockets: 2,
+    },
+  },
+  {
+    id: "close-names",
+    number: 8,
+    title: { zh: "close、getsockname、getpeername", en: "close, getsockname, getpeername" },
+    summary: {
+      zh: "关闭之后，对方读到 EOF；再用这个 socket 会出错。",
+      en: "After close the peer reads EOF; using the socket again is an error.",
+    },
+    explain: {
+      zh: `<p><code>getsockname()</code> 返回 socket 自己的地址，<code>getpeername()</code> 返回连接另一端的地址，通常都是元组 <code>(ip, port)</code>。</p>
+<p><code>close()</code> 关闭 socket。对方接着 <code>recv</code> 会得到 <code>b''</code>（EOF）。关闭之后再使用这个 socket，会得到 <code>OSError: [Errno 9] Bad file descriptor</code>（EBADF）。</p>`,
+      en: `<p><code>getsockname()</code> returns the socket's own address and <code>getpeername()</code> the address at the other end of the connection, usually tuples <code>(ip, port)</code>.</p>
+<p><code>close()</code> closes the socket. The other side's next <code>recv</code> returns <code>b''</code> (EOF). Using the socket after closing it raises <code>OSError: [Errno 9] Bad file descriptor</code> (EBADF).</p>`,
+    },
+    python: `print(client.getsockname(), client.getpeername())
+client.close()
+print(conn.recv(1024))       # b''
+client.getsockname()         # OSError: [Errno 9] Bad file descriptor`,
+    code: `const server = await bridge.socket(AF_INET, SOCK_STREAM);
+await server.bind(["127.0.0.1", 0]);
+await server.listen(1);
+const client = await bridge.socket(AF_INET, SOCK_STREAM);
+await client.connect(await server.getsockname());
+const [conn, peer] = await server.accept();
+
+print("getsockname():", await client.getsockname());   // my own address
+print("getpeername():", await client.getpeername());   // the other side's
+
+await client.close();
+print("the server reads", await conn.recv(1024), "after the client closed");
+
+try {
+  await client.getsockname();
+} catch (e) {
+  print("using a closed socket:", e);
+}
+`,
+    check: {
+      output: [
+        "^getsockname\\(\\): \\('127\\.0\\.0\\.1', \\d+\\)$",
+        "^getpeername\\(\\): \\('127\\.0\\.0\\.1', \\d+\\)$",
+        "^the server reads b'' after the client closed$",
+        "^using a closed socket: OSError: \\[Errno 9\\] Bad file descriptor$",
+      ],
+      calls: ["close", "getsockname", "getpeername", "recv"],
+      sockets: 3,
+    },
+  },
+  {
+    id: "reuseaddr",
+    number: 9,
+    title: { zh: "setsockopt(SO_REUSEADDR) 与 TIME_WAIT", en: "setsockopt(SO_REUSEADDR) and TIME_WAIT" },
+    summary: {
+      zh: "为什么服务器重启时会“地址已被使用”，以及怎么立刻重用端口。",
+      en: "Why a restarted server gets 'address already in use', and how to reuse the port at once.",
+    },
+    explain: {
+      zh: `<p>TCP 连接关闭时，<b>先关闭的一方</b>要在 <b>TIME_WAIT</b> 状态里等一会儿（Linux 上约 60 秒），确保网络里迟到的包不会被误认为新连接的数据。服务器常常是先关闭的一方，所以刚停掉的服务器想立刻在同一个端口重新启动，<code>bind</code> 会失败：<code>OSError: [Errno 98] Address already in use</code>。</p>
+<p><code>setsockopt(SOL_SOCKET, SO_REUSEADDR, True)</code> 允许 socket 绑定到还有连接处于 TIME_WAIT 的端口。教程的写法就是在 <code>bind</code> 之前设置它。在 Linux 上，旧的和新的 socket 都要设置这个选项。<code>getsockopt</code> 读出选项的值。</p>`,
+      en: `<p>When a TCP connection closes, <b>the side that closed first</b> waits a while in <b>TIME_WAIT</b> (about 60 seconds on Linux), so that late packets still in the network are never taken for a new connection's data. Servers often close first, so a server restarted at once on the same port fails to <code>bind</code>: <code>OSError: [Errno 98] Address already in use</code>.</p>
+<p><code>setsockopt(SOL_SOCKET, SO_REUSEADDR, True)</code> lets a socket bind a port that still has connections in TIME_WAIT. The tutorial sets it before <code>bind</code>. On Linux both the old and the new socket need the option. <code>getsockopt</code> reads an option's value.</p>`,
+    },
+    python: `# 可以立刻重用处理TIME_WAIT状态的套接字
+tcp_socket.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
+tcp_socket.bind(("", 8080))`,
+    code: `// 第一个服务器：它先关闭连接，它那一端进入 TIME_WAIT
+// The first server closes its connection first, so its side waits in TIME_WAIT
+const first = await bridge.socket(AF_INET, SOCK_STREAM);
+await first.setsockopt(SOL_SOCKET, SO_REUSEADDR, true);
+await first.bind(["127.0.0.1", 0]);
+await first.listen(5);
+const address = await first.getsockname();
+const client = await bridge.socket(AF_INET, SOCK_STREAM);
+await client.connect(address);
+const [conn] = await first.accept();
+await conn.close();              // the server closes first: TIME_WAIT
+await client.recv(10);           // the client sees EOF...
+await client.close();            // ...and closes too
+await first.close();
+print("restarting the server on", address);
+
+// 不设 SO_REUSEADDR：端口还被占着 / without SO_REUSEADDR: the port is still taken
+const plain = await bridge.socket(AF_INET, SOCK_STREAM);
+try {
+  await plain.bind(address);
+} catch (e) {
+  print("without SO_REUSEADDR:", e);
+}
+
+// 设了 SO_REUSEADDR：立刻可以重用 / with SO_REUSEADDR: reused at once
+const again = await bridge.socket(AF_INET, SOCK_STREAM);
+await again.setsockopt(SOL_SOCKET, SO_REUSEADDR, true);
+await again.bind(address);
+await again.listen(5);
+print("with SO_REUSEADDR: listening on", await again.getsockname());
+print("getsockopt(SOL_SOCKET, SO_REUSEADDR) =", await again.getsockopt(SOL_SOCKET, SO_REUSEADDR));
+`,
+    check: {
+      output: [
+        "^restarting the server on \\('127\\.0\\.0\\.1', \\d+\\)$",
+        "^without SO_REUSEADDR: OSError: \\[Errno 98\\] Address already in use$",
+        "^with SO_REUSEADDR: listening on \\('127\\.0\\.0\\.1', \\d+\\)$",
+        "^getsockopt\\(SOL_SOCKET, SO_REUSEADDR\\) = 1$",
+      ],
+      calls: ["setsockopt", "bind", "getsockopt"],
+      sockets: 3,
+    },
+  },
+  {
+    id: "timeouts",
+    number: 10,
+    title: { zh: "settimeout、gettimeout、setblocking", en: "settimeout, gettimeout, setblocking" },
+    summary: {
+      zh: "阻塞、超时、非阻塞三种模式，以及超时为什么改变 send 和 recv 的用法。",
+      en: "Blocking, timeout and non-blocking modes, and why a timeout changes how send and recv behave.",
+    },
+    explain: {
+      zh: `<p>socket 有三种模式。<b>阻塞</b>（默认，<code>settimeout(None)</code>）：<code>recv</code> 没有数据时一直等。<b>超时</b>（<code>settimeout(t)</code>，t 是秒数）：最多等 t 秒，然后抛出 <code>TimeoutError: timed out</code>。<b>非阻塞</b>（<code>setblocking(False)</code>，等于 <code>settimeout(0.0)</code>）：不等，马上抛出 <code>BlockingIOError</code>。<code>gettimeout()</code> 返回当前的超时秒数，没有超时时返回 <code>None</code>。</p>
+<p>教程提醒：socket 一旦设置了 timeout，底层就进入了非阻塞模式，<code>send()</code> 和 <code>recv()</code> 的用法也变了：调用可能只发送或接收一部分数据，也可能因超时抛出异常，所以要检查返回值、必要时重试（或者用 <code>sendall</code>）。用完最好再设回 <code>settimeout(None)</code>。超时的时候，没有数据会丢失：之后到达的数据还在。</p>`,
+      en: `<p>A socket has three modes. <b>Blocking</b> (the default, <code>settimeout(None)</code>): <code>recv</code> waits for data as long as it takes. <b>Timeout</b> (<code>settimeout(t)</code>, t in seconds): it waits at most t seconds, then raises <code>TimeoutError: timed out</code>. <b>Non-blocking</b> (<code>setblocking(False)</code>, the same as <code>settimeout(0.0)</code>): it does not wait, and raises <code>BlockingIOError</code> at once. <code>gettimeout()</code> returns the timeout in seconds, or <code>None</code> when there is none.</p>
+<p>The tutorial warns that once a socket has a timeout, it is non-blocking underneath, and <code>send()</code> and <code>recv()</code> are used differently: a call may send or receive only part of the data, or raise on timeout, so check return values and retry where needed (or use <code>sendall</code>). Set it back with <code>settimeout(None)</code> afterwards. A timeout loses no data: what arrives later is still there.</p>`,
+    },
+    python: `s.settimeout(0.5)
+s.recv(1024)            # TimeoutError: timed out
+s.setblocking(False)
+s.recv(1024)            # BlockingIOError: [Errno 11] Resource temporarily unavailable
+s.settimeout(None)`,
+    code: `const s = await bridge.socket(AF_INET, SOCK_DGRAM);
+await s.bind(["127.0.0.1", 0]);
+print("gettimeout():", s.gettimeout());        // None: blocking, waits as long as it takes
+
+s.settimeout(0.5);                             // wait at most half a second
+print("gettimeout():", s.gettimeout());
+try {
+  await s.recv(1024);
+} catch (e) {
+  print("recv with a timeout:", e);
+}
+
+s.setblocking(false);                          // the same as settimeout(0.0)
+print("gettimeout():", s.gettimeout(), "getblocking():", s.getblocking());
+try {
+  await s.recv(1024);
+} catch (e) {
+  print("non-blocking recv:", e);
+}
+
+// 超时不会让数据丢失 / a timeout loses nothing
+await s.sendto("still here", await s.getsockname());
+print("later:", await s.recv(1024));
+
+s.settimeout(null);                            // back to blocking, as the tutorial advises
+print("gettimeout():", s.gettimeout(), "getblocking():", s.getblocking());
+`,
+    check: {
+      output: [
+        "^gettimeout\\(\\): None$",
+        "^gettimeout\\(\\): 0\\.5$",
+        "^recv with a timeout: TimeoutError: timed out$",
+        "^gettimeout\\(\\): 0 getblocking\\(\\): False$",
+        "^non-blocking recv: BlockingIOError: \\[Errno 11\\] Resource temporarily unavailable$",
+        "^later: b'still here'$",
+        "^gettimeout\\(\\): None getblocking\\(\\): True$",
+      ],
+      calls: ["settimeout", "setblocking", "recv"],
+      sockets: 1,
+    },
+  },
+  {
+    id: "fileno-makefile",
+    number: 11,
+    title: { zh: "fileno 与 makefile", en: "fileno and makefile" },
+    summary: {
+      zh: "socket 的编号，以及把 socket 当文件按行读写。",
+      en: "A socket's number, and reading and writing a socket like a file, line by line.",
+    },
+    explain: {
+      zh: `<p><code>fileno()</code> 返回 socket 的文件描述符（一个小整数），关闭后返回 -1。</p>
+<p><code>makefile()</code> 创建一个与 socket 关联的文件对象：可以像读文件一样 <code>readline()</code> 按行读，<code>write()</code> 写，<code>flush()</code> 把缓冲的数据真正发出去。很多文本协议（HTTP、SMTP）都是按行的，用它很方便。注意：文件会预先读入一块数据，之后不要再直接用 <code>recv</code> 混着读。</p>`,
+      en: `<p><code>fileno()</code> returns the socket's file descriptor, a small integer; after close, -1.</p>
+<p><code>makefile()</code> makes a file object tied to the socket: <code>readline()</code> reads a line as from a file, <code>write()</code> writes, and <code>flush()</code> sends what is buffered. Many text protocols (HTTP, SMTP) work in lines, and this makes them easy. Mind that the file reads ahead: do not mix it with <code>recv</code> on the same socket.</p>`,
+    },
+    python: `f = conn.makefile("rwb")
+line = f.readline()
+f.write(b"250 OK\\r\\n")
+f.flush()`,
+    code: `const server = await bridge.socket(AF_INET, SOCK_STREAM);
+await server.bind(["127.0.0.1", 0]);
+await server.listen(1);
+print("server.fileno():", server.fileno());
+const client = await bridge.socket(AF_INET, SOCK_STREAM);
+await client.connect(await server.getsockname());
+const [conn] = await server.accept();
+print("conn.fileno():", conn.fileno());
+
+// makefile：像文件一样按行读写 / read and write like a file, line by line
+const f = conn.makefile();
+await client.sendall("HELO sockbridge\\r\\nMAIL FROM:<teacher@example.org>\\r\\n");
+print(await f.readline());
+print(await f.readline());
+await f.write("250 OK\\r\\n");
+await f.flush();
+print("the client got", await client.recv(1024));
+await f.close();
+await conn.close();
+print("after close, conn.fileno():", conn.fileno());
+`,
+    check: {
+      output: [
+        "^server\\.fileno\\(\\): 3$",
+        "^conn\\.fileno\\(\\): 5$",
+        "^b'HELO sockbridge\\\\r\\\\n'$",
+        "^b'MAIL FROM:<teacher@example\\.org>\\\\r\\\\n'$",
+        "^the client got b'250 OK\\\\r\\\\n'$",
+        "^after close, conn\\.fileno\\(\\): -1$",
+      ],
+      calls: ["makefile", "readline", "write", "flush"],
+      sockets: 3,
+    },
+  },
+];
+
+export const PLAYGROUND = {
+  id: "playground",
+  number: 0,
+  title: { zh: "练习场", en: "Playground" },
+  summary: {
+    zh: "自由编写代码，使用完整的 socket 接口和同样的实时视图。",
+    en: "Write any code against the full socket API, with the same live view.",
+  },
+  explain: {
+    zh: `<p>在这里写任何代码。可以使用：<code>bridge</code>（已经连好的会话，<code>bridge.socket()</code>、<code>bridge.select()</code>、<code>bridge.getaddrinfo()</code>……），所有常量（<code>AF_INET</code>、<code>SOCK_STREAM</code>、<code>SO_REUSEADDR</code>、<code>ECONNREFUSED</code>……），<code>labs</code>（实验服务的地址：echo、discard、daytime、chargen，各有 TCP 和 UDP），以及 <code>print()</code>。运行结束时，所有没关闭的 socket 都会被关闭。</p>`,
+    en: `<p>Write any code here. In scope: <code>bridge</code> (a connected session: <code>bridge.socket()</code>, <code>bridge.select()</code>, <code>bridge.getaddrinfo()</code>, ...), every constant (<code>AF_INET</code>, <code>SOCK_STREAM</code>, <code>SO_REUSEADDR</code>, <code>ECONNREFUSED</code>, ...), <code>labs</code> (the lab services' addresses: echo, discard, daytime and chargen, each over TCP and UDP), and <code>print()</code>. When the run ends, every socket still open is closed.</p>`,
+  },
+  code: `// select 等待多个 socket 中的任何一个就绪 / select waits until any of several sockets is ready
+const tcp = await bridge.socket(AF_INET, SOCK_STREAM);
+await tcp.connect(labs.daytime_tcp);
+const udp = await bridge.socket(AF_INET, SOCK_DGRAM);
+await udp.sendto("hello?", labs.echo_udp);
+
+const [readable] = await bridge.select([tcp, udp], [], [], 5.0);
+print(readable.length, "socket(s) ready to read");
+for (const s of readable) {
+  print("fd", s.fileno(), "->", s.type === SOCK_DGRAM ? await s.recvfrom(1024) : await s.recv(1024));
+}
+print(await bridge.getaddrinfo("localhost", 80, AF_INET, SOCK_STREAM));
+`,
+  check: {
+    output: ["socket\\(s\\) ready to read$", "^fd \\d+ -> ", "^\\[\\(2, 1, 6, '', \\('127\\.0\\.0\\.1', 80\\)\\)\\]$"],
+    calls: ["select", "getaddrinfo"],
+    sockets: 2,
+  },
+};

@@ -1,0 +1,320 @@
+// The live view: a sequence diagram (page, daemon and peer lanes) and a socket table, drawn from
+// the bridge's trace events (bridge.ontrace) as the code runs.
+
+import { repr } from "./repr.js";
+
+const LANE = { page: 16.66, daemon: 50, peer: 83.33 };
+const FAMILY = { 1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6" };
+const TYPE = { 1: "SOCK_STREAM", 2: "SOCK_DGRAM" };
+const WAITS = new Set(["accept", "connect", "recv", "recvfrom", "send", "sendall", "sendto", "select", "readline", "read"]);
+
+/** Constant names by value, for one prefix of the package's exports (`AF_`, `SO_`, ...). */
+function namesFor(sb, prefix) {
+  const names = new Map();
+  for (const [name, value] of Object.entries(sb)) {
+    if (name.startsWith(prefix) && typeof value === "number" && !names.has(value)) names.set(value, name);
+  }
+  return names;
+}
+
+/** Arguments shown with the names the code used: socket(AF_INET, SOCK_STREAM), not socket(2, 1, 0). */
+function namer(sb) {
+  const af = namesFor(sb, "AF_"), sock = namesFor(sb, "SOCK_"), shut = namesFor(sb, "SHUT_"), msg = namesFor(sb, "MSG_");
+  const levels = new Map([[sb.SOL_SOCKET, ["SOL_SOCKET", "SO_"]], [sb.IPPROTO_TCP, ["IPPROTO_TCP", "TCP_"]],
+    [sb.IPPROTO_IP, ["IPPROTO_IP", "IP_"]], [sb.IPPROTO_IPV6, ["IPPROTO_IPV6", "IPV6_"]]]);
+  const options = new Map([...levels.values()].map(([, prefix]) => [prefix, namesFor(sb, prefix)]));
+  const flags = (n) => {
+    const set = [...msg].filter(([bit]) => n & bit).map(([, name]) => name);
+    return set.length ? set.join(" | ") : n;
+  };
+  const type = (n) => {
+    const base = n & ~(sb.SOCK_NONBLOCK | sb.SOCK_CLOEXEC);
+    return [sock.get(base) ?? base, ...(n & sb.SOCK_NONBLOCK ? ["SOCK_NONBLOCK"] : [])].join(" | ");
+  };
+  const name = (map, n) => ({ name: map.get(n) ?? n });
+  return (method, args) => {
+    const a = [...args];
+    switch (method) {
+      case "socket":
+        if (a[2] === 0) a.pop();
+        return [name(af, a[0]), { name: type(a[1]) }, ...a.slice(2)];
+      case "setsockopt":
+      case "getsockopt": {
+        const [level, prefix] = levels.get(a[0]) ?? [a[0], null];
+        const option = prefix ? options.get(prefix).get(a[1]) ?? a[1] : a[1];
+        return [{ name: level }, { name: option }, ...a.slice(2)];
+      }
+      case "shutdown":
+        return [name(shut, a[0])];
+      case "settimeout":
+        return [a[0] ?? null]; // settimeout(None)
+      case "recv":
+      case "recvfrom":
+      case "send":
+        if (typeof a[1] === "number" && a[1] !== 0) a[1] = { name: flags(a[1]) };
+        return a;
+      default:
+        return a;
+    }
+  };
+}
+
+/** Short text for an argument or result in the diagram. */
+function brief(value, Socket) {
+  if (value && typeof value === "object" && "name" in value && Object.keys(value).length === 1) return String(value.name);
+  if (Socket && value instanceof Socket) return `socket fd ${value.fileno()}`;
+  if (Array.isArray(value) && value.length === 2 && Socket && value[0] instanceof Socket) {
+    return `(socket fd ${value[0].fileno()}, ${repr(value[1], Socket)})`;
+  }
+  if (value instanceof Uint8Array) {
+    const text = repr(value.subarray(0, 24));
+    return value.length > 24 ? `${text.slice(0, -1)}…' (${value.length} B)` : text;
+  }
+  if (typeof value === "string" && value.length > 28) return repr(value.slice(0, 28) + "…");
+  if (Array.isArray(value) && value.some((v) => Array.isArray(v) && v.some((s) => s instanceof Socket))) {
+    return "[" + value.map((list) => "[" + list.map((s) => `fd ${s.fileno()}`).join(", ") + "]").join(", ") + "]";
+  }
+  return repr(value, Socket);
+}
+
+function argsText(args, Socket) {
+  const shown = [...args];
+  // Optional arguments left out arrive as undefined: show the call as it was written.
+  while (shown.length && shown.at(-1) === undefined) shown.pop();
+  return shown.map((a) => brief(a, Socket)).join(", ");
+}
+
+function address(a) {
+  if (a === undefined || a === null) return "";
+  if (typeof a === "string") return a === "" ? "(unnamed)" : a;
+  return a.length >= 4 ? `[${a[0]}]:${a[1]}` : `${a[0]}:${a[1]}`;
+}
+
+export class LiveView {
+  /** `sb` is the sockbridge package: its Socket class and constants. */
+  constructor(diagram, table, text, sb) {
+    this.diagram = diagram;
+    this.table = table;
+    this.text = text; // the UI strings of the current language
+    this.Socket = sb.Socket;
+    this.named = namer(sb);
+    this.sockets = new Map();
+    this.calls = new Map();
+    this.reset();
+  }
+
+  reset() {
+    this.sockets.clear();
+    this.calls.clear();
+    this.diagram.innerHTML = "";
+    const lanes = document.createElement("div");
+    lanes.className = "lanes";
+    for (const key of ["lanePage", "laneDaemon", "lanePeer"]) {
+      const cell = document.createElement("div");
+      cell.textContent = this.text[key];
+      lanes.append(cell);
+    }
+    this.rows = document.createElement("div");
+    this.rows.className = "rows";
+    const empty = document.createElement("div");
+    empty.className = "empty";
+    empty.textContent = this.text.diagramEmpty;
+    this.rows.append(empty);
+    this.diagram.append(lanes, this.rows);
+    this.renderTable();
+  }
+
+  /** Adds one arrow from lane `from` to lane `to`, labelled; returns the row. */
+  step(from, to, label, kind, fd) {
+    this.rows.querySelector(".empty")?.remove();
+    const row = document.createElement("div");
+    row.className = `step ${kind}`;
+    const left = Math.min(LANE[from], LANE[to]);
+    const width = Math.abs(LANE[to] - LANE[from]);
+    const arrow = document.createElement("div");
+    arrow.className = `arrow ${LANE[to] > LANE[from] ? "right" : "left"}`;
+    arrow.style.left = `${left}%`;
+    arrow.style.width = `${width}%`;
+    const text = document.createElement("div");
+    text.className = "label";
+    text.style.left = `${left}%`;
+    text.style.width = `${width}%`;
+    if (fd !== null && fd !== undefined && fd >= 0) {
+      const badge = document.createElement("span");
+      badge.className = "fd";
+      badge.textContent = `fd ${fd}`;
+      text.append(badge);
+    }
+    text.append(label);
+    text.title = label;
+    row.append(arrow, text);
+    row.dataset.method = kind;
+    this.rows.append(row);
+    this.diagram.scrollTop = this.diagram.scrollHeight;
+    return row;
+  }
+
+  /** One trace event from bridge.ontrace. */
+  event(e) {
+    const S = this.Socket;
+    if (e.phase === "call") {
+      const row = this.step("page", "daemon", `${e.method}(${argsText(this.named(e.method, e.args), S)})`, "call", e.fd);
+      row.dataset.call = e.method;
+      if (WAITS.has(e.method)) {
+        row.classList.add("pending");
+        const wait = document.createElement("div");
+        wait.className = "wait";
+        row.append(wait);
+      }
+      this.calls.set(e.id, row);
+      return;
+    }
+    const callRow = this.calls.get(e.id);
+    if (callRow) {
+      callRow.classList.remove("pending");
+      callRow.querySelector(".wait")?.remove();
+      this.calls.delete(e.id);
+    }
+    this.wire(e);
+    const ms = e.duration >= 1 ? ` · ${Math.round(e.duration)} ms` : "";
+    if (e.error) {
+      const what = e.error.errno !== null && e.error.errno !== undefined ? `${e.error.name} (${e.error.errno})` : e.error.name;
+      this.step("daemon", "page", `${what}${ms}`, "return error", e.fd).dataset.ret = e.method;
+    } else {
+      const result = e.result === undefined ? "None" : brief(e.result, S);
+      this.step("daemon", "page", `${e.method} → ${result}${ms}`, "return", e.fd).dataset.ret = e.method;
+    }
+    this.track(e);
+  }
+
+  /** What crossed the network for a call: arrows between the daemon and the peer. */
+  wire(e) {
+    const t = this.text;
+    if (e.error) {
+      if (e.method === "connect" && e.error.errno === 111) this.step("peer", "daemon", t.wireRefused, "wire error", e.fd);
+      return;
+    }
+    switch (e.method) {
+      case "connect":
+        this.step("daemon", "peer", t.wireConnect, "wire", e.fd);
+        break;
+      case "accept":
+        this.step("peer", "daemon", t.wireAccept, "wire", e.fd);
+        break;
+      case "send":
+      case "sendall":
+      case "sendto":
+      case "write": {
+        const size = typeof e.result === "number" ? e.result : (e.args[0]?.length ?? "");
+        this.step("daemon", "peer", `${t.wireData} ${size} B`, "wire", e.fd);
+        break;
+      }
+      case "recv":
+      case "recvfrom":
+      case "readline":
+      case "read": {
+        const data = Array.isArray(e.result) ? e.result[0] : e.result;
+        if (data instanceof Uint8Array) {
+          this.step("peer", "daemon", data.length === 0 ? t.wireEof : `${t.wireData} ${data.length} B`, "wire", e.fd);
+        }
+        break;
+      }
+      case "close":
+        this.step("daemon", "peer", t.wireClose, "wire", e.fd);
+        break;
+      default:
+    }
+  }
+
+  /** Keeps the socket table in step with what the calls did. */
+  track(e) {
+    const S = this.Socket;
+    const row = (fd) => this.sockets.get(fd);
+    const set = (fd, changes) => {
+      const r = row(fd);
+      if (r) Object.assign(r, changes, { changed: true });
+    };
+    if (e.error) {
+      if (e.fd !== null && e.error.name === "TimeoutError") set(e.fd, { note: this.text.timedOut });
+      this.renderTable();
+      return;
+    }
+    switch (e.method) {
+      case "socket":
+        if (e.result instanceof S) {
+          const s = e.result;
+          this.sockets.set(s.fileno(), {
+            fd: s.fileno(), family: FAMILY[s.family] ?? s.family, type: TYPE[s.type] ?? s.type,
+            state: this.text.stateNew, local: "", remote: "", timeout: this.text.blocking, note: "", changed: true,
+          });
+        }
+        break;
+      case "bind":
+        set(e.fd, { local: address(e.args[0]), state: this.text.stateBound });
+        break;
+      case "listen":
+        set(e.fd, { state: this.text.stateListening });
+        break;
+      case "getsockname":
+        set(e.fd, { local: address(e.result) });
+        break;
+      case "getpeername":
+        set(e.fd, { remote: address(e.result) });
+        break;
+      case "connect":
+        set(e.fd, { remote: address(e.args[0]), state: this.text.stateConnected });
+        break;
+      case "connect_ex":
+        if (e.result === 0) set(e.fd, { remote: address(e.args[0]), state: this.text.stateConnected });
+        else set(e.fd, { note: `connect_ex → ${e.result}` });
+        break;
+      case "accept": {
+        const [conn, peer] = e.result;
+        const listener = row(e.fd);
+        this.sockets.set(conn.fileno(), {
+          fd: conn.fileno(), family: listener?.family ?? "", type: listener?.type ?? "", state: this.text.stateConnected,
+          local: listener?.local ?? "", remote: address(peer), timeout: this.text.blocking, note: this.text.acceptedFrom(e.fd),
+          changed: true,
+        });
+        break;
+      }
+      case "recv":
+        if (e.result instanceof Uint8Array && e.result.length === 0) set(e.fd, { note: this.text.peerClosed });
+        break;
+      case "sendto":
+        if (!row(e.fd)?.local) set(e.fd, { local: this.text.autoBound });
+        break;
+      case "shutdown":
+        set(e.fd, { state: `shutdown(${["SHUT_RD", "SHUT_WR", "SHUT_RDWR"][e.args[0]] ?? e.args[0]})` });
+        break;
+      case "settimeout":
+      case "setblocking": {
+        const t = e.method === "setblocking" ? (e.args[0] ? null : 0) : e.args[0];
+        set(e.fd, { timeout: t === null || t === undefined ? this.text.blocking : t === 0 ? this.text.nonBlocking : `${t} s` });
+        break;
+      }
+      case "close":
+        set(e.fd, { state: this.text.stateClosed, closed: true });
+        break;
+      default:
+    }
+    this.renderTable();
+  }
+
+  renderTable() {
+    const t = this.text;
+    const head = `<thead><tr>${[t.colFd, t.colFamily, t.colType, t.colState, t.colLocal, t.colRemote, t.colTimeout, ""]
+      .map((h) => `<th>${h}</th>`).join("")}</tr></thead>`;
+    const body = [...this.sockets.values()].sort((a, b) => a.fd - b.fd).map((r) => {
+      const cells = [r.fd, r.family, r.type, r.state, r.local, r.remote, r.timeout, r.note].map((c) => {
+        const td = document.createElement("td");
+        td.textContent = c ?? "";
+        return td.outerHTML;
+      });
+      const cls = [r.closed ? "closed" : "", r.changed ? "changed" : ""].join(" ").trim();
+      r.changed = false;
+      return `<tr data-fd="${r.fd}" class="${cls}">${cells.join("")}</tr>`;
+    }).join("");
+    this.table.innerHTML = head + `<tbody>${body || `<tr><td colspan="8">${t.tableEmpty}</td></tr>`}</tbody>`;
+  }
+}
