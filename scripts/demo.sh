@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Brings the demo up: builds the browser package if needed, then runs the daemon, which serves the
-# teaching pages and prints their URL. Options are passed to bridge-daemon (see --help), e.g.
+# teaching pages and prints their URL (build output goes to stderr, so stdout starts with the
+# daemon's WebSocket URL, as it does for the daemon alone). Options are passed to bridge-daemon (see --help), e.g.
 #   ./scripts/demo.sh --listen 127.0.0.1:8000
 # On a fresh machine this installs the wasm32 target and the pinned wasm-bindgen CLI first.
 set -euo pipefail
@@ -17,7 +18,7 @@ fi
 # Rebuild the package when any of its sources is newer than it.
 if [ ! -f web-demo/pkg/sockbridge.js ] \
   || [ -n "$(find wasm-client/src bridge-protocol/src Cargo.lock -newer web-demo/pkg/sockbridge.js -print -quit)" ]; then
-  ./scripts/build-web.sh
+  ./scripts/build-web.sh >&2
 fi
 cargo build --release --locked -p bridge-daemon
 exec ./target/release/bridge-daemon "$@"
