@@ -4,7 +4,7 @@
 use crate::policy::Policy;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bridge_protocol::SUBPROTOCOL;
+use bridge_protocol::{SUBPROTOCOL, auth};
 use std::path::{Component, Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -99,15 +99,21 @@ pub(crate) async fn read_head(stream: &mut TcpStream, max: usize) -> Result<(Hea
     }
 }
 
-/// A refusal: the status to answer and a plain-words reason for the body.
+/// A refusal: the status to answer, a plain-words reason for the body, and the check that refused
+/// (for the audit log).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Refusal {
     pub(crate) status: u16,
     pub(crate) reason: &'static str,
+    pub(crate) rule: &'static str,
 }
 
-fn refuse(status: u16, reason: &'static str) -> Refusal {
-    Refusal { status, reason }
+pub(crate) fn refuse(status: u16, reason: &'static str) -> Refusal {
+    Refusal { status, reason, rule: "http" }
+}
+
+fn refuse_by(status: u16, rule: &'static str, reason: &'static str) -> Refusal {
+    Refusal { status, reason, rule }
 }
 
 /// Checks a request's `Host` (every request, pages included: a DNS-rebinding page must not read
@@ -115,13 +121,29 @@ fn refuse(status: u16, reason: &'static str) -> Refusal {
 pub(crate) fn check_host(head: &Head, policy: &Policy) -> Result<(), Refusal> {
     match head.header("host") {
         Some(host) if policy.host_allowed(host) => Ok(()),
-        Some(_) => Err(refuse(403, "this Host is not the bridge daemon (localhost, 127.0.0.1 or [::1] with its port)")),
-        None if head.header_count("host") > 1 => Err(refuse(400, "more than one Host header")),
-        None => Err(refuse(400, "the request has no Host header")),
+        Some(_) => Err(refuse_by(
+            403,
+            "host",
+            "this Host is not the bridge daemon (localhost, 127.0.0.1 or [::1] with its port)",
+        )),
+        None if head.header_count("host") > 1 => Err(refuse_by(400, "host", "more than one Host header")),
+        None => Err(refuse_by(400, "host", "the request has no Host header")),
     }
 }
 
+/// The token a handshake offers as a `sockbridge.token.<token>` subprotocol, if any.
+fn offered_token(head: &Head) -> Option<&str> {
+    head.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-protocol"))
+        .flat_map(|(_, v)| v.split(','))
+        .find_map(|t| t.trim().strip_prefix(auth::SUBPROTOCOL_PREFIX))
+}
+
 /// Checks a WebSocket upgrade and returns the `Sec-WebSocket-Accept` value.
+///
+/// The order of the checks decides what a refused client learns: a page of a foreign origin is
+/// told only that its origin is not admitted, never whether a token would have been needed.
 pub(crate) fn check_upgrade(head: &Head, policy: &Policy) -> Result<String, Refusal> {
     if head.method != "GET" {
         return Err(refuse(405, "a WebSocket handshake is a GET"));
@@ -137,10 +159,17 @@ pub(crate) fn check_upgrade(head: &Head, policy: &Policy) -> Result<String, Refu
         return Err(refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64"));
     }
     if head.header_count("origin") > 1 || !policy.origin_allowed(head.header("origin")) {
-        return Err(refuse(403, "this page's origin may not use the bridge (see --allow-origin)"));
+        return Err(refuse_by(403, "origin", "this page's origin may not use the bridge (see --allow-origin)"));
     }
     if !head.has_token("sec-websocket-protocol", SUBPROTOCOL) {
         return Err(refuse(400, "offer the WebSocket subprotocol sockbridge.v1"));
+    }
+    if !policy.token_ok(offered_token(head)) {
+        return Err(refuse_by(
+            403,
+            "token",
+            "the bridge needs its token: open the address bridge-daemon printed (it ends in #sb-token=...)",
+        ));
     }
     Ok(derive_accept_key(key.trim().as_bytes()))
 }
@@ -264,6 +293,7 @@ fn content_type(path: &Path) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::{PolicyInput, Token};
     use std::net::SocketAddr;
 
     fn head(lines: &[(&str, &str)]) -> Head {
@@ -275,7 +305,12 @@ mod tests {
     }
 
     fn policy() -> Policy {
-        Policy::new(SocketAddr::from(([127, 0, 0, 1], 7320)), &[])
+        Policy::new(SocketAddr::from(([127, 0, 0, 1], 7320)), PolicyInput::default())
+    }
+
+    fn policy_with_token(token: &Token) -> Policy {
+        let input = PolicyInput { token: Some(token.clone()), ..PolicyInput::default() };
+        Policy::new(SocketAddr::from(([127, 0, 0, 1], 7320)), input)
     }
 
     fn upgrade(extra: &[(&str, &str)]) -> Head {
@@ -318,6 +353,28 @@ mod tests {
         let mut h = upgrade(&[]);
         h.method = "POST".into();
         assert_eq!(status(&h), Some(405));
+    }
+
+    #[test]
+    fn tokens_are_checked() {
+        let token = Token::generate();
+        let p = policy_with_token(&token);
+        let rule = |h: &Head| check_upgrade(h, &p).err().map(|r| r.rule);
+        let good = format!("sockbridge.v1, sockbridge.token.{}", token.reveal());
+        assert_eq!(rule(&upgrade(&[])), Some("token"), "no token");
+        let mut h = upgrade(&[("Origin", "http://localhost:7320")]);
+        h.headers.retain(|(n, _)| n != "Sec-WebSocket-Protocol");
+        h.headers.push(("Sec-WebSocket-Protocol".into(), good.clone()));
+        assert_eq!(rule(&h), None);
+        // In two headers, as some clients send them.
+        let mut h = upgrade(&[]);
+        h.headers.push(("Sec-WebSocket-Protocol".into(), format!("sockbridge.token.{}", token.reveal())));
+        assert_eq!(rule(&h), None);
+        let wrong =
+            upgrade(&[("Sec-WebSocket-Protocol", "sockbridge.token.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]);
+        assert_eq!(rule(&wrong), Some("token"));
+        // A foreign origin learns nothing about the token.
+        assert_eq!(rule(&upgrade(&[("Origin", "https://evil.example")])), Some("origin"));
     }
 
     #[test]

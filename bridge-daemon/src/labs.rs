@@ -11,12 +11,14 @@
 //! They are bounded like everything else: at most [`MAX_CONNECTIONS`] TCP connections per service,
 //! writes wait for the reader (TCP flow control), and a UDP answer is at most 512 bytes.
 
+use crate::clock::{civil_from_days, days_and_seconds};
+use crate::policy::rule::Proto;
 use bridge_protocol::Address;
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
@@ -50,16 +52,27 @@ impl Service {
     }
 }
 
-/// Starts every service on 127.0.0.1 and returns their addresses by name (`"echo_tcp"`, ...).
-/// They stop when `stop` is cancelled; `tracker` knows their tasks.
-pub(crate) async fn start(stop: &CancellationToken, tracker: &TaskTracker) -> io::Result<BTreeMap<String, Address>> {
-    let mut labs = BTreeMap::new();
+/// Where the services listen.
+#[derive(Debug, Default)]
+pub(crate) struct Labs {
+    /// By name (`"echo_tcp"`, ...), as `hello` reports them.
+    pub(crate) names: BTreeMap<String, Address>,
+    /// As the egress policy's `labs` set.
+    pub(crate) addrs: Vec<(Proto, SocketAddr)>,
+}
+
+/// Starts every service on 127.0.0.1. They stop when `stop` is cancelled; `tracker` knows their
+/// tasks.
+pub(crate) async fn start(stop: &CancellationToken, tracker: &TaskTracker) -> io::Result<Labs> {
+    let mut labs = Labs::default();
     for service in Service::ALL {
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let listener = TcpListener::bind(loopback).await?;
         let udp = UdpSocket::bind(loopback).await?;
-        labs.insert(format!("{}_tcp", service.name()), Address::from(listener.local_addr()?));
-        labs.insert(format!("{}_udp", service.name()), Address::from(udp.local_addr()?));
+        for (proto, addr) in [(Proto::Tcp, listener.local_addr()?), (Proto::Udp, udp.local_addr()?)] {
+            labs.names.insert(format!("{}_{proto}", service.name()), Address::from(addr));
+            labs.addrs.push((proto, addr));
+        }
         tracker.spawn(serve_tcp(service, listener, stop.clone(), tracker.clone()));
         tracker.spawn(serve_udp(service, udp, stop.clone()));
     }
@@ -190,26 +203,11 @@ fn daytime(now: SystemTime) -> String {
         "November",
         "December",
     ];
-    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (days, rest, _) = days_and_seconds(now);
     let (year, month, day) = civil_from_days(days as i64);
     let weekday = DAYS[(days % 7) as usize];
     let month_name = MONTHS[(month - 1) as usize];
     format!("{weekday}, {month_name} {day}, {year} {:02}:{:02}:{:02}-UTC\r\n", rest / 3600, rest % 3600 / 60, rest % 60)
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -218,10 +216,7 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_716), (2023, 12, 25));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_426_867);
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(1_795_426_867);
         assert_eq!(daytime(t), "Monday, November 23, 2026 09:41:07-UTC\r\n");
     }
 

@@ -22,7 +22,9 @@
 //! | module | owns |
 //! |---|---|
 //! | [`config`] | [`Config`] and [`Limits`]: every setting and bound, with its default |
-//! | `policy` | the security floor: Host and Origin checks, bind and dial rules |
+//! | [`policy`] | the security policy: the handshake gate (Host, Origin, token), bind rules, egress rules |
+//! | `audit` | the audit log of refusals |
+//! | `rate` | token buckets for request and connect rates |
 //! | `server` | the accept loop, the handshake, shutdown |
 //! | `http` | request heads, the WebSocket handshake gate, static pages |
 //! | `session` | one WebSocket: requests, responses, cleanup |
@@ -35,6 +37,8 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("bridge-daemon speaks Linux errno numbers and socket constants; it builds on Linux only");
 
+mod audit;
+mod clock;
 pub mod config;
 mod error;
 mod http;
@@ -42,12 +46,15 @@ mod labs;
 mod lane;
 mod net;
 pub mod policy;
+mod rate;
 mod sandbox;
 mod server;
 mod session;
 mod table;
 
 pub use config::{Config, Limits, UnixSockets};
+pub use net::resolve::{Lookup, LookupFuture, Query, SystemLookup};
+pub use policy::{OriginRules, Ruleset, Token};
 pub use server::serve;
 
 /// The directory of the teaching pages in a source checkout (`web-demo/`), used as the default web

@@ -1,8 +1,9 @@
 //! `bridge-daemon`: arguments, logging and signals; the work is in the library.
 
-use anyhow::{Context, bail};
-use bridge_daemon::{Config, Limits, UnixSockets};
-use bridge_protocol::DEFAULT_PORT;
+use anyhow::{Context, anyhow, bail};
+use bridge_daemon::config::file;
+use bridge_daemon::{Config, Limits, Token, UnixSockets};
+use bridge_protocol::{DEFAULT_PORT, auth};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::Write as _;
@@ -14,9 +15,12 @@ use tracing_subscriber::EnvFilter;
 
 /// Real sockets for web pages: serves Python's socket API over WebSocket.
 ///
-/// The first line on standard output is the WebSocket URL to connect to (useful with --listen
-/// 127.0.0.1:0, which picks a free port). Logs go to standard error; set RUST_LOG to choose what
-/// they show (for example RUST_LOG=bridge_daemon=debug).
+/// The first line on standard output is the WebSocket URL to connect to, with this run's token in
+/// its fragment (ws://127.0.0.1:7320/#sb-token=...); the second is the teaching pages' address,
+/// to open in a browser. With --listen 127.0.0.1:0 the daemon picks a free port. Logs go to
+/// standard error; set RUST_LOG to choose what they show (for example RUST_LOG=bridge_daemon=debug).
+///
+/// By default a page may reach only its own sockets and the lab services; see --allow-connect.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -28,22 +32,54 @@ struct Args {
 
 #[derive(Debug, clap::Args)]
 struct Options {
+    /// Read settings from this TOML file; options given here add to its lists and override its
+    /// values.
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
     /// Address to listen on, loopback only [default: 127.0.0.1:7320; for exec, a free port].
     #[arg(long, global = true)]
     listen: Option<SocketAddr>,
-    /// Also admit pages from this origin (exact `scheme://host[:port]`; repeat or comma-separate).
-    /// The daemon's own origin is always admitted.
+    /// Also admit pages from this origin (exact `scheme://host[:port]`; `null` for file:// pages;
+    /// repeat or comma-separate). The daemon's own origin is always admitted.
     #[arg(long = "allow-origin", value_name = "ORIGIN", value_delimiter = ',', global = true)]
     allow_origin: Vec<String>,
+    /// Also accept this name in the Host header (besides localhost, 127.0.0.1 and [::1]).
+    #[arg(long = "allow-host", value_name = "NAME", value_delimiter = ',', global = true)]
+    allow_host: Vec<String>,
+    /// Let pages connect and send here too: target[:ports][/tcp|/udp], where target is a host
+    /// name, *.domain, an address ([v6] in brackets), a CIDR block, or one of own, labs,
+    /// loopback, private, link-local, public. A page can always reach its own sockets.
+    #[arg(long = "allow-connect", value_name = "RULE", value_delimiter = ',', global = true)]
+    allow_connect: Vec<String>,
+    /// Never let pages connect or send here (wins over every allow rule).
+    #[arg(long = "deny-connect", value_name = "RULE", value_delimiter = ',', global = true)]
+    deny_connect: Vec<String>,
+    /// Let pages connect to this Unix socket (an absolute path, exactly; `unix:/run/app.sock`).
+    #[arg(long = "allow-unix", value_name = "PATH", value_delimiter = ',', global = true)]
+    allow_unix: Vec<String>,
+    /// Let an --allow-connect rule naming a cloud metadata address exactly reach it.
+    #[arg(long, global = true)]
+    allow_metadata: bool,
+    /// Write the token here [default: $XDG_RUNTIME_DIR/sockbridge/token-PORT].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_token", global = true)]
+    token_file: Option<PathBuf>,
+    /// Admit clients without the token. Any program of any user on this computer can then use the
+    /// bridge from an admitted origin or with no origin at all.
+    #[arg(long, global = true)]
+    no_token: bool,
+    /// Append one JSON line per refusal to this file.
+    #[arg(long, value_name = "FILE", global = true)]
+    audit_log: Option<PathBuf>,
     /// Serve the teaching pages from this directory (default: the checkout's web-demo/).
     #[arg(long, value_name = "DIR", global = true)]
     web_root: Option<PathBuf>,
-    /// Keep Unix sockets in this directory (default: a fresh private directory per run).
-    #[arg(long, value_name = "DIR", conflicts_with = "no_unix", global = true)]
+    /// Offer Unix sockets, in a fresh private directory made for this run.
+    #[arg(long, conflicts_with = "unix_dir", global = true)]
+    unix: bool,
+    /// Offer Unix sockets, in this directory (made mode 0700 if missing; an existing one must be
+    /// yours and closed to others).
+    #[arg(long, value_name = "DIR", global = true)]
     unix_dir: Option<PathBuf>,
-    /// Refuse AF_UNIX sockets.
-    #[arg(long, global = true)]
-    no_unix: bool,
     /// Do not run the lab services (echo, discard, daytime and chargen on loopback, for lessons).
     #[arg(long, global = true)]
     no_labs: bool,
@@ -53,6 +89,9 @@ struct Options {
     /// Sockets one session may hold.
     #[arg(long, value_name = "N", global = true)]
     max_sockets_per_session: Option<usize>,
+    /// Sockets all sessions together may hold.
+    #[arg(long, value_name = "N", global = true)]
+    max_sockets: Option<usize>,
     /// Blocking requests one session may have in flight.
     #[arg(long, value_name = "N", global = true)]
     max_inflight: Option<usize>,
@@ -63,7 +102,8 @@ enum Command {
     /// Runs a command against a daemon made for it, and exits with the command's exit code.
     ///
     /// The daemon listens on a free loopback port. The command's environment gets
-    /// SOCKBRIDGE_URL (the daemon's WebSocket URL, for `option_env!` or a test harness) and
+    /// SOCKBRIDGE_URL (the daemon's WebSocket URL with the token in its fragment, for
+    /// `option_env!` or a test harness), SOCKBRIDGE_TOKEN (the token alone) and
     /// WASM_BINDGEN_TEST_ADDRESS (where wasm-bindgen-test-runner serves its page; kept if already
     /// set), and that page's origin is admitted. For example:
     ///
@@ -94,76 +134,108 @@ fn main() -> ExitCode {
     }
 }
 
+/// What `run` needs beyond the library's configuration.
+struct Setup {
+    config: Config,
+    listen: Option<SocketAddr>,
+    token_file: Option<PathBuf>,
+}
+
 fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut config = config(&args.options)?;
+    let Setup { mut config, listen, token_file } = setup(&args.options)?;
     raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match args.command {
         None => {
-            let listen = args.options.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
-            runtime.block_on(serve(listen, config))?;
+            let listen = listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
+            runtime.block_on(serve(listen, config, token_file))?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Exec { command }) => {
             let runner = test_runner_address()?;
             config.allowed_origins.push(format!("http://{runner}"));
             config.allowed_origins.push(format!("http://localhost:{}", runner.port()));
-            let listen = args.options.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+            let listen = listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
             runtime.block_on(exec(listen, config, runner, command))
         }
     }
 }
 
-fn config(args: &Options) -> anyhow::Result<Config> {
-    if let Some(listen) = args.listen
+/// The configuration from the file (if any) and the options, checked.
+fn setup(args: &Options) -> anyhow::Result<Setup> {
+    let file = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            file::parse(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?
+        }
+        None => file::FileConfig::default(),
+    };
+    let place = |what: &str| match &args.config {
+        Some(path) => format!("{}: {what}", path.display()),
+        None => what.to_owned(),
+    };
+    let server = &file.server;
+    let listen = args.listen.or(server.listen);
+    if let Some(listen) = listen
         && !listen.ip().is_loopback()
     {
         bail!(
-            "--listen {listen}: the daemon listens on loopback only (a non-loopback listener needs TLS and a token, which this version does not have)"
+            "--listen {listen}: the daemon listens on loopback only (a non-loopback listener needs TLS, which this version does not have)"
         );
     }
-    for origin in &args.allow_origin {
-        check_origin(origin).with_context(|| format!("--allow-origin {origin:?}"))?;
+    let allowed_origins: Vec<String> = server.allow_origin.iter().chain(&args.allow_origin).cloned().collect();
+    for origin in &allowed_origins {
+        file::check_origin(origin).map_err(|why| anyhow!("--allow-origin {origin:?}: {why}"))?;
     }
-    let defaults = Limits::default();
-    let limits = Limits {
-        max_sessions: args.max_sessions.unwrap_or(defaults.max_sessions),
-        max_sockets_per_session: args.max_sockets_per_session.unwrap_or(defaults.max_sockets_per_session),
-        max_inflight_per_session: args.max_inflight.unwrap_or(defaults.max_inflight_per_session),
-        ..defaults
+    if allowed_origins.iter().any(|o| o == "null") {
+        tracing::warn!("admitting origin 'null': every file:// page and sandboxed frame sends it");
+    }
+    let section = &file.connect;
+    let mut rules = file::rules(&section.allow, &section.deny, &section.unix, "[connect] ")
+        .map_err(|e| anyhow!("{}", place(&e)))?;
+    let cli = file::rules(&args.allow_connect, &args.deny_connect, &args.allow_unix, "--connect rules, ")
+        .map_err(|e| anyhow!("{e}"))?;
+    rules.allow.extend(cli.allow);
+    rules.deny.extend(cli.deny);
+    rules.unix.extend(cli.unix);
+    let origin_rules = file.origin_rules().map_err(|e| anyhow!("{}", place(&e)))?;
+    let mut limits = file.limits.apply(Limits::default());
+    limits.max_sessions = args.max_sessions.unwrap_or(limits.max_sessions);
+    limits.max_sockets_per_session = args.max_sockets_per_session.unwrap_or(limits.max_sockets_per_session);
+    limits.max_sockets = args.max_sockets.unwrap_or(limits.max_sockets);
+    limits.max_inflight_per_session = args.max_inflight.unwrap_or(limits.max_inflight_per_session);
+    limits.validate().map_err(|e| anyhow!("{}", place(&format!("[limits] {e}"))))?;
+    let unix = match (&args.unix_dir, args.unix, &server.unix_dir, server.unix) {
+        (Some(dir), _, _, _) => UnixSockets::Dir(dir.clone()),
+        (None, true, _, _) => UnixSockets::PrivateDir,
+        (None, false, Some(dir), _) => UnixSockets::Dir(dir.clone()),
+        (None, false, None, Some(true)) => UnixSockets::PrivateDir,
+        _ => UnixSockets::Disabled,
     };
-    limits.validate().map_err(anyhow::Error::msg)?;
-    let unix = match (&args.unix_dir, args.no_unix) {
-        (_, true) => UnixSockets::Disabled,
-        (Some(dir), false) => UnixSockets::Dir(dir.clone()),
-        (None, false) => UnixSockets::PrivateDir,
-    };
-    let web_root = match &args.web_root {
+    let web_root = match args.web_root.as_ref().or(server.web_root.as_ref()) {
         Some(dir) if dir.is_dir() => Some(dir.clone()),
         Some(dir) => bail!("--web-root {}: not a directory", dir.display()),
         None => bridge_daemon::source_web_root(),
     };
-    Ok(Config { allowed_origins: args.allow_origin.clone(), web_root, unix, labs: !args.no_labs, limits })
-}
-
-/// An origin is `null` or `scheme://host[:port]` with scheme http or https, and nothing else.
-fn check_origin(origin: &str) -> anyhow::Result<()> {
-    if origin == "null" {
-        return Ok(());
+    let no_token = args.no_token || server.token == Some(false);
+    if no_token {
+        tracing::warn!("--no-token: any program of any user on this computer can use the bridge");
     }
-    let Some((scheme, rest)) = origin.split_once("://") else {
-        bail!("an origin looks like http://localhost:8000");
+    let config = Config {
+        allowed_origins,
+        allowed_hosts: server.allow_host.iter().chain(&args.allow_host).map(|h| h.to_ascii_lowercase()).collect(),
+        token: if no_token { None } else { Some(Token::generate()) },
+        rules,
+        origin_rules,
+        allow_metadata: args.allow_metadata || server.allow_metadata == Some(true),
+        audit_log: args.audit_log.clone().or_else(|| server.audit_log.clone()),
+        web_root,
+        unix,
+        labs: !args.no_labs && server.labs != Some(false),
+        limits,
+        resolver: None,
     };
-    if scheme != "http" && scheme != "https" {
-        bail!("the scheme must be http or https");
-    }
-    let bad = rest.is_empty()
-        || rest.contains(['/', '?', '#', '@', '*', ' '])
-        || rest.chars().any(|c| c.is_ascii_uppercase());
-    if bad {
-        bail!("an origin is scheme://host[:port] in lower case, with no path, wildcard or user part");
-    }
-    Ok(())
+    Ok(Setup { config, listen, token_file: args.token_file.clone().or_else(|| server.token_file.clone()) })
 }
 
 /// Raises the soft open-file limit to the hard one: each page socket is one fd.
@@ -182,21 +254,55 @@ async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))
 }
 
-async fn serve(listen: SocketAddr, config: Config) -> anyhow::Result<()> {
+async fn serve(listen: SocketAddr, config: Config, token_file: Option<PathBuf>) -> anyhow::Result<()> {
     let listener = bind(listen).await?;
     let addr = listener.local_addr()?;
-    announce(addr, config.web_root.is_some())?;
-    bridge_daemon::serve(listener, config, shutdown_signal()).await?;
+    let written = match &config.token {
+        Some(token) => {
+            let path = token_file.unwrap_or_else(|| default_token_path(addr.port()));
+            token.write_file(&path).with_context(|| format!("cannot write the token to {}", path.display()))?;
+            tracing::info!(file = %path.display(), "token written");
+            Some((path, token.clone()))
+        }
+        None => None,
+    };
+    announce(addr, config.token.as_ref(), config.web_root.is_some())?;
+    let result = bridge_daemon::serve(listener, config, shutdown_signal()).await;
+    // Remove the token file, unless another daemon has written its own there since.
+    if let Some((path, token)) = written
+        && std::fs::read_to_string(&path).is_ok_and(|text| token.matches(text.trim()))
+    {
+        let _ = std::fs::remove_file(&path);
+    }
+    result?;
     Ok(())
 }
 
-/// The first stdout line is the WebSocket URL; scripts read it to find a port chosen with :0.
+/// `$XDG_RUNTIME_DIR/sockbridge/token-PORT`, or under the temporary directory without one.
+fn default_token_path(port: u16) -> PathBuf {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|p| p.is_absolute());
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    auth::token_path(runtime.as_deref(), &std::env::temp_dir(), uid, port)
+}
+
+/// The daemon's addresses with the token in their fragment (`#sb-token=…`), which browsers never
+/// send to a server.
+fn with_token(url: &str, token: Option<&Token>) -> String {
+    match token {
+        Some(t) => format!("{url}#{}={}", auth::FRAGMENT_KEY, t.reveal()),
+        None => url.to_owned(),
+    }
+}
+
+/// The first stdout line is the WebSocket URL (with the token); scripts read it to find a port
+/// chosen with :0. The second is the teaching pages' address, to open in a browser.
 #[allow(clippy::print_stdout)]
-fn announce(addr: SocketAddr, pages: bool) -> anyhow::Result<()> {
+fn announce(addr: SocketAddr, token: Option<&Token>, pages: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "ws://{addr}/")?;
+    writeln!(out, "{}", with_token(&format!("ws://{addr}/"), token))?;
     if pages {
-        writeln!(out, "teaching pages: http://{addr}/")?;
+        writeln!(out, "teaching pages: {}", with_token(&format!("http://{addr}/"), token))?;
     }
     out.flush()?;
     Ok(())
@@ -220,14 +326,17 @@ async fn exec(
     command: Vec<OsString>,
 ) -> anyhow::Result<ExitCode> {
     let listener = bind(listen).await?;
-    let url = format!("ws://{}/", listener.local_addr()?);
+    let url = with_token(&format!("ws://{}/", listener.local_addr()?), config.token.as_ref());
+    let token = config.token.as_ref().map(|t| t.reveal().to_owned()).unwrap_or_default();
     let stop = CancellationToken::new();
     let daemon = tokio::spawn(bridge_daemon::serve(listener, config, stop.clone().cancelled_owned()));
     let Some((program, rest)) = command.split_first() else { bail!("exec needs a command") };
-    eprintln!("bridge-daemon: {url} for {} (pages of http://{runner} admitted)", program.to_string_lossy());
+    let shown = url.split('#').next().unwrap_or_default();
+    eprintln!("bridge-daemon: {shown} for {} (pages of http://{runner} admitted)", program.to_string_lossy());
     let mut child = tokio::process::Command::new(program)
         .args(rest)
         .env("SOCKBRIDGE_URL", &url)
+        .env("SOCKBRIDGE_TOKEN", &token)
         .env("WASM_BINDGEN_TEST_ADDRESS", runner.to_string())
         .kill_on_drop(true)
         .spawn()
@@ -266,20 +375,5 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins() {
-        for ok in ["http://localhost:8000", "https://course.example.edu", "null", "http://[::1]:9000"] {
-            assert!(check_origin(ok).is_ok(), "{ok}");
-        }
-        for bad in ["localhost:8000", "ftp://x", "http://x/", "http://*.x", "https://X.com", "http://", "http://a@b"] {
-            assert!(check_origin(bad).is_err(), "{bad}");
-        }
     }
 }

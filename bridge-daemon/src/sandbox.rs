@@ -33,8 +33,8 @@ pub(crate) struct Sandbox {
 #[derive(Clone, Debug)]
 pub(crate) struct CreatedFile {
     path: PathBuf,
-    dev: u64,
-    ino: u64,
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
 }
 
 impl Sandbox {
@@ -65,35 +65,8 @@ impl Sandbox {
     }
 
     fn existing_or_new(dir: &Path) -> io::Result<Sandbox> {
-        match fs::symlink_metadata(dir) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::DirBuilder::new().mode(0o700).create(dir)?;
-                Ok(Sandbox { dir: dir.to_path_buf(), owned: false })
-            }
-            Err(e) => Err(e),
-            Ok(meta) => {
-                // SAFETY: geteuid has no preconditions and cannot fail.
-                let me = unsafe { libc::geteuid() };
-                let problem = if meta.file_type().is_symlink() {
-                    Some("is a symbolic link")
-                } else if !meta.is_dir() {
-                    Some("is not a directory")
-                } else if meta.uid() != me {
-                    Some("is owned by another user")
-                } else if meta.permissions().mode() & 0o077 != 0 {
-                    Some("is open to group or others (it must be mode 0700)")
-                } else {
-                    None
-                };
-                match problem {
-                    Some(why) => Err(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        format!("Unix socket directory {} {why}", dir.display()),
-                    )),
-                    None => Ok(Sandbox { dir: dir.to_path_buf(), owned: false }),
-                }
-            }
-        }
+        private_dir(dir).map_err(|e| io::Error::new(e.kind(), format!("Unix socket directory: {e}")))?;
+        Ok(Sandbox { dir: dir.to_path_buf(), owned: false })
     }
 
     /// The directory.
@@ -137,11 +110,46 @@ impl Sandbox {
         Some(CreatedFile { path: path.to_path_buf(), dev: meta.dev(), ino: meta.ino() })
     }
 
+    /// Whether the file at `path` is a socket file the daemon created, by its device and inode:
+    /// `None` if there is no file, else whether `created` says so of its (device, inode).
+    pub(crate) fn check_file(path: &Path, created: impl Fn(u64, u64) -> bool) -> Option<bool> {
+        let meta = fs::symlink_metadata(path).ok()?;
+        Some(!meta.file_type().is_symlink() && created(meta.dev(), meta.ino()))
+    }
+
     /// Removes a file a session created, if it is still the same file.
     pub(crate) fn remove(&self, file: &CreatedFile) {
         let same = fs::symlink_metadata(&file.path).is_ok_and(|m| m.dev() == file.dev && m.ino() == file.ino);
         if same && let Err(e) = fs::remove_file(&file.path) {
             tracing::warn!(error = %e, "could not remove a session's socket file");
+        }
+    }
+}
+
+/// Makes `dir` (mode 0700) or checks that an existing one is a directory of this user, not a
+/// symbolic link, and closed to group and others.
+pub(crate) fn private_dir(dir: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::DirBuilder::new().mode(0o700).create(dir),
+        Err(e) => Err(e),
+        Ok(meta) => {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let me = unsafe { libc::geteuid() };
+            let problem = if meta.file_type().is_symlink() {
+                Some("is a symbolic link")
+            } else if !meta.is_dir() {
+                Some("is not a directory")
+            } else if meta.uid() != me {
+                Some("is owned by another user")
+            } else if meta.permissions().mode() & 0o077 != 0 {
+                Some("is open to group or others (it must be mode 0700)")
+            } else {
+                None
+            };
+            match problem {
+                Some(why) => Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} {why}", dir.display()))),
+                None => Ok(()),
+            }
         }
     }
 }

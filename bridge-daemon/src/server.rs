@@ -1,19 +1,22 @@
 //! The daemon's port: accepting connections, the WebSocket handshake, and shutdown.
 
+use crate::audit::{Audit, Event};
 use crate::config::Config;
-use crate::http::{self, Head, HeadError};
+use crate::http::{self, Head, HeadError, Refusal};
 use crate::net::Net;
 use crate::net::resolve::Resolver;
-use crate::policy::Policy;
+use crate::policy::own::OriginKey;
+use crate::policy::{Policy, PolicyInput};
 use crate::sandbox::Sandbox;
 use crate::session::{self, Shared};
 use bridge_protocol::params::HelloResult;
 use bridge_protocol::{PROTOCOL_VERSION, SUBPROTOCOL};
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -27,12 +30,16 @@ use tokio_util::task::TaskTracker;
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// How long shutdown waits for sessions to say goodbye.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// File descriptors kept for everything but page sockets: WebSockets, lab services, static files.
+const FD_RESERVE: usize = 256;
 
 /// Daemon-wide state of one `serve` call.
 struct Daemon {
     shared: Arc<Shared>,
     web_root: Option<PathBuf>,
     sessions: Arc<Semaphore>,
+    /// Open sessions by origin (`Limits::max_sessions_per_origin`).
+    per_origin: Mutex<HashMap<OriginKey, usize>>,
     next_session: AtomicU64,
     stop: CancellationToken,
     ws_config: WebSocketConfig,
@@ -68,17 +75,41 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
     let labs = if config.labs { crate::labs::start(&stop, &tracker).await? } else { Default::default() };
+    let audit = Audit::open(config.audit_log.as_deref())?;
+    let policy = Policy::new(
+        addr,
+        PolicyInput {
+            extra_hosts: &config.allowed_hosts,
+            extra_origins: &config.allowed_origins,
+            token: config.token.clone(),
+            rules: config.rules.clone(),
+            origin_rules: config.origin_rules.clone(),
+            allow_metadata: config.allow_metadata,
+            labs: labs.addrs,
+        },
+    );
+    if policy.any_unix_paths() && !features.iter().any(|f| f == "unix") {
+        features.push("unix".to_owned());
+    }
     let hello = HelloResult {
         protocol: SUBPROTOCOL.to_owned(),
         protocol_version: PROTOCOL_VERSION,
         daemon: format!("bridge-daemon {}", env!("CARGO_PKG_VERSION")),
         limits: limits.for_client(),
         features,
-        labs,
+        labs: labs.names,
     };
-    let policy = Policy::new(addr, &config.allowed_origins);
-    tracing::info!(%addr, own_origin = %policy.own_origin(), unix_dir = ?sandbox.as_ref().map(|s| s.dir().to_path_buf()), "serving");
-    let net = Net { policy, sandbox, resolver: Resolver::new(limits.dns_concurrency, limits.dns_timeout) };
+    let max_sockets = limits.max_sockets.min(fd_limit().saturating_sub(FD_RESERVE).max(1));
+    tracing::info!(
+        %addr,
+        own_origin = %policy.own_origin(),
+        unix_dir = ?sandbox.as_ref().map(|s| s.dir().to_path_buf()),
+        max_sockets,
+        token = config.token.is_some(),
+        "serving"
+    );
+    let resolver = Resolver::new(limits.dns_concurrency, limits.dns_timeout, config.resolver.clone());
+    let net = Net { policy, sandbox, resolver, audit };
     let hard_cap = limits.hard_message_cap();
     let write_buffer = 64 << 10;
     let ws_config = WebSocketConfig::default()
@@ -90,7 +121,8 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
         .accept_unmasked_frames(false);
     let daemon = Arc::new(Daemon {
         sessions: Arc::new(Semaphore::new(limits.max_sessions)),
-        shared: Arc::new(Shared { net, limits, hello }),
+        per_origin: Mutex::default(),
+        shared: Arc::new(Shared { net, limits, sockets: Arc::new(Semaphore::new(max_sockets)), hello }),
         web_root: config.web_root.clone(),
         next_session: AtomicU64::new(1),
         stop,
@@ -131,6 +163,35 @@ fn out_of_resources(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
 }
 
+/// The process's open-file limit (soft).
+fn fd_limit() -> usize {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+    } else {
+        1024
+    }
+}
+
+/// A session's place in its origin's count, given back when dropped.
+struct OriginSlot<'a> {
+    daemon: &'a Daemon,
+    origin: OriginKey,
+}
+
+impl Drop for OriginSlot<'_> {
+    fn drop(&mut self) {
+        let mut counts = self.daemon.per_origin.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.origin) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.origin);
+            }
+        }
+    }
+}
+
 impl Daemon {
     /// One TCP connection: a page request, or a WebSocket handshake that becomes a session.
     async fn connection(self: Arc<Self>, mut stream: TcpStream, peer: SocketAddr) {
@@ -141,22 +202,19 @@ impl Daemon {
             Ok(Ok(parts)) => parts,
             Ok(Err(HeadError::Closed)) => return,
             Ok(Err(HeadError::TooLarge)) => {
-                let refusal = http::Refusal { status: 431, reason: "the request head is too large" };
-                return http::respond_refusal(&mut stream, &refusal).await;
+                return http::respond_refusal(&mut stream, &http::refuse(431, "the request head is too large")).await;
             }
             Ok(Err(HeadError::Malformed)) => {
-                let refusal = http::Refusal { status: 400, reason: "not an HTTP/1.1 request" };
-                return http::respond_refusal(&mut stream, &refusal).await;
+                return http::respond_refusal(&mut stream, &http::refuse(400, "not an HTTP/1.1 request")).await;
             }
             Err(_) => {
                 tracing::debug!(%peer, "request head not complete within the handshake timeout");
-                let refusal = http::Refusal { status: 408, reason: "the request took too long" };
-                return http::respond_refusal(&mut stream, &refusal).await;
+                return http::respond_refusal(&mut stream, &http::refuse(408, "the request took too long")).await;
             }
         };
         let policy = &self.shared.net.policy;
         if let Err(refusal) = http::check_host(&head, policy) {
-            tracing::info!(%peer, status = refusal.status, "request refused: Host");
+            self.audit_handshake(&head, &refusal);
             return http::respond_refusal(&mut stream, &refusal).await;
         }
         if head.wants_websocket() {
@@ -166,17 +224,51 @@ impl Daemon {
         }
     }
 
+    /// Records a refused handshake (the Host and Origin it named; never its token).
+    fn audit_handshake(&self, head: &Head, refusal: &Refusal) {
+        self.shared.net.audit.refusal(&Event {
+            session: None,
+            origin: head.header("origin"),
+            op: "handshake",
+            target: head.header("host").unwrap_or_default().escape_debug().to_string(),
+            resolved: None,
+            rule: refusal.rule.to_owned(),
+            reason: refusal.reason.to_owned(),
+        });
+    }
+
+    /// Takes a place in the origin's session count, if there is one.
+    fn origin_slot(&self, origin: &OriginKey) -> Option<OriginSlot<'_>> {
+        let mut counts = self.per_origin.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(origin.clone()).or_default();
+        if *n >= self.shared.limits.max_sessions_per_origin {
+            return None;
+        }
+        *n += 1;
+        Some(OriginSlot { daemon: self, origin: origin.clone() })
+    }
+
     async fn upgrade(self: Arc<Self>, mut stream: TcpStream, peer: SocketAddr, head: Head, rest: Vec<u8>) {
         let accept = match http::check_upgrade(&head, &self.shared.net.policy) {
             Ok(accept) => accept,
             Err(refusal) => {
-                tracing::info!(%peer, status = refusal.status, reason = refusal.reason, "handshake refused");
+                if refusal.status == 403 {
+                    self.audit_handshake(&head, &refusal);
+                } else {
+                    tracing::info!(%peer, status = refusal.status, reason = refusal.reason, "handshake refused");
+                }
                 return http::respond_refusal(&mut stream, &refusal).await;
             }
         };
+        let origin: OriginKey = head.header("origin").map(str::to_owned);
         let Ok(permit) = Arc::clone(&self.sessions).try_acquire_owned() else {
-            tracing::warn!(%peer, "handshake refused: session limit reached");
-            let refusal = http::Refusal { status: 503, reason: "the bridge has as many sessions as it allows" };
+            let refusal = http::refuse(503, "the bridge has as many sessions as it allows");
+            self.audit_handshake(&head, &Refusal { rule: "max_sessions", ..refusal });
+            return http::respond_refusal(&mut stream, &refusal).await;
+        };
+        let Some(slot) = self.origin_slot(&origin) else {
+            let refusal = http::refuse(503, "pages of this origin have as many sessions as the bridge allows");
+            self.audit_handshake(&head, &Refusal { rule: "max_sessions_per_origin", ..refusal });
             return http::respond_refusal(&mut stream, &refusal).await;
         };
         if stream.write_all(http::switching_protocols(&accept).as_bytes()).await.is_err() {
@@ -185,8 +277,9 @@ impl Daemon {
         let _ = stream.set_nodelay(true);
         let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(self.ws_config)).await;
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(session = id, %peer, origin = head.header("origin").unwrap_or("(none)"), "handshake accepted");
-        session::run(ws, Arc::clone(&self.shared), id, self.stop.clone()).await;
+        tracing::info!(session = id, %peer, origin = origin.as_deref().unwrap_or("(none)"), "handshake accepted");
+        session::run(ws, Arc::clone(&self.shared), id, origin, self.stop.clone()).await;
+        drop(slot);
         drop(permit);
     }
 }

@@ -17,10 +17,14 @@
 use crate::error::{OpError, OpResult};
 use crate::net::resolve::{Query, gethostname};
 use crate::net::select::{Watch, Watched};
-use crate::net::{BridgeSocket, Mode, Net, Purpose};
+use crate::net::{BridgeSocket, Caller, Mode, Net, proto};
+use crate::policy::Page;
+use crate::policy::own::{OriginKey, OwnGuard};
+use crate::rate::TokenBucket;
 use crate::sandbox::CreatedFile;
 use crate::table::{Entry, SocketTable};
-use bridge_protocol::constants::AF_INET;
+use bridge_protocol::constants::{AF_INET, AF_UNIX};
+use bridge_protocol::errno::code::ENFILE;
 use bridge_protocol::params::*;
 use bridge_protocol::{Call, ErrorObject, Fd, Id, Method, Payload, code, json};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -28,7 +32,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Serialize;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
@@ -44,11 +48,13 @@ pub(crate) type Ws = WebSocketStream<TcpStream>;
 /// How long a closing session waits for its last responses and close frame to be written.
 const FLUSH_GRACE: Duration = Duration::from_secs(5);
 
-/// What every session shares: the network context, the limits and the `hello` answer.
+/// What every session shares: the network context, the limits, the daemon-wide socket allowance
+/// and the `hello` answer.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) net: Net,
     pub(crate) limits: crate::config::Limits,
+    pub(crate) sockets: Arc<Semaphore>,
     pub(crate) hello: HelloResult,
 }
 
@@ -62,8 +68,17 @@ struct Outbound {
 /// One session.
 struct Session {
     shared: Arc<Shared>,
+    /// The page's side of the policy.
+    page: Page,
     table: Mutex<SocketTable>,
-    files: Mutex<Vec<CreatedFile>>,
+    /// Socket files the session created, and their places in the `own` set.
+    files: Mutex<Vec<(CreatedFile, OwnGuard)>>,
+    /// The session's share of the resolver (`Limits::dns_per_session`).
+    dns: Arc<Semaphore>,
+    /// `Limits::rpc_rate`.
+    requests: Mutex<TokenBucket>,
+    /// `Limits::connect_rate`.
+    connects: Mutex<TokenBucket>,
     out: mpsc::Sender<Outbound>,
     /// The outbound byte allowance (`Limits::outbound_bytes`).
     out_bytes: Arc<Semaphore>,
@@ -79,8 +94,9 @@ enum Direction {
     Write,
 }
 
-/// Runs a session until the WebSocket closes or `shutdown` fires, then releases everything it held.
-pub(crate) async fn run(ws: Ws, shared: Arc<Shared>, id: u64, shutdown: CancellationToken) {
+/// Runs a session of a page of `origin` until the WebSocket closes or `shutdown` fires, then
+/// releases everything it held.
+pub(crate) async fn run(ws: Ws, shared: Arc<Shared>, id: u64, origin: OriginKey, shutdown: CancellationToken) {
     let span = tracing::info_span!("session", id);
     async move {
         tracing::info!("session opened");
@@ -88,9 +104,14 @@ pub(crate) async fn run(ws: Ws, shared: Arc<Shared>, id: u64, shutdown: Cancella
         let (out, rx) = mpsc::channel(shared.limits.outbound_queue);
         let writer = tokio::spawn(write_loop(sink, rx).in_current_span());
         let abort_writer = writer.abort_handle();
+        let limits = &shared.limits;
         let session = Arc::new(Session {
-            table: Mutex::new(SocketTable::new(shared.limits.max_sockets_per_session)),
+            page: shared.net.policy.page(id, origin),
+            table: Mutex::new(SocketTable::new(limits.max_sockets_per_session)),
             files: Mutex::new(Vec::new()),
+            dns: Arc::new(Semaphore::new(limits.dns_per_session)),
+            requests: Mutex::new(TokenBucket::new(limits.rpc_rate, limits.rpc_burst)),
+            connects: Mutex::new(TokenBucket::new(limits.connect_rate, limits.connect_burst)),
             out: out.clone(),
             out_bytes: Arc::new(Semaphore::new(shared.limits.outbound_bytes)),
             inflight: Arc::new(Semaphore::new(shared.limits.max_inflight_per_session)),
@@ -138,9 +159,22 @@ fn close_frame(code: CloseCode, reason: &str) -> Option<CloseFrame> {
     Some(CloseFrame { code, reason: reason.into() })
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
 impl Session {
     fn table(&self) -> MutexGuard<'_, SocketTable> {
-        self.table.lock().unwrap_or_else(|poison| poison.into_inner())
+        lock(&self.table)
+    }
+
+    fn caller(&self) -> Caller<'_> {
+        Caller { page: &self.page, dns: &self.dns }
+    }
+
+    /// Whether any blocking operation is in flight.
+    fn busy(&self) -> bool {
+        self.inflight.available_permits() < self.shared.limits.max_inflight_per_session
     }
 
     fn entry(&self, fd: Fd) -> OpResult<Entry> {
@@ -151,21 +185,55 @@ impl Session {
         &self.shared.net
     }
 
+    /// Reads requests until the page closes, goes quiet past `pong_timeout` after a ping, or sits
+    /// idle (no request, nothing in flight) past `idle_timeout`.
     async fn read_loop(
         self: &Arc<Self>,
         mut stream: SplitStream<Ws>,
         shutdown: &CancellationToken,
     ) -> Option<CloseFrame> {
         use tokio_tungstenite::tungstenite::Error as WsError;
+        let limits = &self.shared.limits;
+        let period = limits.ping_interval.min(limits.pong_timeout).min(limits.idle_timeout) / 4;
+        let mut tick = tokio::time::interval(period.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heard = Instant::now();
+        let mut asked = Instant::now();
+        let mut pinged: Option<Instant> = None;
         loop {
             let msg = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return close_frame(CloseCode::Away, "the bridge daemon is shutting down"),
                 msg = stream.next() => msg,
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    if pinged.is_some_and(|at| now - at >= limits.pong_timeout) {
+                        tracing::info!("no answer to a ping; closing");
+                        return close_frame(CloseCode::Policy, "the page did not answer the bridge's ping");
+                    }
+                    if self.busy() {
+                        asked = now;
+                    } else if now - asked >= limits.idle_timeout {
+                        tracing::info!("idle; closing");
+                        return close_frame(CloseCode::Away, "the session was idle past the bridge's idle_timeout");
+                    }
+                    if pinged.is_none() && now - heard >= limits.ping_interval {
+                        let ping = Outbound { message: Message::Ping(Default::default()), _bytes: None };
+                        // A full queue means the page is not reading: its pong will not come.
+                        let _ = self.out.try_send(ping);
+                        pinged = Some(now);
+                    }
+                    continue;
+                }
             };
+            heard = Instant::now();
+            pinged = None;
             match msg {
                 None | Some(Ok(Message::Close(_))) => return None,
-                Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
+                Some(Ok(Message::Text(text))) => {
+                    asked = heard;
+                    self.on_text(text.as_str()).await;
+                }
                 Some(Ok(Message::Binary(_))) => {
                     let err = ErrorObject::new(code::INVALID_REQUEST, "sockbridge.v1 carries JSON-RPC in text frames");
                     self.send(json::encode_error(None, &err)).await;
@@ -197,6 +265,11 @@ impl Session {
             return self.send(json::encode_error(None, &err)).await;
         }
         match json::decode_request(text) {
+            Ok(request) if !lock(&self.requests).try_take() => {
+                let rate = self.shared.limits.rpc_rate;
+                let why = format!("too many requests: this bridge allows {rate} per second per session (rpc_rate)");
+                self.respond::<()>(request.id, Err(OpError::Limit(why))).await;
+            }
             Ok(request) => self.dispatch(request.id, request.call).await,
             Err(bad) => self.send(json::encode_error(bad.id.as_ref(), &bad.error)).await,
         }
@@ -335,9 +408,10 @@ impl Session {
                 }
                 self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
                     let sock = &e.socket;
-                    let (addr, _) =
-                        s.net().sockaddr(Method::Sendto, sock.family(), sock.kind(), &p.address, Purpose::Dial).await?;
+                    let addr =
+                        s.net().dial_addr(s.caller(), Method::Sendto, sock.family(), sock.kind(), &p.address).await?;
                     s.net().bind_loopback_if_unbound(sock).await?;
+                    s.claim(&e).await;
                     sock.sendto(p.data.as_bytes(), &addr, p.flags, mode).await
                 })
                 .await
@@ -357,12 +431,13 @@ impl Session {
                     flags: p.flags,
                 };
                 let s = Arc::clone(self);
-                self.spawn(id, permit, async move { s.net().resolver.getaddrinfo(query).await });
+                self.spawn(id, permit, async move { s.net().resolver.getaddrinfo(&s.dns, query).await });
             }
             Call::Gethostbyname(p) => {
                 let s = Arc::clone(self);
                 self.spawn(id, permit, async move {
-                    s.net().resolver.first_ip(&p.hostname, AF_INET, 0).await.map(|ip| ip.to_string())
+                    let candidates = s.net().resolver.candidates(&s.dns, &p.hostname, AF_INET, 0).await?;
+                    Ok(candidates[0].to_string())
                 });
             }
             other => {
@@ -450,24 +525,53 @@ impl Session {
         f(&entry.socket).await
     }
 
+    /// A place under the daemon-wide socket limit; `ENFILE` when there is none.
+    fn slot(&self) -> OpResult<OwnedSemaphorePermit> {
+        Arc::clone(&self.shared.sockets).try_acquire_owned().map_err(|_| {
+            let max = self.shared.limits.max_sockets;
+            OpError::refused(ENFILE, format!("the bridge has {max} sockets open for all pages together, its limit"))
+        })
+    }
+
     fn socket(&self, p: SocketParams) -> OpResult<Fd> {
         let mut table = self.table();
         table.check_room()?;
-        let unix = self.net().sandbox.is_some();
+        let slot = self.slot()?;
+        let unix = self.net().sandbox.is_some() || self.net().policy.any_unix_paths();
         let sock = BridgeSocket::open(p.family, p.kind, p.proto, unix)?;
-        table.insert(sock)
+        table.insert(sock, slot)
+    }
+
+    /// Puts an IP socket's local address in the `own` set (once it has one), so the page's other
+    /// sockets may reach it.
+    async fn claim(&self, entry: &Entry) {
+        let sock = &entry.socket;
+        if sock.family() == AF_UNIX || entry.claims().as_ref().is_none_or(|c| c.own.is_some()) {
+            return;
+        }
+        let Ok(local) = sock.local_addr().await else { return };
+        let Some(addr) = local.as_socket().filter(|a| a.port() != 0) else { return };
+        let proto = proto(sock.kind());
+        self.page.history.remember(proto, addr);
+        let guard = self.net().policy.owners.register(&self.page.origin, proto, addr);
+        if let Some(claims) = entry.claims().as_mut() {
+            claims.own.get_or_insert(guard);
+        }
     }
 
     async fn bind(&self, p: AddressParams) -> OpResult<()> {
         let entry = self.entry(p.fd)?;
         let sock = &entry.socket;
         let (addr, path) =
-            self.net().sockaddr(Method::Bind, sock.family(), sock.kind(), &p.address, Purpose::Bind).await?;
+            self.net().bind_addr(self.caller(), Method::Bind, sock.family(), sock.kind(), &p.address).await?;
         sock.bind(&addr).await?;
-        if let (Some(path), Some(sandbox)) = (path, &self.net().sandbox)
-            && let Some(file) = sandbox.created(&path)
-        {
-            self.files.lock().unwrap_or_else(|poison| poison.into_inner()).push(file);
+        if let (Some(path), Some(sandbox)) = (path, &self.net().sandbox) {
+            if let Some(file) = sandbox.created(&path) {
+                let guard = self.net().policy.owners.register_file(&self.page.origin, file.dev, file.ino);
+                lock(&self.files).push((file, guard));
+            }
+        } else {
+            self.claim(&entry).await;
         }
         Ok(())
     }
@@ -476,16 +580,16 @@ impl Session {
         let max = self.shared.limits.max_listen_backlog;
         // Python's default is min(SOMAXCONN, 128); a negative backlog means 0, as in CPython.
         let backlog = p.backlog.unwrap_or(128).clamp(0, max);
-        self.with_socket(p.fd, async |s| {
-            self.net().bind_loopback_if_unbound(s).await?;
-            s.listen(backlog).await
-        })
-        .await
+        let entry = self.entry(p.fd)?;
+        self.net().bind_loopback_if_unbound(&entry.socket).await?;
+        entry.socket.listen(backlog).await?;
+        self.claim(&entry).await;
+        Ok(())
     }
 
     async fn close(&self, fd: Fd) -> OpResult<()> {
         let entry = self.table().remove(fd)?;
-        entry.socket.close().await;
+        entry.close().await;
         Ok(())
     }
 
@@ -493,8 +597,9 @@ impl Session {
         // Refuse before accepting, so the connection stays queued for a later accept, as with
         // a process out of fds.
         self.table().check_room()?;
+        let slot = self.slot()?;
         let (sock, addr) = entry.socket.accept(mode).await?;
-        let fd = self.table().insert(sock)?;
+        let fd = self.table().insert(sock, slot)?;
         Ok(AcceptResult { fd, address: self.net().address_or_empty(&addr) })
     }
 
@@ -515,9 +620,16 @@ impl Session {
         self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
             let sock = &e.socket;
             let result = async {
-                let (addr, _) =
-                    s.net().sockaddr(Method::Connect, sock.family(), sock.kind(), &p.address, Purpose::Dial).await?;
-                sock.connect(&addr, mode).await
+                let addr =
+                    s.net().dial_addr(s.caller(), Method::Connect, sock.family(), sock.kind(), &p.address).await?;
+                // Connects beyond the session's rate wait their turn (a port scan goes slowly).
+                let wait = lock(&s.connects).take_turn();
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                let result = sock.connect(&addr, mode, s.shared.limits.connect_timeout).await;
+                s.claim(&e).await;
+                result
             }
             .await;
             drop(connected_tx);
@@ -565,10 +677,10 @@ impl Session {
         self.done.cancel();
         let entries = self.table().drain();
         let count = entries.len();
-        futures_util::future::join_all(entries.iter().map(|e| e.socket.close())).await;
-        let files = std::mem::take(&mut *self.files.lock().unwrap_or_else(|poison| poison.into_inner()));
+        futures_util::future::join_all(entries.iter().map(Entry::close)).await;
+        let files = std::mem::take(&mut *lock(&self.files));
         if let Some(sandbox) = &self.net().sandbox {
-            for file in &files {
+            for (file, _own) in &files {
                 sandbox.remove(file);
             }
         }

@@ -5,17 +5,41 @@
 use crate::error::{OpError, OpResult};
 use crate::lane::Lane;
 use crate::net::BridgeSocket;
+use crate::policy::own::OwnGuard;
 use bridge_protocol::errno::code::EMFILE;
 use bridge_protocol::{FIRST_FD, Fd};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::OwnedSemaphorePermit;
 
-/// A socket and its two lanes.
+/// What a socket holds beyond its fd, released when it is closed: its place under the daemon-wide
+/// socket limit and its address in the `own` set.
+#[derive(Debug)]
+pub(crate) struct Claims {
+    _slot: OwnedSemaphorePermit,
+    pub(crate) own: Option<OwnGuard>,
+}
+
+/// A socket, its two lanes and its claims.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub(crate) socket: Arc<BridgeSocket>,
     pub(crate) reads: Arc<Lane>,
     pub(crate) writes: Arc<Lane>,
+    claims: Arc<Mutex<Option<Claims>>>,
+}
+
+impl Entry {
+    /// The socket's claims; `None` once released.
+    pub(crate) fn claims(&self) -> MutexGuard<'_, Option<Claims>> {
+        self.claims.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Closes the socket and releases its claims.
+    pub(crate) async fn close(&self) {
+        self.socket.close().await;
+        self.claims().take();
+    }
 }
 
 /// A session's open sockets.
@@ -47,8 +71,8 @@ impl SocketTable {
         Ok(())
     }
 
-    /// Adds a socket under the lowest free handle.
-    pub(crate) fn insert(&mut self, socket: BridgeSocket) -> OpResult<Fd> {
+    /// Adds a socket under the lowest free handle; `slot` is its place under the daemon-wide limit.
+    pub(crate) fn insert(&mut self, socket: BridgeSocket, slot: OwnedSemaphorePermit) -> OpResult<Fd> {
         self.check_room()?;
         let mut fd = FIRST_FD;
         for &used in self.entries.keys() {
@@ -57,7 +81,12 @@ impl SocketTable {
             }
             fd += 1;
         }
-        let entry = Entry { socket: Arc::new(socket), reads: Arc::default(), writes: Arc::default() };
+        let entry = Entry {
+            socket: Arc::new(socket),
+            reads: Arc::default(),
+            writes: Arc::default(),
+            claims: Arc::new(Mutex::new(Some(Claims { _slot: slot, own: None }))),
+        };
         self.entries.insert(fd, entry);
         Ok(fd)
     }

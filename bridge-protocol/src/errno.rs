@@ -25,6 +25,8 @@ pub mod code {
     pub const EACCES: i32 = 13;
     /// Invalid argument.
     pub const EINVAL: i32 = 22;
+    /// Too many open files in the system: also the bridge's cap on sockets of all pages.
+    pub const ENFILE: i32 = 23;
     /// Too many open files: also the per-session socket cap.
     pub const EMFILE: i32 = 24;
     /// Broken pipe.

@@ -13,6 +13,7 @@
 //! | [`errno`] | Linux errno numbers, names, messages and Python exception classes; [`OsError`] |
 //! | [`message`] | JSON-RPC ids, the error object and [`code`]s |
 //! | [`json`] | the JSON codec: encode and decode requests and responses |
+//! | [`auth`] | the per-start token: its subprotocol form, URL fragment and file |
 //! | [`constants`] | `AF_*`, `SOCK_*`, `SOL_*`, `SO_*`, `IPPROTO_*`, `SHUT_*`, `MSG_*`, `AI_*` |
 //!
 //! ```
@@ -25,6 +26,7 @@
 //! ```
 
 pub mod address;
+pub mod auth;
 pub mod constants;
 pub mod errno;
 pub mod json;

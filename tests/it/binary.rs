@@ -45,10 +45,27 @@ async fn stops_on_ctrl_c() {
     serve_then_stop(libc::SIGINT).await;
 }
 
+/// Where the daemon on `port` writes its token by default.
+fn token_file(port: u16) -> PathBuf {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|p| p.is_absolute());
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    bridge_protocol::auth::token_path(runtime.as_deref(), &std::env::temp_dir(), uid, port)
+}
+
 async fn serve_then_stop(signal: i32) {
+    use std::os::unix::fs::PermissionsExt;
     let (mut child, _lines, url) = spawn_daemon().await;
-    assert!(url.starts_with("ws://127.0.0.1:") && url.ends_with('/'), "first line: {url}");
-    assert!(!url.ends_with(":0/"), "the real port, not 0");
+    let (base, token) = bridge_protocol::auth::split_url(&url);
+    assert!(base.starts_with("ws://127.0.0.1:") && base.ends_with('/'), "first line: {url}");
+    assert!(!base.ends_with(":0/"), "the real port, not 0");
+    let token = token.expect("the URL carries the token");
+    assert!(bridge_protocol::auth::is_well_formed(token) && token.len() == 43, "{token}");
+    let port: u16 = base.trim_start_matches("ws://127.0.0.1:").trim_end_matches('/').parse().unwrap();
+    let file = token_file(port);
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), token, "{}", file.display());
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(file.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
 
     let bridge = within(Bridge::connect(&url)).await.unwrap();
     assert!(bridge.hello().daemon.starts_with("bridge-daemon "));
@@ -63,6 +80,7 @@ async fn serve_then_stop(signal: i32) {
     let status = within(child.wait()).await.unwrap();
     assert!(status.success(), "graceful exit on signal {signal}: {status}");
     assert!(bridge_closed(&bridge).await);
+    assert!(!file.exists(), "the token file is removed at exit");
 }
 
 async fn bridge_closed(bridge: &Bridge) -> bool {
@@ -102,7 +120,8 @@ async fn the_readme_example_and_the_demo_page() {
     assert!(stdout.contains("echo server listening on ('127.0.0.1', "), "{stdout}");
     assert!(stdout.contains("echoed: \"hello, sockets\\n\""), "{stdout}");
 
-    let addr = url.trim_start_matches("ws://").trim_end_matches('/').to_owned();
+    let (base, _) = bridge_protocol::auth::split_url(&url);
+    let addr = base.trim_start_matches("ws://").trim_end_matches('/').to_owned();
     let get = |path: &'static str| {
         let addr = addr.clone();
         async move {

@@ -46,9 +46,9 @@ async fn a_closed_session_releases_sockets_ports_and_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_connection_releases_too() {
-    let daemon = TestDaemon::start().await;
     let native = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = native.local_addr().unwrap().port();
+    let daemon = TestDaemon::allowing(&[&format!("127.0.0.1:{port}/tcp")]).await;
     let mut raw = daemon.raw().await;
     raw.ok("socket", json!({})).await;
     raw.ok("connect", json!({"fd": 3, "address": ["127.0.0.1", port]})).await;

@@ -89,9 +89,9 @@ async fn a_blocked_accept_or_recv_stalls_nothing_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_pipelined_sends_arrive_in_order() {
-    let daemon = TestDaemon::start().await;
     let native = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = native.local_addr().unwrap().port();
+    let daemon = TestDaemon::allowing(&[&format!("127.0.0.1:{port}/tcp")]).await;
     let bridge = daemon.client().await;
     let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
     s.connect(("127.0.0.1", port)).await.unwrap();

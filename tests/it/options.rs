@@ -1,7 +1,7 @@
 //! setsockopt / getsockopt with Linux values, as Python sees them.
 
 use sockbridge_tests::wasm_client::*;
-use sockbridge_tests::{TestDaemon, errname, within};
+use sockbridge_tests::{TestDaemon, closed_port, errname, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listed_options_set_and_read_back() {
@@ -48,11 +48,11 @@ async fn the_listed_options_set_and_read_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn so_error_reports_a_failed_non_blocking_connect() {
     let daemon = TestDaemon::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let bridge = daemon.client().await;
+    let closed = closed_port(&bridge).await;
     let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
     s.setblocking(false).unwrap();
-    let e = s.connect(("127.0.0.1", port)).await.unwrap_err();
+    let e = s.connect(closed).await.unwrap_err();
     assert_eq!((e.exception(), errname(&e)), ("BlockingIOError", "EINPROGRESS"));
     let (_, w, _) = within(bridge.select(&[], &[&s], &[], None)).await.unwrap();
     assert_eq!(w.len(), 1, "the outcome makes it writable");

@@ -150,8 +150,9 @@ async fn huge_frame_header(daemon: &TestDaemon, len: u64) -> Option<u16> {
     let request = format!(
         "GET / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Protocol: sockbridge.v1\r\n\r\n",
-        daemon.addr.port()
+         Sec-WebSocket-Protocol: sockbridge.v1, sockbridge.token.{}\r\n\r\n",
+        daemon.addr.port(),
+        daemon.token
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut head = Vec::new();
@@ -249,8 +250,8 @@ async fn the_handshake_gate() {
     ] {
         assert_eq!(Raw::open(&daemon.url, Some(origin)).await.err(), Some(403), "{origin} admitted");
     }
-    assert_eq!(Raw::open_with(&daemon.url, None, None).await.err(), Some(400), "no subprotocol");
-    assert_eq!(Raw::open_with(&daemon.url, None, Some("chat")).await.err(), Some(400));
+    assert_eq!(Raw::open_with(&daemon.base_url, None, None).await.err(), Some(400), "no subprotocol");
+    assert_eq!(Raw::open_with(&daemon.base_url, None, Some("chat")).await.err(), Some(400));
 
     let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
                    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sockbridge.v1\r\n";

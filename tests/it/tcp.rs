@@ -2,7 +2,7 @@
 //! transfers.
 
 use sockbridge_tests::wasm_client::{AF_INET, AF_INET6, Address, SHUT_WR, SOCK_STREAM};
-use sockbridge_tests::{TestDaemon, errname, tcp_pair, within};
+use sockbridge_tests::{TestDaemon, closed_port, errname, tcp_pair, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,9 +41,10 @@ async fn echo_server_and_client_both_through_the_bridge() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bridge_client_against_a_native_server() {
-    let daemon = TestDaemon::start().await;
     let native = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = native.local_addr().unwrap().port();
+    // A program outside the bridge is reachable only by a rule naming it.
+    let daemon = TestDaemon::allowing(&[&format!("127.0.0.1:{port}/tcp")]).await;
     let server = tokio::spawn(async move {
         let (mut stream, _) = native.accept().await.unwrap();
         let mut buf = vec![0u8; 5];
@@ -140,13 +141,10 @@ async fn send_may_be_partial_and_reports_its_count() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connect_is_connection_refused_error() {
     let daemon = TestDaemon::start().await;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let bridge = daemon.client().await;
+    let closed = closed_port(&bridge).await;
     let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    let e = s.connect(("127.0.0.1", port)).await.unwrap_err();
+    let e = s.connect(closed).await.unwrap_err();
     assert_eq!((e.exception(), e.errno(), errname(&e)), ("ConnectionRefusedError", Some(111), "ECONNREFUSED"));
     assert_eq!(e.to_string(), "ConnectionRefusedError: [Errno 111] Connection refused");
 }

@@ -1,7 +1,7 @@
 //! Every call the tutorial (shared/seed/socket-tutorial.zh.txt) lists, used the way it uses them.
 
 use sockbridge_tests::wasm_client::*;
-use sockbridge_tests::{TestDaemon, errname, tcp_pair, udp_bound, within};
+use sockbridge_tests::{TestDaemon, closed_port, errname, tcp_pair, udp_bound, within};
 use std::time::Duration;
 
 /// §1: a process is named by protocol + IP address + port; getsockname after bind shows it.
@@ -75,10 +75,10 @@ async fn s4_s5_tcp_echo_server_and_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s5_connect_ex_returns_111_for_a_closed_port() {
     let daemon = TestDaemon::start().await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let bridge = daemon.client().await;
+    let closed = closed_port(&bridge).await;
     let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    assert_eq!(s.connect_ex(("127.0.0.1", closed)).await.unwrap(), 111);
+    assert_eq!(s.connect_ex(closed).await.unwrap(), 111);
     let server = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
     server.bind(("127.0.0.1", 0)).await.unwrap();
     server.listen(1).await.unwrap();

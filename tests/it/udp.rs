@@ -21,9 +21,9 @@ async fn datagrams_between_two_bridge_sockets_keep_their_boundaries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_ways_with_a_native_peer() {
-    let daemon = TestDaemon::start().await;
     let native = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let native_addr = native.local_addr().unwrap();
+    let daemon = TestDaemon::allowing(&[&format!("127.0.0.1:{}/udp", native_addr.port())]).await;
     let bridge = daemon.client().await;
     let s = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
     // An unbound UDP socket gets an ephemeral port on its first sendto, as in Python, but on

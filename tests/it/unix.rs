@@ -45,12 +45,17 @@ async fn datagrams_and_unnamed_senders() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_peers_in_the_socket_directory() {
-    let daemon = TestDaemon::start().await;
+    // A native server the page connects to: outside the bridge's directory, at a path a rule
+    // names exactly (--allow-unix).
+    let dir = std::env::temp_dir().join(format!("sockbridge-native-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("native.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let daemon = TestDaemon::start_with(|c| c.rules.unix.push(path.clone())).await;
     let bridge = daemon.client().await;
-    // A native server the page connects to.
-    let listener = tokio::net::UnixListener::bind(daemon.unix_path("native.sock")).unwrap();
     let s = bridge.socket(AF_UNIX, SOCK_STREAM).await.unwrap();
-    s.connect("native.sock").await.unwrap();
+    s.connect(path.to_str().unwrap()).await.unwrap();
     let (mut stream, _) = within(listener.accept()).await.unwrap();
     s.sendall(b"hi native").await.unwrap();
     let mut buf = [0u8; 9];
@@ -64,6 +69,8 @@ async fn native_peers_in_the_socket_directory() {
     let (conn, _) = within(server.accept()).await.unwrap();
     native.write_all(b"hi page").await.unwrap();
     assert_eq!(conn.recv(7).await.unwrap(), b"hi page");
+    drop(listener);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,7 +32,12 @@ pub async fn within<T>(fut: impl Future<Output = T>) -> T {
 /// A daemon running in this process on 127.0.0.1:0, with its own Unix socket directory.
 pub struct TestDaemon {
     pub addr: SocketAddr,
+    /// The address with the token, as the daemon prints it: `ws://127.0.0.1:PORT/#sb-token=…`.
     pub url: String,
+    /// The address without the token.
+    pub base_url: String,
+    /// The token (empty if the daemon runs without one).
+    pub token: String,
     pub unix_dir: PathBuf,
     stop: CancellationToken,
     handle: Option<JoinHandle<std::io::Result<()>>>,
@@ -59,9 +64,17 @@ impl TestDaemon {
         adjust(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let token = config.token.as_ref().map(|t| t.reveal().to_owned()).unwrap_or_default();
+        let base_url = format!("ws://{addr}/");
+        let url = if token.is_empty() { base_url.clone() } else { format!("{base_url}#sb-token={token}") };
         let stop = CancellationToken::new();
         let handle = tokio::spawn(bridge_daemon::serve(listener, config, stop.clone().cancelled_owned()));
-        TestDaemon { addr, url: format!("ws://{addr}/"), unix_dir, stop, handle: Some(handle) }
+        TestDaemon { addr, url, base_url, token, unix_dir, stop, handle: Some(handle) }
+    }
+
+    /// A daemon whose pages may also reach these destinations (`--allow-connect` rules).
+    pub async fn allowing(rules: &[&str]) -> TestDaemon {
+        Self::start_with(|c| c.rules.allow.extend(rules.iter().map(|r| rule(r)))).await
     }
 
     /// Default limits, for tests that change one.
@@ -107,12 +120,18 @@ pub struct Raw {
 }
 
 impl Raw {
-    /// Opens a session, optionally as a page of `origin`. Returns the HTTP status of a refusal.
+    /// Opens a session, optionally as a page of `origin`, presenting the token in the URL's
+    /// fragment (if any). Returns the HTTP status of a refusal.
     pub async fn open(url: &str, origin: Option<&str>) -> Result<Raw, u16> {
-        Self::open_with(url, origin, Some("sockbridge.v1")).await
+        let (base, token) = bridge_protocol::auth::split_url(url);
+        let protocols = match token {
+            Some(t) => format!("sockbridge.v1, {}", bridge_protocol::auth::subprotocol(t)),
+            None => "sockbridge.v1".to_owned(),
+        };
+        Self::open_with(base, origin, Some(&protocols)).await
     }
 
-    /// Opens a session offering `protocol` (or none).
+    /// Opens a session offering exactly `protocol` (or none) as `Sec-WebSocket-Protocol`.
     pub async fn open_with(url: &str, origin: Option<&str>, protocol: Option<&str>) -> Result<Raw, u16> {
         let mut request = url.into_client_request().unwrap();
         if let Some(p) = protocol {
@@ -199,6 +218,22 @@ pub async fn tcp_pair(bridge: &Bridge) -> (wasm_client::Socket, wasm_client::Soc
     client.connect(server.getsockname().await.unwrap()).await.unwrap();
     let (conn, _) = within(server.accept()).await.unwrap();
     (server, client, conn)
+}
+
+/// An egress rule, as `--allow-connect` reads it.
+pub fn rule(text: &str) -> bridge_daemon::policy::rule::Rule {
+    text.parse().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A TCP address nobody listens on that the session may dial: a port the session bound and closed
+/// again (it stays in the session's `own` memory), so connecting is refused by the kernel, as in
+/// Python, rather than by the policy.
+pub async fn closed_port(bridge: &Bridge) -> wasm_client::Address {
+    let probe = bridge.socket(wasm_client::AF_INET, wasm_client::SOCK_STREAM).await.unwrap();
+    probe.bind(("127.0.0.1", 0)).await.unwrap();
+    let addr = probe.getsockname().await.unwrap();
+    probe.close().await.unwrap();
+    addr
 }
 
 /// A UDP socket bound to 127.0.0.1 with a free port.

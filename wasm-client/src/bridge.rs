@@ -27,7 +27,9 @@ impl std::fmt::Debug for Bridge {
 }
 
 impl Bridge {
-    /// Opens a session with the daemon at `url` (`ws://127.0.0.1:7320/`).
+    /// Opens a session with the daemon at `url`: the address it printed, with its token in the
+    /// fragment (`ws://127.0.0.1:7320/#sb-token=…`). Without a token in the URL, the one in the
+    /// daemon's token file is used (see [`crate::ConnectOptions::token`]).
     ///
     /// # Errors
     /// [`Error::Connect`] if the daemon cannot be reached or refuses the handshake.
@@ -49,13 +51,13 @@ impl Bridge {
         Self::connect_with(url, &crate::ConnectOptions::default()).await
     }
 
-    /// Opens a session with the daemon at `url` (`ws://127.0.0.1:7320/`) from a page, over the
-    /// browser's WebSocket.
+    /// Opens a session with the daemon at `url` from a page, over the browser's WebSocket: the
+    /// address the daemon printed, with its token in the fragment (`ws://127.0.0.1:7320/#sb-token=…`).
     ///
     /// # Errors
     /// [`Error::Connect`] if the daemon cannot be reached or refuses the page (browsers do not
-    /// say why a WebSocket handshake failed; the usual cause is an origin the daemon does not
-    /// admit).
+    /// say why a WebSocket handshake failed; the usual causes are an origin the daemon does not
+    /// admit and a missing or old token).
     #[cfg(target_arch = "wasm32")]
     pub async fn connect(url: &str) -> Result<Bridge> {
         let core = crate::transport::browser::open(url).await?;

@@ -75,6 +75,11 @@ export interface TraceEvent {
 export interface BridgeOptions {
   /** Receives every call; the same as setting `bridge.ontrace`. */
   ontrace?: (event: TraceEvent) => void;
+  /**
+   * The daemon's token. Without it: the URL's `#sb-token=…`, else the token this page was given
+   * in its own address (see `takePageToken`), else the one it remembered last time.
+   */
+  token?: string;
 }
 "#;
 
@@ -314,7 +319,9 @@ pub struct JsBridge {
 #[wasm_bindgen(js_class = Bridge)]
 impl JsBridge {
     /// Opens a session with the daemon at `url` (`ws://127.0.0.1:7320/`); without a URL, with the
-    /// daemon that served this page.
+    /// daemon that served this page. The daemon admits a page that presents its token: give it as
+    /// `options.token` or in the URL (`#sb-token=…`), or open the page at the address the daemon
+    /// printed, which carries it (see `takePageToken`).
     ///
     /// ```js
     /// const bridge = await Bridge.connect("ws://127.0.0.1:7320/", { ontrace: console.log });
@@ -330,6 +337,16 @@ impl JsBridge {
                 None => page_url().ok_or_else(|| {
                     python_error("ValueError", "give the daemon's URL: this page was not served by it")
                 })?,
+            };
+            let given = options
+                .as_ref()
+                .and_then(|o| Reflect::get(o, &JsValue::from_str("token")).ok())
+                .and_then(|t| t.as_string());
+            let (base, in_url) = bridge_protocol::auth::split_url(&url);
+            let token = given.or(in_url.map(str::to_owned)).or_else(take_page_token).or_else(stored_token);
+            let url = match token {
+                Some(token) => format!("{base}#{}={token}", bridge_protocol::auth::FRAGMENT_KEY),
+                None => base.to_owned(),
             };
             let bridge = Bridge::connect(&url).await.map_err(|e| js_error(&e))?;
             let tracer = Tracer::default();
@@ -540,6 +557,58 @@ impl JsBridge {
 }
 
 /// The daemon's WebSocket URL for a page it served: `ws://` + this page's host + `/`.
+/// Where a page keeps the token it was given (its own origin's `localStorage`).
+const TOKEN_KEY: &str = "sockbridge.token";
+
+fn global_get(object: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(object, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn local_storage() -> Option<JsValue> {
+    global_get(&js_sys::global(), "localStorage")
+}
+
+fn stored_token() -> Option<String> {
+    let storage = local_storage()?;
+    let get: Function = global_get(&storage, "getItem")?.dyn_into().ok()?;
+    get.call1(&storage, &JsValue::from_str(TOKEN_KEY)).ok()?.as_string()
+}
+
+/// Takes the daemon's token out of this page's own address (`#sb-token=…`, as the daemon prints
+/// it), remembers it for the page's origin, and removes it from the address bar and history, so
+/// it is not bookmarked or shared by accident. Returns it, or `undefined` if the address has none.
+/// `Bridge.connect` calls this itself; a page that routes on `location.hash` calls it first.
+///
+/// ```js
+/// takePageToken();                  // at start-up, before routing on location.hash
+/// const bridge = await Bridge.connect();
+/// ```
+#[wasm_bindgen(js_name = takePageToken)]
+pub fn take_page_token() -> Option<String> {
+    let global = js_sys::global();
+    let location = global_get(&global, "location")?;
+    let hash = global_get(&location, "hash")?.as_string()?;
+    let fragment = hash.strip_prefix('#')?;
+    let (_, token) = bridge_protocol::auth::split_url(&hash);
+    let token = token.filter(|t| bridge_protocol::auth::is_well_formed(t))?.to_owned();
+    if let Some(storage) = local_storage()
+        && let Some(set) = global_get(&storage, "setItem").and_then(|f| f.dyn_into::<Function>().ok())
+    {
+        let _ = set.call2(&storage, &JsValue::from_str(TOKEN_KEY), &JsValue::from_str(&token));
+    }
+    let prefix = format!("{}=", bridge_protocol::auth::FRAGMENT_KEY);
+    let rest: Vec<&str> = fragment.split('&').filter(|p| !p.starts_with(&prefix)).collect();
+    let path = global_get(&location, "pathname").and_then(|p| p.as_string()).unwrap_or_default();
+    let search = global_get(&location, "search").and_then(|p| p.as_string()).unwrap_or_default();
+    let clean = if rest.is_empty() { format!("{path}{search}") } else { format!("{path}{search}#{}", rest.join("&")) };
+    if let Some(history) = global_get(&global, "history")
+        && let Some(replace) = global_get(&history, "replaceState").and_then(|f| f.dyn_into::<Function>().ok())
+    {
+        let _ = replace.call3(&history, &JsValue::NULL, &JsValue::from_str(""), &JsValue::from_str(&clean));
+    }
+    Some(token)
+}
+
 fn page_url() -> Option<String> {
     let location = Reflect::get(&js_sys::global(), &JsValue::from_str("location")).ok()?;
     let protocol = Reflect::get(&location, &JsValue::from_str("protocol")).ok()?.as_string()?;

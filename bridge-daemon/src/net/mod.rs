@@ -22,91 +22,244 @@ pub(crate) mod sockopt;
 
 pub(crate) use socket::{BridgeSocket, Mode};
 
+use crate::audit::{Audit, Event};
 use crate::error::{OpError, OpResult};
-use crate::policy::Policy;
+use crate::policy::rule::{Proto, normalize_name};
+use crate::policy::{Page, Policy, normalize_unix_path};
 use crate::sandbox::Sandbox;
-use bridge_protocol::constants::{AF_INET, AF_INET6, AF_UNIX};
+use bridge_protocol::constants::{AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM};
 use bridge_protocol::{Address, Method};
 use resolve::Resolver;
 use socket2::SockAddr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
-/// Daemon-wide networking context: policy, the Unix sandbox and the resolver.
+/// Daemon-wide networking context: policy, the Unix sandbox, the resolver and the audit log.
 #[derive(Debug)]
 pub(crate) struct Net {
     pub(crate) policy: Policy,
     pub(crate) sandbox: Option<Sandbox>,
     pub(crate) resolver: Resolver,
+    pub(crate) audit: Audit,
 }
 
-/// Why an address is being translated: binding is checked against the bind policy, dialling against
-/// the connect policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Purpose {
-    /// `bind`.
-    Bind,
-    /// `connect` and `sendto`.
-    Dial,
+/// Who is asking: the page's side of the policy and its share of the resolver.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Caller<'a> {
+    pub(crate) page: &'a Page,
+    pub(crate) dns: &'a Arc<Semaphore>,
+}
+
+/// The protocol of a socket type, as rules name it.
+pub(crate) fn proto(kind: i32) -> Proto {
+    if kind == SOCK_DGRAM { Proto::Udp } else { Proto::Tcp }
+}
+
+/// An IP address as the page wrote it.
+struct IpTarget<'a> {
+    host: &'a str,
+    port: u16,
+    flowinfo: u32,
+    scope_id: u32,
+}
+
+impl IpTarget<'_> {
+    fn text(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The address for this socket family: `''` is the wildcard, `'<broadcast>'` the broadcast
+    /// address, and an address literal of the socket's family is itself. Anything else is a name.
+    fn literal(&self, family: i32) -> Option<IpAddr> {
+        match (family, self.host) {
+            (AF_INET, "") => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            (AF_INET6, "") => Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+            (_, "<broadcast>") => Some(IpAddr::V4(Ipv4Addr::BROADCAST)),
+            (_, literal) => match (family, literal.parse::<IpAddr>()) {
+                (AF_INET, Ok(ip @ IpAddr::V4(_))) | (AF_INET6, Ok(ip @ IpAddr::V6(_))) => Some(ip),
+                _ => None,
+            },
+        }
+    }
+
+    /// The kernel's address for `ip` on a socket of `family`.
+    fn socket_addr(&self, family: i32, ip: IpAddr) -> SocketAddr {
+        match ip {
+            IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, self.port, self.flowinfo, self.scope_id)),
+            IpAddr::V4(v4) if family == AF_INET => SocketAddr::from((v4, self.port)),
+            IpAddr::V4(v4) => {
+                SocketAddr::V6(SocketAddrV6::new(v4.to_ipv6_mapped(), self.port, self.flowinfo, self.scope_id))
+            }
+        }
+    }
+}
+
+fn ip_target(method: Method, family: i32, address: &Address) -> OpResult<IpTarget<'_>> {
+    match (family, address) {
+        (AF_INET | AF_INET6, Address::Inet { host, port }) => {
+            Ok(IpTarget { host, port: *port, flowinfo: 0, scope_id: 0 })
+        }
+        (AF_INET6, Address::Inet6 { host, port, flowinfo, scope_id }) => {
+            Ok(IpTarget { host, port: *port, flowinfo: *flowinfo, scope_id: *scope_id })
+        }
+        (AF_INET, _) => Err(OpError::Params { method, why: "an AF_INET address is [host, port]" }),
+        _ => Err(OpError::Params {
+            method,
+            why: "an AF_INET6 address is [host, port] or [host, port, flowinfo, scope_id]",
+        }),
+    }
+}
+
+fn unix_name(method: Method, address: &Address) -> OpResult<&str> {
+    match address {
+        Address::Unix(name) => Ok(name),
+        _ => Err(OpError::Params { method, why: "an AF_UNIX address is a socket name string" }),
+    }
 }
 
 impl Net {
-    /// The kernel address for a page's address, resolved and checked. For a Unix bind, the path of
-    /// the file about to be created is returned too.
-    pub(crate) async fn sockaddr(
+    /// Records a refusal and returns the `EACCES` error the page gets.
+    fn refuse(
         &self,
+        caller: Caller<'_>,
+        method: Method,
+        target: String,
+        resolved: Option<String>,
+        rule: String,
+        reason: String,
+    ) -> OpError {
+        self.audit.refusal(&Event {
+            session: Some(caller.page.session),
+            origin: caller.page.origin.as_deref(),
+            op: method.name(),
+            target,
+            resolved,
+            rule,
+            reason: reason.clone(),
+        });
+        OpError::denied(reason)
+    }
+
+    /// The kernel address for a `bind`, resolved and checked. For a Unix socket, the path of the
+    /// file about to be created is returned too.
+    pub(crate) async fn bind_addr(
+        &self,
+        caller: Caller<'_>,
         method: Method,
         family: i32,
         kind: i32,
         address: &Address,
-        purpose: Purpose,
     ) -> OpResult<(SockAddr, Option<PathBuf>)> {
         if family == AF_UNIX {
-            let Address::Unix(name) = address else {
-                return Err(OpError::Params { method, why: "an AF_UNIX address is a socket name string" });
+            let name = unix_name(method, address)?;
+            let Some(sandbox) = &self.sandbox else {
+                let why = "this bridge has no Unix socket directory to bind in (start it with --unix or --unix-dir)";
+                return Err(self.refuse(caller, method, name.to_owned(), None, "unix-no-dir".into(), why.into()));
             };
-            let sandbox = self.sandbox.as_ref().ok_or_else(|| OpError::errno(libc::EAFNOSUPPORT))?;
-            let path = sandbox.path_for(name)?;
-            let addr = SockAddr::unix(&path)?;
-            return Ok((addr, (purpose == Purpose::Bind).then_some(path)));
+            let path = sandbox.path_for(name).map_err(|e| match e {
+                OpError::Os(ref os) if os.errname.as_deref() == Some("EACCES") => self.refuse(
+                    caller,
+                    method,
+                    name.escape_debug().to_string(),
+                    None,
+                    "unix-name".into(),
+                    os.to_string(),
+                ),
+                other => other,
+            })?;
+            return Ok((SockAddr::unix(&path)?, Some(path)));
         }
-        let addr = self.ip_sockaddr(method, family, kind, address).await?;
-        let addr = match purpose {
-            Purpose::Bind => self.policy.bind_addr(addr)?,
-            Purpose::Dial => {
-                self.policy.connect_addr(addr)?;
-                addr
-            }
+        let target = ip_target(method, family, address)?;
+        let ip = match target.literal(family) {
+            Some(ip) => ip,
+            None => self.resolver.candidates(caller.dns, target.host, family, kind).await?[0],
         };
-        Ok((SockAddr::from(addr), None))
+        let addr = target.socket_addr(family, ip);
+        match self.policy.bind_addr(addr) {
+            Ok(addr) => Ok((SockAddr::from(addr), None)),
+            Err(OpError::Os(e)) => Err(self.refuse(
+                caller,
+                method,
+                target.text(),
+                Some(addr.to_string()),
+                "bind-policy".into(),
+                e.to_string(),
+            )),
+            Err(other) => Err(other),
+        }
     }
 
-    async fn ip_sockaddr(&self, method: Method, family: i32, kind: i32, address: &Address) -> OpResult<SocketAddr> {
-        let (host, port, flowinfo, scope_id) = match (family, address) {
-            (AF_INET, Address::Inet { host, port }) | (AF_INET6, Address::Inet { host, port }) => (host, *port, 0, 0),
-            (AF_INET6, Address::Inet6 { host, port, flowinfo, scope_id }) => (host, *port, *flowinfo, *scope_id),
-            (AF_INET, _) => return Err(OpError::Params { method, why: "an AF_INET address is [host, port]" }),
-            _ => {
-                return Err(OpError::Params {
-                    method,
-                    why: "an AF_INET6 address is [host, port] or [host, port, flowinfo, scope_id]",
-                });
+    /// The kernel address for a `connect` or `sendto`: resolved once, every candidate checked, and
+    /// exactly a permitted one returned (see `policy::egress`).
+    pub(crate) async fn dial_addr(
+        &self,
+        caller: Caller<'_>,
+        method: Method,
+        family: i32,
+        kind: i32,
+        address: &Address,
+    ) -> OpResult<SockAddr> {
+        if family == AF_UNIX {
+            return self.dial_unix(caller, method, unix_name(method, address)?);
+        }
+        let target = ip_target(method, family, address)?;
+        let (name, candidates) = match target.literal(family) {
+            Some(ip) => (None, vec![ip]),
+            None => (
+                Some(normalize_name(target.host)),
+                self.resolver.candidates(caller.dns, target.host, family, kind).await?,
+            ),
+        };
+        match self.policy.dial(caller.page, proto(kind), name.as_deref(), target.port, &candidates) {
+            Ok(ip) => Ok(SockAddr::from(target.socket_addr(family, ip))),
+            Err((ip, denial)) => {
+                let resolved = SocketAddr::new(ip, target.port).to_string();
+                Err(self.refuse(caller, method, target.text(), Some(resolved), denial.rule(), denial.to_string()))
             }
+        }
+    }
+
+    /// A Unix socket to connect or send to: a name in the socket directory that a page of the same
+    /// origin created, or an absolute path the rules name exactly.
+    fn dial_unix(&self, caller: Caller<'_>, method: Method, name: &str) -> OpResult<SockAddr> {
+        let shown = name.escape_debug().to_string();
+        if name.starts_with('/') {
+            return match normalize_unix_path(name) {
+                Some(path) if self.policy.unix_path_allowed(caller.page, &path) => Ok(SockAddr::unix(&path)?),
+                _ => Err(self.refuse(
+                    caller,
+                    method,
+                    shown,
+                    None,
+                    "unix-path".into(),
+                    "the bridge's policy does not name this Unix socket path (see --allow-unix)".into(),
+                )),
+            };
+        }
+        let Some(sandbox) = &self.sandbox else {
+            let why = "this bridge has no Unix socket directory (start it with --unix or --unix-dir)";
+            return Err(self.refuse(caller, method, shown, None, "unix-no-dir".into(), why.into()));
         };
-        let ip = match (family, host.as_str()) {
-            (AF_INET, "") => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            (AF_INET6, "") => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-            (AF_INET, "<broadcast>") => IpAddr::V4(Ipv4Addr::BROADCAST),
-            (_, literal) => match (family, literal.parse::<IpAddr>()) {
-                (AF_INET, Ok(ip @ IpAddr::V4(_))) | (AF_INET6, Ok(ip @ IpAddr::V6(_))) => ip,
-                _ => self.resolver.first_ip(literal, family, kind).await?,
-            },
-        };
-        Ok(match ip {
-            IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, port, flowinfo, scope_id)),
-            IpAddr::V4(v4) if family == AF_INET => SocketAddr::from((v4, port)),
-            IpAddr::V4(v4) => SocketAddr::V6(SocketAddrV6::new(v4.to_ipv6_mapped(), port, flowinfo, scope_id)),
-        })
+        let path = sandbox.path_for(name).map_err(|e| match e {
+            OpError::Os(ref os) if os.errname.as_deref() == Some("EACCES") => {
+                self.refuse(caller, method, shown.clone(), None, "unix-name".into(), os.to_string())
+            }
+            other => other,
+        })?;
+        let origin = &caller.page.origin;
+        let ours = Sandbox::check_file(&path, |dev, ino| self.policy.owners.holds_file(origin, dev, ino));
+        if ours == Some(false) {
+            let why = "this socket file was not made by a page of this origin through the bridge";
+            return Err(self.refuse(caller, method, shown, None, "unix-not-own".into(), why.into()));
+        }
+        // No file: the kernel says so (ENOENT), as it would to Python.
+        Ok(SockAddr::unix(&path)?)
     }
 
     /// Binds an unbound IP socket to loopback with an ephemeral port. The kernel would otherwise

@@ -1,49 +1,91 @@
 //! Name resolution with the C library's `getaddrinfo`, exactly as CPython calls it, on a bounded
 //! number of blocking threads with a deadline.
+//!
+//! The resolver behind it is a [`Lookup`], so tests can script DNS answers (a name that resolves
+//! differently each time, to a private address, or never).
 
 use crate::error::{OpError, OpResult};
-use bridge_protocol::errno::eai::{EAI_AGAIN, EAI_SYSTEM};
+use bridge_protocol::errno::eai::{EAI_AGAIN, EAI_NONAME, EAI_SYSTEM};
 use bridge_protocol::params::AddrInfo;
 use bridge_protocol::{Address, OsError};
 use std::ffi::{CStr, CString};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// A resolver shared by all sessions: at most `concurrency` lookups at once, each within `timeout`.
+/// A lookup's answer: `getaddrinfo`'s list, or the `gaierror`/`OSError` it raised.
+pub type LookupFuture = Pin<Box<dyn Future<Output = Result<Vec<AddrInfo>, OsError>> + Send>>;
+
+/// Where names are resolved.
+pub trait Lookup: Send + Sync + fmt::Debug + 'static {
+    /// Python's `getaddrinfo(host, port, family, type, proto, flags)`.
+    fn getaddrinfo(&self, query: Query) -> LookupFuture;
+}
+
+/// The system's resolver: `getaddrinfo(3)` on a blocking thread.
+#[derive(Debug, Default)]
+pub struct SystemLookup;
+
+impl Lookup for SystemLookup {
+    fn getaddrinfo(&self, query: Query) -> LookupFuture {
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || getaddrinfo_blocking(&query))
+                .await
+                .unwrap_or_else(|_| Err(OsError::gai(EAI_SYSTEM, None)))
+        })
+    }
+}
+
+/// The resolver shared by all sessions: at most `concurrency` lookups at once daemon-wide (and a
+/// session's own allowance), each within `timeout`.
 #[derive(Clone, Debug)]
 pub(crate) struct Resolver {
     permits: Arc<Semaphore>,
     timeout: Duration,
+    lookup: Arc<dyn Lookup>,
 }
 
 /// One lookup's arguments, as Python's `getaddrinfo(host, port, family, type, proto, flags)`.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Query {
-    pub(crate) host: Option<String>,
-    pub(crate) service: Option<String>,
-    pub(crate) family: i32,
-    pub(crate) kind: i32,
-    pub(crate) proto: i32,
-    pub(crate) flags: i32,
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query {
+    /// The host: a name or an address; `None` for Python's `None`.
+    pub host: Option<String>,
+    /// The port number or service name.
+    pub service: Option<String>,
+    /// `AF_*`, 0 for any.
+    pub family: i32,
+    /// `SOCK_*`, 0 for any.
+    pub kind: i32,
+    /// `IPPROTO_*`, 0 for any.
+    pub proto: i32,
+    /// `AI_*` flags.
+    pub flags: i32,
 }
 
 impl Resolver {
-    pub(crate) fn new(concurrency: usize, timeout: Duration) -> Self {
-        Resolver { permits: Arc::new(Semaphore::new(concurrency)), timeout }
+    pub(crate) fn new(concurrency: usize, timeout: Duration, lookup: Option<Arc<dyn Lookup>>) -> Self {
+        let lookup = lookup.unwrap_or_else(|| Arc::new(SystemLookup));
+        Resolver { permits: Arc::new(Semaphore::new(concurrency)), timeout, lookup }
     }
 
-    /// Resolves, failing with `gaierror(EAI_AGAIN)` when the deadline passes (the blocking lookup
-    /// finishes in the background, still holding its permit, so stuck lookups stay bounded).
-    pub(crate) async fn getaddrinfo(&self, query: Query) -> OpResult<Vec<AddrInfo>> {
+    /// Resolves within the session's allowance (`session`) and the daemon's, failing with
+    /// `gaierror(EAI_AGAIN)` when the deadline passes. A lookup that overruns goes on in the
+    /// background holding both permits until it ends, so stuck lookups stay bounded.
+    pub(crate) async fn getaddrinfo(&self, session: &Arc<Semaphore>, query: Query) -> OpResult<Vec<AddrInfo>> {
         let work = async {
-            let permit = self.permits.clone().acquire_owned().await.map_err(|_| OpError::errno(libc::EAGAIN))?;
-            let lookup = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                getaddrinfo_blocking(&query)
+            let closed = || OpError::errno(libc::EAGAIN);
+            let mine = Arc::clone(session).acquire_owned().await.map_err(|_| closed())?;
+            let global = Arc::clone(&self.permits).acquire_owned().await.map_err(|_| closed())?;
+            let lookup = self.lookup.getaddrinfo(query);
+            let task = tokio::spawn(async move {
+                let answer = lookup.await;
+                drop((mine, global));
+                answer
             });
-            lookup.await.map_err(|_| OpError::Os(OsError::gai(EAI_SYSTEM, None)))?
+            task.await.unwrap_or_else(|_| Err(OsError::gai(EAI_SYSTEM, None))).map_err(OpError::Os)
         };
         match tokio::time::timeout(self.timeout, work).await {
             Ok(result) => result,
@@ -51,32 +93,46 @@ impl Resolver {
         }
     }
 
-    /// The first address `host` resolves to for a socket of this family and type, as CPython's
-    /// `setipaddr` picks it.
-    pub(crate) async fn first_ip(&self, host: &str, family: i32, kind: i32) -> OpResult<std::net::IpAddr> {
+    /// The addresses `host` resolves to for a socket of this family and type, in the resolver's
+    /// order, without repeats: what CPython would choose from (it takes the first).
+    pub(crate) async fn candidates(
+        &self,
+        session: &Arc<Semaphore>,
+        host: &str,
+        family: i32,
+        kind: i32,
+    ) -> OpResult<Vec<IpAddr>> {
         let query = Query { host: Some(host.to_owned()), family, kind, ..Query::default() };
-        let infos = self.getaddrinfo(query).await?;
-        infos
-            .into_iter()
-            .find_map(|info| match info.address {
+        let mut out: Vec<IpAddr> = Vec::new();
+        for info in self.getaddrinfo(session, query).await? {
+            let ip = match info.address {
                 Address::Inet { host, .. } | Address::Inet6 { host, .. } => host.parse().ok(),
                 Address::Unix(_) => None,
-            })
-            .ok_or_else(|| OpError::Os(OsError::gai(bridge_protocol::errno::eai::EAI_NONAME, None)))
+            };
+            if let Some(ip) = ip
+                && !out.contains(&ip)
+            {
+                out.push(ip);
+            }
+        }
+        if out.is_empty() {
+            return Err(OpError::Os(OsError::gai(EAI_NONAME, None)));
+        }
+        Ok(out)
     }
 }
 
-fn c_string(text: &Option<String>) -> OpResult<Option<CString>> {
+fn c_string(text: &Option<String>) -> Result<Option<CString>, OsError> {
     match text {
         None => Ok(None),
         Some(t) => CString::new(t.as_str())
             .map(Some)
-            .map_err(|_| OpError::refused(libc::EINVAL, "a host or service name may not contain a NUL character")),
+            .map_err(|_| OsError::refused(libc::EINVAL, "a host or service name may not contain a NUL character")),
     }
 }
 
 /// Calls `getaddrinfo(3)` and converts every result.
-fn getaddrinfo_blocking(query: &Query) -> OpResult<Vec<AddrInfo>> {
+fn getaddrinfo_blocking(query: &Query) -> Result<Vec<AddrInfo>, OsError> {
     let host = c_string(&query.host)?;
     let service = c_string(&query.service)?;
     // SAFETY: an all-zero addrinfo is the documented way to start a hints struct.
@@ -98,11 +154,12 @@ fn getaddrinfo_blocking(query: &Query) -> OpResult<Vec<AddrInfo>> {
     };
     if rc != 0 {
         if rc == libc::EAI_SYSTEM {
-            return Err(OpError::from(std::io::Error::last_os_error()));
+            let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+            return Err(OsError::from_errno(errno));
         }
         // SAFETY: gai_strerror returns a static NUL-terminated string for any code.
         let message = unsafe { CStr::from_ptr(libc::gai_strerror(rc)) }.to_string_lossy().into_owned();
-        return Err(OpError::Os(OsError::gai(rc, Some(&message))));
+        return Err(OsError::gai(rc, Some(&message)));
     }
     let mut out = Vec::new();
     let mut node = list;
@@ -195,7 +252,7 @@ mod tests {
     fn errors_are_gaierrors() {
         let q = Query { host: Some("localhost".into()), service: Some("nosuchservice".into()), ..Query::default() };
         match getaddrinfo_blocking(&q) {
-            Err(OpError::Os(e)) => {
+            Err(e) => {
                 assert_eq!(e.exception, "gaierror");
                 assert_eq!(e.errno, Some(-8));
             }

@@ -24,6 +24,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::Shutdown;
+use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::io::Interest;
@@ -230,8 +231,10 @@ impl BridgeSocket {
     }
 
     /// `connect`. In non-blocking mode a TCP connect that has started fails with `EINPROGRESS`
-    /// and goes on in the background; otherwise the call waits for the outcome.
-    pub(crate) async fn connect(&self, addr: &SockAddr, mode: Mode) -> OpResult<()> {
+    /// and goes on in the background; otherwise the call waits for the outcome, at most `limit`
+    /// (then it fails with `ETIMEDOUT`, as when the kernel gives up, and the attempt is abandoned
+    /// so the socket can connect again).
+    pub(crate) async fn connect(&self, addr: &SockAddr, mode: Mode, limit: Duration) -> OpResult<()> {
         let started = self.with(async |io| Ok(io.get_ref().connect(addr))).await?;
         // Only a stream socket leaves the hang-up state by connecting. (A datagram socket never
         // had one, and may have a recvfrom waiting that the re-registration would wait for.)
@@ -248,10 +251,10 @@ impl BridgeSocket {
             // CPython's two waiting paths leave the socket in different states, and the kernel
             // shows the difference on the next connect, so each is followed exactly.
             Err(e) if e.raw_os_error() == Some(EINPROGRESS) && mode == Mode::Blocking => {
-                self.with(async |io| finish_connect_as_the_kernel_does(io, addr).await).await
+                self.with(async |io| capped(io, limit, finish_connect_as_the_kernel_does(io, addr)).await).await
             }
             Err(e) if e.raw_os_error() == Some(EINPROGRESS) && mode != Mode::NonBlocking => {
-                self.with(async |io| within(mode, wait_connected(io)).await).await
+                self.with(async |io| capped(io, limit, within(mode, wait_connected(io))).await).await
             }
             // A Unix stream listener whose backlog is full: a blocking connect waits for room.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && mode != Mode::NonBlocking => {
@@ -397,10 +400,18 @@ impl BridgeSocket {
 
     /// `close`: fails every pending operation with `EBADF`, then closes the fd. Returns once the fd
     /// is closed.
+    ///
+    /// With `SO_LINGER` on, the kernel's `close` waits (up to the linger time) for unsent data to
+    /// be delivered, whether or not the fd is non-blocking; that wait happens on a blocking thread,
+    /// so it holds up only this call, as it would hold up Python's.
     pub(crate) async fn close(&self) {
         self.closed.cancel();
         let mut io = self.io.write().await;
-        io.take();
+        let Some(io) = io.take() else { return };
+        let sock = io.into_inner();
+        if sock.linger().is_ok_and(|l| l.is_some_and(|t| !t.is_zero())) {
+            let _ = tokio::task::spawn_blocking(move || drop(sock)).await;
+        }
     }
 }
 
@@ -437,6 +448,32 @@ async fn finish_connect_as_the_kernel_does(io: &AsyncFd<Socket>, addr: &SockAddr
         });
         if let Ok(result) = outcome {
             return result?;
+        }
+    }
+}
+
+/// Waits for a connect in progress at most `limit`; past it, abandons the attempt (the kernel's
+/// `connect(AF_UNSPEC)`, which returns the socket to its unconnected state) and fails with
+/// `ETIMEDOUT`.
+async fn capped(io: &AsyncFd<Socket>, limit: Duration, wait: impl Future<Output = OpResult<()>>) -> OpResult<()> {
+    match tokio::time::timeout(limit, wait).await {
+        Ok(result) => result,
+        Err(_) => {
+            // SAFETY: an all-zero sockaddr with family AF_UNSPEC is what connect(2) documents for
+            // dissolving an association; the fd is a live socket owned by `io`.
+            let rc = unsafe {
+                let mut unspec: libc::sockaddr = std::mem::zeroed();
+                unspec.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+                libc::connect(
+                    io.as_raw_fd(),
+                    &raw const unspec,
+                    std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
+                )
+            };
+            if rc != 0 {
+                tracing::debug!(error = %io::Error::last_os_error(), "could not abandon a connect attempt");
+            }
+            Err(OpError::refused(libc::ETIMEDOUT, "the peer did not answer within the bridge's connect_timeout"))
         }
     }
 }

@@ -50,9 +50,29 @@ fn check_allowed(level: i32, optname: i32) -> OpResult<()> {
     }
 }
 
-/// `setsockopt(level, optname, value)`: an int is passed as a C `int`, bytes as they are.
+/// The longest `SO_LINGER` time a page may set, in seconds: a lingering `close` holds a blocking
+/// thread of the daemon for that long.
+pub(crate) const MAX_LINGER_SECS: i32 = 10;
+
+/// Values the daemon changes before the kernel sees them: an `SO_LINGER` time is clamped to
+/// [`MAX_LINGER_SECS`].
+fn clamp(level: i32, optname: i32, value: &OptValue) -> OptValue {
+    match value {
+        OptValue::Bytes(bytes) if (level, optname) == (SOL_SOCKET, SO_LINGER) && bytes.len() >= 8 => {
+            let mut raw = bytes.as_bytes().to_vec();
+            let secs = i32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]);
+            raw[4..8].copy_from_slice(&secs.min(MAX_LINGER_SECS).to_ne_bytes());
+            OptValue::Bytes(Payload(raw))
+        }
+        other => other.clone(),
+    }
+}
+
+/// `setsockopt(level, optname, value)`: an int is passed as a C `int`, bytes as they are (but see
+/// [`MAX_LINGER_SECS`]).
 pub(crate) fn set(sock: &Socket, level: i32, optname: i32, value: &OptValue) -> OpResult<()> {
     check_allowed(level, optname)?;
+    let value = &clamp(level, optname, value);
     let int_storage: libc::c_int;
     let (ptr, len): (*const libc::c_void, usize) = match value {
         OptValue::Int(v) => {
@@ -144,6 +164,10 @@ mod tests {
         assert!(set(&s, SOL_SOCKET, SO_LINGER, &linger).is_ok());
         assert_eq!(get(&s, SOL_SOCKET, SO_LINGER, Some(8)).ok(), Some(linger));
         assert_eq!(get(&s, SOL_SOCKET, SO_LINGER, Some(0)).ok(), Some(OptValue::Int(1)), "buflen 0 reads an int");
+        let forever = OptValue::Bytes(Payload([1i32.to_ne_bytes(), i32::MAX.to_ne_bytes()].concat()));
+        assert!(set(&s, SOL_SOCKET, SO_LINGER, &forever).is_ok());
+        let clamped = OptValue::Bytes(Payload([1i32.to_ne_bytes(), MAX_LINGER_SECS.to_ne_bytes()].concat()));
+        assert_eq!(get(&s, SOL_SOCKET, SO_LINGER, Some(8)).ok(), Some(clamped));
         assert!(matches!(get(&s, SOL_SOCKET, SO_LINGER, Some(2000)), Err(OpError::Os(e)) if e.errno.is_none()));
     }
 

@@ -2,7 +2,7 @@
 
 use crate::core::{Core, Transport};
 use crate::error::{Error, Result};
-use bridge_protocol::SUBPROTOCOL;
+use bridge_protocol::{SUBPROTOCOL, auth};
 use futures_channel::oneshot;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -42,10 +42,17 @@ impl Drop for Sender {
     }
 }
 
-/// Opens a session: a WebSocket offering `sockbridge.v1`, resolved once it is open.
+/// Opens a session: a WebSocket offering `sockbridge.v1` (and the token from the URL's fragment,
+/// as a second subprotocol), resolved once it is open.
 pub(crate) async fn open(url: &str) -> Result<Arc<Core>> {
-    let ws = WebSocket::new_with_str(url, SUBPROTOCOL)
-        .map_err(|_| Error::Connect(format!("{url} is not a WebSocket URL (ws://host:port/)")))?;
+    let (base, token) = auth::split_url(url);
+    let protocols = js_sys::Array::of1(&SUBPROTOCOL.into());
+    if let Some(token) = token {
+        protocols.push(&auth::subprotocol(token).into());
+    }
+    let ws = WebSocket::new_with_str_sequence(base, &protocols).map_err(|_| {
+        Error::Connect(format!("{base} is not a WebSocket URL (ws://host:port/), or its token is not well formed"))
+    })?;
     type OpenSender = oneshot::Sender<std::result::Result<(), String>>;
     let (opened_tx, opened_rx) = oneshot::channel();
     let opened: Rc<RefCell<Option<OpenSender>>> = Rc::new(RefCell::new(Some(opened_tx)));
@@ -74,7 +81,7 @@ pub(crate) async fn open(url: &str) -> Result<Arc<Core>> {
                 if let Some(tx) = opened.borrow_mut().take() {
                     // Browsers do not say why a handshake failed; say what usually causes it.
                     let _ = tx.send(Err(format!(
-                        "the daemon did not accept the WebSocket (code {}): is it running, and does it admit this page's origin? (bridge-daemon --allow-origin)",
+                        "the daemon did not accept the WebSocket (code {}): is it running, does it admit this page's origin (bridge-daemon --allow-origin), and does the page have this run's token (open the address bridge-daemon printed, ending in #sb-token=...)?",
                         event.code()
                     )));
                 }

@@ -2,7 +2,7 @@
 
 use crate::core::{Core, Transport};
 use crate::error::{Error, Result};
-use bridge_protocol::SUBPROTOCOL;
+use bridge_protocol::{SUBPROTOCOL, auth};
 use futures_channel::mpsc;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::{Arc, Weak};
@@ -20,6 +20,26 @@ const MAX_INCOMING: usize = 8 << 20;
 pub struct ConnectOptions {
     /// Send this `Origin` header, as a browser page would (native clients send none by default).
     pub origin: Option<String>,
+    /// The daemon's token. Without one, the token in the URL's fragment (`#sb-token=…`) is used,
+    /// else the one in the daemon's token file for that port (see [`bridge_protocol::auth`]), if
+    /// this user can read it.
+    pub token: Option<String>,
+}
+
+/// The token to present: the one given, the URL's, or the daemon's token file's.
+fn token_for(base: &str, from_url: Option<&str>, options: &ConnectOptions) -> Option<String> {
+    if let Some(token) = options.token.as_deref().or(from_url) {
+        return Some(token.to_owned());
+    }
+    let authority = base.strip_prefix("ws://")?.split('/').next()?;
+    let (host, port) = authority.rsplit_once(':')?;
+    let local = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+    let port: u16 = port.parse().ok().filter(|_| local)?;
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from).filter(|p| p.is_absolute());
+    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").ok()?);
+    let path = auth::token_path(runtime.as_deref(), &std::env::temp_dir(), uid, port);
+    let token = std::fs::read_to_string(path).ok()?.trim().to_owned();
+    auth::is_well_formed(&token).then_some(token)
 }
 
 struct Sender {
@@ -42,8 +62,15 @@ impl Transport for Sender {
 /// (the core keeps the rest in its outbox) plus non-blocking ones; both kinds are one message per
 /// call the program has outstanding, so the program's own calls bound them.
 pub(crate) async fn open(url: &str, options: &ConnectOptions) -> Result<Arc<Core>> {
-    let mut request = url.into_client_request().map_err(|e| Error::Connect(e.to_string()))?;
-    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL));
+    let (base, from_url) = auth::split_url(url);
+    let mut request = base.into_client_request().map_err(|e| Error::Connect(e.to_string()))?;
+    let protocols = match token_for(base, from_url, options) {
+        Some(token) => format!("{SUBPROTOCOL}, {}", auth::subprotocol(&token)),
+        None => SUBPROTOCOL.to_owned(),
+    };
+    let protocols =
+        HeaderValue::from_str(&protocols).map_err(|_| Error::Connect("the token is not well formed".into()))?;
+    request.headers_mut().insert("Sec-WebSocket-Protocol", protocols);
     if let Some(origin) = &options.origin {
         let value = HeaderValue::from_str(origin).map_err(|_| Error::Connect("invalid Origin".into()))?;
         request.headers_mut().insert("Origin", value);

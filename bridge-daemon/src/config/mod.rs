@@ -1,15 +1,38 @@
 //! The daemon's settings. Every limit lives here, once, with its default and what it bounds.
+//! [`file`] reads them from a TOML file.
 
+pub mod file;
+
+use crate::net::resolve::Lookup;
+use crate::policy::{OriginRules, Ruleset, Token};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// How the daemon runs. `Config::default()` is the documented default policy.
+/// How the daemon runs. `Config::default()` is the documented default policy: a fresh token, the
+/// daemon's own origin only, egress to the page's own sockets (and the lab services, when
+/// `labs` is set) only, no Unix sockets.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Extra origins whose pages may open a session, beyond the daemon's own
     /// (`http://127.0.0.1:PORT`, `http://localhost:PORT`, `http://[::1]:PORT`). Exact
-    /// `scheme://host[:port]` strings; no wildcards.
+    /// `scheme://host[:port]` strings, or `null`; no wildcards.
     pub allowed_origins: Vec<String>,
+    /// Extra names that may appear in the `Host` header (besides `localhost`, `127.0.0.1` and
+    /// `[::1]`), with the daemon's port.
+    pub allowed_hosts: Vec<String>,
+    /// The token clients must present; `None` admits any client from an allowed origin (and any
+    /// client that sends no origin), which on a computer with other users is a hole.
+    pub token: Option<Token>,
+    /// Egress rules for pages whose origin has no rules of its own. `own` (and `labs` when the lab
+    /// services run) are always allowed first; deny rules can still take them away.
+    pub rules: Ruleset,
+    /// Rules for the pages of particular origins (which are admitted as if in `allowed_origins`).
+    pub origin_rules: Vec<OriginRules>,
+    /// Let an allow rule naming a cloud metadata address exactly reach it.
+    pub allow_metadata: bool,
+    /// Append one JSON line per refusal to this file.
+    pub audit_log: Option<PathBuf>,
     /// Where the static pages are served from (`GET /`); `None` serves none.
     pub web_root: Option<PathBuf>,
     /// AF_UNIX sockets.
@@ -18,16 +41,25 @@ pub struct Config {
     pub labs: bool,
     /// Limits on sessions, sockets, requests and messages.
     pub limits: Limits,
+    /// Where names are resolved; `None` for the system's `getaddrinfo`. (Tests script answers.)
+    pub resolver: Option<Arc<dyn Lookup>>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            token: Some(Token::generate()),
+            rules: Ruleset::default(),
+            origin_rules: Vec::new(),
+            allow_metadata: false,
+            audit_log: None,
             web_root: None,
-            unix: UnixSockets::PrivateDir,
+            unix: UnixSockets::Disabled,
             labs: false,
             limits: Limits::default(),
+            resolver: None,
         }
     }
 }
@@ -51,8 +83,13 @@ pub enum UnixSockets {
 pub struct Limits {
     /// WebSocket sessions open at once; one more gets HTTP 503.
     pub max_sessions: usize,
+    /// WebSocket sessions of one origin open at once; one more gets HTTP 503.
+    pub max_sessions_per_origin: usize,
     /// Sockets one session may hold open; one more is `EMFILE`.
     pub max_sockets_per_session: usize,
+    /// Sockets all sessions together may hold open (kept below the process's file limit); one
+    /// more is `ENFILE`.
+    pub max_sockets: usize,
     /// Requests of blocking methods a session may have outstanding; one more gets `-32001`.
     pub max_inflight_per_session: usize,
     /// The largest request message accepted. Messages up to twice this size get a `-32001` error
@@ -75,15 +112,37 @@ pub struct Limits {
     pub dns_concurrency: usize,
     /// How long one name resolution may take before it fails with `EAI_AGAIN`.
     pub dns_timeout: Duration,
+    /// Name resolutions one session may have running at once.
+    pub dns_per_session: usize,
     /// The largest static file served.
     pub max_static_file_bytes: u64,
+    /// How long a blocking `connect` may wait for the peer before failing with `ETIMEDOUT` (a
+    /// socket timeout, if shorter, applies first).
+    pub connect_timeout: Duration,
+    /// `connect` calls one session may start per second, on average; faster ones wait their turn.
+    pub connect_rate: u32,
+    /// `connect` calls one session may start at once before `connect_rate` applies.
+    pub connect_burst: u32,
+    /// Requests one session may make per second, on average; past it requests get `-32001`.
+    pub rpc_rate: u32,
+    /// Requests one session may make at once before `rpc_rate` applies.
+    pub rpc_burst: u32,
+    /// After this long without hearing from a page, the daemon pings it.
+    pub ping_interval: Duration,
+    /// A page that answers neither a ping nor anything else for this long after it is closed
+    /// (code 1008).
+    pub pong_timeout: Duration,
+    /// A session with no request for this long and nothing in flight is closed (code 1001).
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_sessions: 64,
+            max_sessions_per_origin: 16,
             max_sockets_per_session: 128,
+            max_sockets: 1024,
             max_inflight_per_session: 256,
             max_message_bytes: 1 << 20,
             max_payload_bytes: 512 << 10,
@@ -94,7 +153,16 @@ impl Default for Limits {
             max_request_head_bytes: 16 << 10,
             dns_concurrency: 4,
             dns_timeout: Duration::from_secs(5),
+            dns_per_session: 2,
             max_static_file_bytes: 64 << 20,
+            connect_timeout: Duration::from_secs(10),
+            connect_rate: 100,
+            connect_burst: 200,
+            rpc_rate: 50_000,
+            rpc_burst: 50_000,
+            ping_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -107,7 +175,14 @@ impl Limits {
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
             ("max_sessions", self.max_sessions),
+            ("max_sessions_per_origin", self.max_sessions_per_origin),
             ("max_sockets_per_session", self.max_sockets_per_session),
+            ("max_sockets", self.max_sockets),
+            ("dns_per_session", self.dns_per_session),
+            ("connect_rate", self.connect_rate as usize),
+            ("connect_burst", self.connect_burst as usize),
+            ("rpc_rate", self.rpc_rate as usize),
+            ("rpc_burst", self.rpc_burst as usize),
             ("max_inflight_per_session", self.max_inflight_per_session),
             ("max_payload_bytes", self.max_payload_bytes),
             ("outbound_queue", self.outbound_queue),
@@ -129,6 +204,17 @@ impl Limits {
         }
         if self.max_listen_backlog < 1 {
             return Err("max_listen_backlog must be at least 1".into());
+        }
+        let durations = [
+            ("handshake_timeout", self.handshake_timeout),
+            ("dns_timeout", self.dns_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("ping_interval", self.ping_interval),
+            ("pong_timeout", self.pong_timeout),
+            ("idle_timeout", self.idle_timeout),
+        ];
+        if let Some((name, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
+            return Err(format!("{name} must be longer than zero"));
         }
         Ok(())
     }

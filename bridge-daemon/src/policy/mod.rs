@@ -1,0 +1,373 @@
+//! The security policy: who may open a session, where sockets may bind, and where they may connect
+//! and send.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`token`] | the per-start [`Token`] |
+//! | [`space`] | address spaces (loopback, private, public, metadata, ...) and the bad-port list |
+//! | [`rule`] | egress rules (`public:443/tcp`, `10.0.0.0/8`, `own`) and their syntax |
+//! | [`egress`] | the decision for one destination: a pure function of rules and addresses |
+//! | `own` | the `own` set: what each origin's pages have bound |
+//!
+//! [`Policy`] puts them together for a running daemon. The handshake gate has three layers, each
+//! stopping a different attacker: the `Host` header must name this daemon (DNS rebinding), the
+//! `Origin` must be allowed exactly (other web sites), and the client must present the per-start
+//! token (other users and programs on this computer, and forged `Origin` headers). Sockets bind
+//! loopback addresses only, on port 0 or 1024 and up, with wildcard addresses mapped to loopback.
+//! Egress follows [`egress`].
+
+pub mod egress;
+pub(crate) mod own;
+pub mod rule;
+pub mod space;
+pub mod token;
+
+pub use egress::Ruleset;
+pub use token::Token;
+
+use crate::error::{OpError, OpResult};
+use egress::{Context, Denial, Request};
+use own::{History, OriginKey, Owners};
+use rule::{Proto, Rule, Set, Target};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+/// The lowest port a page may bind, other than 0 (an ephemeral port).
+pub const MIN_BIND_PORT: u16 = 1024;
+
+/// The host names that always name the daemon in a `Host` header.
+const OWN_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+/// Rules for the pages of some origins (a `[[policy]]` of the configuration file).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OriginRules {
+    /// The origins, exactly as pages send them.
+    pub origins: Vec<String>,
+    /// Their rules.
+    pub rules: Ruleset,
+}
+
+/// The running daemon's policy.
+#[derive(Debug)]
+pub(crate) struct Policy {
+    daemon_addr: SocketAddr,
+    hosts: Vec<String>,
+    origins: Vec<String>,
+    token: Option<Token>,
+    default_rules: Arc<Ruleset>,
+    origin_rules: Vec<(Vec<String>, Arc<Ruleset>)>,
+    allow_metadata: bool,
+    labs: Vec<(Proto, SocketAddr)>,
+    pub(crate) owners: Arc<Owners>,
+}
+
+/// A session's side of the policy: its origin, its rules and what it has held.
+#[derive(Debug)]
+pub(crate) struct Page {
+    pub(crate) session: u64,
+    pub(crate) origin: OriginKey,
+    pub(crate) rules: Arc<Ruleset>,
+    pub(crate) history: History,
+}
+
+/// What a policy is made from.
+#[derive(Debug, Default)]
+pub(crate) struct PolicyInput<'a> {
+    pub(crate) extra_hosts: &'a [String],
+    pub(crate) extra_origins: &'a [String],
+    pub(crate) token: Option<Token>,
+    pub(crate) rules: Ruleset,
+    pub(crate) origin_rules: Vec<OriginRules>,
+    pub(crate) allow_metadata: bool,
+    pub(crate) labs: Vec<(Proto, SocketAddr)>,
+}
+
+/// `own`, and `labs` when the lab services run, come first in every allow list.
+fn with_implicit(mut rules: Ruleset, labs: bool) -> Arc<Ruleset> {
+    let mut implicit = vec![Rule { target: Target::Set(Set::Own), ports: None, proto: None }];
+    if labs {
+        implicit.push(Rule { target: Target::Set(Set::Labs), ports: None, proto: None });
+    }
+    rules.allow.retain(|r| !implicit.contains(r));
+    implicit.append(&mut rules.allow);
+    rules.allow = implicit;
+    Arc::new(rules)
+}
+
+impl Policy {
+    /// The policy for a daemon listening on `daemon_addr`.
+    pub(crate) fn new(daemon_addr: SocketAddr, input: PolicyInput<'_>) -> Self {
+        let port = daemon_addr.port();
+        let mut origins: Vec<String> = OWN_HOSTS.iter().map(|host| format!("http://{host}:{port}")).collect();
+        origins.extend(input.extra_origins.iter().cloned());
+        let labs = !input.labs.is_empty();
+        let origin_rules: Vec<_> =
+            input.origin_rules.into_iter().map(|o| (o.origins, with_implicit(o.rules, labs))).collect();
+        for (list, _) in &origin_rules {
+            origins.extend(list.iter().cloned());
+        }
+        Policy {
+            daemon_addr,
+            hosts: input.extra_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            origins,
+            token: input.token,
+            default_rules: with_implicit(input.rules, labs),
+            origin_rules,
+            allow_metadata: input.allow_metadata,
+            labs: input.labs,
+            owners: Arc::default(),
+        }
+    }
+
+    /// The origin of the daemon's own pages, e.g. `http://127.0.0.1:7320`.
+    pub(crate) fn own_origin(&self) -> String {
+        match self.daemon_addr {
+            SocketAddr::V4(a) => format!("http://{}:{}", a.ip(), a.port()),
+            SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
+        }
+    }
+
+    /// Whether a `Host` header names this daemon: `localhost`, `127.0.0.1`, `[::1]` or an extra
+    /// allowed name, with the daemon's port.
+    pub(crate) fn host_allowed(&self, host: &str) -> bool {
+        let (name, port) = match host.rsplit_once(':') {
+            Some((name, port)) if !name.is_empty() && !port.contains(']') => (name, port.parse::<u16>().ok()),
+            _ => (host, Some(80)),
+        };
+        let name_ok = OWN_HOSTS
+            .iter()
+            .copied()
+            .chain(self.hosts.iter().map(String::as_str))
+            .any(|h| name.eq_ignore_ascii_case(h));
+        name_ok && port == Some(self.daemon_addr.port())
+    }
+
+    /// Whether a handshake's `Origin` may open a session: an allowed origin exactly, `null` only
+    /// if it was explicitly allowed. A missing `Origin` (a client that is not a browser) passes
+    /// this check; the token check decides.
+    pub(crate) fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        match origin {
+            None => true,
+            Some(origin) => self.origins.iter().any(|allowed| allowed == origin),
+        }
+    }
+
+    /// Whether a client's token is the daemon's (always, when the daemon runs without one).
+    pub(crate) fn token_ok(&self, offered: Option<&str>) -> bool {
+        match (&self.token, offered) {
+            (None, _) => true,
+            (Some(token), Some(offered)) => token.matches(offered),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The context of a new session of `origin`.
+    pub(crate) fn page(&self, session: u64, origin: OriginKey) -> Page {
+        let rules = origin
+            .as_deref()
+            .and_then(|o| self.origin_rules.iter().find(|(list, _)| list.iter().any(|x| x == o)))
+            .map_or_else(|| Arc::clone(&self.default_rules), |(_, rules)| Arc::clone(rules));
+        Page { session, origin, rules, history: History::default() }
+    }
+
+    /// Where a socket may bind: loopback only, with the wildcard address mapped to loopback, and
+    /// port 0 or 1024 and up.
+    pub(crate) fn bind_addr(&self, addr: SocketAddr) -> OpResult<SocketAddr> {
+        let ip = match addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        if !is_loopback(ip) {
+            return Err(OpError::denied(
+                "the bridge binds loopback addresses only (127.0.0.0/8 or ::1); '' and '0.0.0.0' mean 127.0.0.1",
+            ));
+        }
+        if addr.port() != 0 && addr.port() < MIN_BIND_PORT {
+            return Err(OpError::denied("ports below 1024 are not bound through the bridge; use 0 or 1024-65535"));
+        }
+        Ok(SocketAddr::new(ip, addr.port()))
+    }
+
+    /// Picks the address to dial among `candidates` (one for an address the page wrote, the
+    /// resolver's answers for a name), or says why none may be dialled.
+    pub(crate) fn dial(
+        &self,
+        page: &Page,
+        proto: Proto,
+        name: Option<&str>,
+        port: u16,
+        candidates: &[IpAddr],
+    ) -> Result<IpAddr, (IpAddr, Denial)> {
+        let own = |proto: Proto, addr: SocketAddr| {
+            page.history.has(proto, addr) || self.owners.holds(&page.origin, proto, addr)
+        };
+        let ctx = Context {
+            rules: &page.rules,
+            daemon_port: self.daemon_addr.port(),
+            allow_metadata: self.allow_metadata,
+            own: &own,
+            labs: &self.labs,
+        };
+        egress::choose(&ctx, &Request { proto, name, port }, candidates).map(|(ip, _rule)| ip)
+    }
+
+    /// Whether a page may connect to the Unix socket at this absolute path: only a path its rules
+    /// name exactly (after lexical normalisation).
+    pub(crate) fn unix_path_allowed(&self, page: &Page, path: &Path) -> bool {
+        page.rules.unix.iter().any(|allowed| allowed == path)
+    }
+
+    /// Whether any policy allows Unix socket paths (so AF_UNIX sockets are useful even with no
+    /// socket directory).
+    pub(crate) fn any_unix_paths(&self) -> bool {
+        !self.default_rules.unix.is_empty() || self.origin_rules.iter().any(|(_, r)| !r.unix.is_empty())
+    }
+}
+
+/// A Unix socket path in the form rules compare: absolute, with `.` and `..` resolved lexically
+/// (`/run/../run/app.sock` is `/run/app.sock`) and no trailing slash; `None` for anything else.
+pub fn normalize_unix_path(text: &str) -> Option<PathBuf> {
+    if !text.starts_with('/') || text.ends_with('/') || text.contains('\0') {
+        return None;
+    }
+    let mut out = PathBuf::from("/");
+    for component in Path::new(text).components() {
+        match component {
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(part) => out.push(part),
+            Component::Prefix(_) => return None,
+        }
+    }
+    (out != Path::new("/")).then_some(out)
+}
+
+/// Loopback, counting IPv4-mapped IPv6 loopback (`::ffff:127.0.0.1`).
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bridge_protocol::errno::code::EACCES;
+    use std::path::PathBuf;
+
+    fn policy() -> Policy {
+        let origins = ["https://course.example.edu".to_owned()];
+        Policy::new(
+            SocketAddr::from(([127, 0, 0, 1], 7320)),
+            PolicyInput { extra_origins: &origins, ..PolicyInput::default() },
+        )
+    }
+
+    fn errno(r: OpResult<impl std::fmt::Debug>) -> Option<i32> {
+        match r {
+            Err(OpError::Os(e)) => e.errno,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn hosts() {
+        let p = policy();
+        for ok in ["127.0.0.1:7320", "localhost:7320", "LOCALHOST:7320", "[::1]:7320"] {
+            assert!(p.host_allowed(ok), "{ok} refused");
+        }
+        for bad in [
+            "127.0.0.1",
+            "127.0.0.1:7321",
+            "rebind.attacker.test:7320",
+            "127.0.0.1.nip.io:7320",
+            "0.0.0.0:7320",
+            "[::1]",
+            ":7320",
+            "",
+            "localhost:7320:7320",
+        ] {
+            assert!(!p.host_allowed(bad), "{bad} allowed");
+        }
+    }
+
+    #[test]
+    fn origins_match_exactly() {
+        let p = policy();
+        assert!(p.origin_allowed(None));
+        for ok in ["http://127.0.0.1:7320", "http://localhost:7320", "https://course.example.edu"] {
+            assert!(p.origin_allowed(Some(ok)), "{ok} refused");
+        }
+        for bad in [
+            "https://evil.example",
+            "http://localhost:8001",
+            "https://127.0.0.1:7320",
+            "http://127.0.0.1:7320/",
+            "https://course.example.edu.evil.com",
+            "https://evilcourse.example.edu",
+            "https://course.example.edu@evil.com",
+            "HTTPS://COURSE.EXAMPLE.EDU",
+            "null",
+        ] {
+            assert!(!p.origin_allowed(Some(bad)), "{bad} allowed");
+        }
+    }
+
+    #[test]
+    fn binds() {
+        let p = policy();
+        let ok = |s: &str| p.bind_addr(s.parse().unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1)))).ok();
+        assert_eq!(ok("0.0.0.0:8080"), Some("127.0.0.1:8080".parse().unwrap_or(SocketAddr::from(([0; 4], 0)))));
+        assert_eq!(ok("[::]:0").map(|a| a.ip()), Some(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        assert!(ok("127.0.0.2:5000").is_some());
+        assert!(ok("[::ffff:127.0.0.1]:5000").is_some());
+        for bad in ["127.0.0.1:80", "127.0.0.1:1023", "192.168.1.10:9000", "[fe80::1]:9000", "8.8.8.8:5000"] {
+            assert_eq!(
+                errno(p.bind_addr(bad.parse().unwrap_or(SocketAddr::from(([1, 1, 1, 1], 1))))),
+                Some(EACCES),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn tokens() {
+        let p = policy();
+        assert!(p.token_ok(None), "no token configured");
+        let token = Token::generate();
+        let p = Policy::new(
+            SocketAddr::from(([127, 0, 0, 1], 7320)),
+            PolicyInput { token: Some(token.clone()), ..PolicyInput::default() },
+        );
+        assert!(p.token_ok(Some(token.reveal())));
+        assert!(!p.token_ok(None));
+        assert!(!p.token_ok(Some("x")));
+    }
+
+    #[test]
+    fn implicit_rules_come_first() {
+        let rules =
+            Ruleset { allow: vec!["public:443".parse().unwrap_or_else(|e| panic!("{e}"))], ..Ruleset::default() };
+        let with = with_implicit(rules.clone(), true);
+        let texts: Vec<String> = with.allow.iter().map(ToString::to_string).collect();
+        assert_eq!(texts, ["own", "labs", "public:443"]);
+        let without = with_implicit(rules, false);
+        assert_eq!(without.allow.len(), 2);
+    }
+
+    #[test]
+    fn unix_paths_normalise_lexically() {
+        assert_eq!(normalize_unix_path("/run/app.sock"), Some(PathBuf::from("/run/app.sock")));
+        assert_eq!(normalize_unix_path("/run/../run/./app.sock"), Some(PathBuf::from("/run/app.sock")));
+        assert_eq!(normalize_unix_path("//run//app.sock"), Some(PathBuf::from("/run/app.sock")));
+        assert_eq!(normalize_unix_path("/../../etc/x"), Some(PathBuf::from("/etc/x")));
+        for bad in ["/run/app.sock/", "run/app.sock", "", "/", "/..", "*"] {
+            assert_eq!(normalize_unix_path(bad), None, "{bad}");
+        }
+    }
+}
