@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings the demo up: builds the browser package if needed, then runs the daemon, which serves the
-# teaching pages and prints their URL (build output goes to stderr, so stdout starts with the
-# daemon's WebSocket URL, as it does for the daemon alone). Options are passed to bridge-daemon (see --help), e.g.
+# teaching pages and prints their address with this run's token: open that address (build output
+# goes to stderr, so stdout starts with the daemon's WebSocket URL, as it does for the daemon alone). Options are passed to bridge-daemon (see --help), e.g.
 #   ./scripts/demo.sh --listen 127.0.0.1:8000
 # On a fresh machine this installs the wasm32 target and the pinned wasm-bindgen CLI first.
 set -euo pipefail
@@ -21,4 +21,10 @@ if [ ! -f web-demo/pkg/sockbridge.js ] \
   ./scripts/build-web.sh >&2
 fi
 cargo build --release --locked -p bridge-daemon
-exec ./target/release/bridge-daemon "$@"
+# Unix sockets on (in a private directory made for this run; lesson 3 creates one), unless the
+# options say where.
+unix=(--unix)
+for arg in "$@"; do
+  case "$arg" in --unix | --unix-dir | --unix-dir=* | --config | --config=*) unix=() ;; esac
+done
+exec ./target/release/bridge-daemon "${unix[@]}" "$@"

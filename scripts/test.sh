@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Sets up what the tests need and runs every test and check, as CI does:
 #   formatting, clippy (native and wasm32; warnings are errors), rustdoc (warnings are errors), unit
-#   tests, integration tests against a real daemon, the CPython conformance suite, the browser
-#   package build, and the browser tests in headless Chromium (wasm-bindgen-test and Playwright).
-# Set-up, done only where missing: rustup components and the wasm32 target; Chromium and
-# ChromeDriver (Debian packages; needs root, as in CI); the wasm-bindgen CLI and wasm-pack at the
-# pinned versions (cargo install); the npm packages of tests/browser (npm ci). Needs python3.
+#   tests, integration tests against a real daemon, the security suite, the CPython conformance
+#   suite, the browser package build, and the browser tests in headless Chromium
+#   (wasm-bindgen-test and Playwright).
+# Set-up, done only where missing: rustup components and the wasm32 target; Chromium, ChromeDriver,
+# CJK fonts and iproute2's `ss` (Debian packages; needs root, as in CI); the wasm-bindgen CLI and
+# wasm-pack at the pinned versions (cargo install); the npm packages of tests/browser (npm ci).
+# Needs python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,16 +24,20 @@ if command -v rustup >/dev/null; then
   rustup component add rustfmt clippy >/dev/null
   rustup target add wasm32-unknown-unknown >/dev/null
 fi
-# Chinese fonts, so the lessons' screenshots show the Chinese text rather than empty boxes.
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+# Chinese fonts, so the lessons' screenshots show the Chinese text rather than empty boxes; `ss`,
+# which the security suite reads listen backlogs with.
+PACKAGES="chromium chromium-driver fonts-noto-cjk iproute2"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v ss >/dev/null \
+  || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "needed: apt-get install chromium chromium-driver fonts-noto-cjk (as root)" >&2
+    echo "needed: apt-get install $PACKAGES (as root)" >&2
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-cjk >/dev/null \
-    || apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-cjk >/dev/null
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null \
+    || apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
 fi
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
@@ -53,20 +59,26 @@ step "docs (rustdoc, native and wasm32, warnings are errors)"
 RUSTDOCFLAGS=-Dwarnings cargo doc --locked --workspace --no-deps
 RUSTDOCFLAGS=-Dwarnings cargo doc --locked --target wasm32-unknown-unknown -p wasm-client --no-deps
 
-step "tests (unit, integration against a real daemon, CPython conformance)"
+logs=$(mktemp -d)
+step "tests (unit, integration against a real daemon, security, CPython conformance)"
 # The integration tests also run the built binary, which cargo test does not build for another package.
 cargo build --locked -p bridge-daemon
-cargo test --locked --workspace
+cargo test --locked --workspace 2>&1 | tee "$logs/cargo"
+security=$(grep -oE '^test [a-z]::[a-z][0-9]+b?_[a-z0-9_]+ \.\.\. ok$' "$logs/cargo" || true)
+groups=""
+for g in h j e l u r c; do
+  groups="$groups, $(echo "$g" | tr a-z A-Z) $(echo "$security" | grep -c "^test $g::" || true)"
+done
+step "security suite: $(echo "$security" | grep -c . || true) cases of shared/security.md section 4 ran and passed (${groups#, })"
 
 step "browser package (scripts/build-web.sh)"
 ./scripts/build-web.sh
 
-logs=$(mktemp -d)
 step "browser tests: the Rust API in headless Chromium (wasm-bindgen-test, via bridge-daemon exec)"
 ./target/debug/bridge-daemon exec -- \
   wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" wasm-client 2>&1 | tee "$logs/wasm"
 
-step "browser tests: the JS package and every lesson in Chromium (Playwright)"
+step "browser tests: the JS package, every lesson and the handshake gate in Chromium (Playwright)"
 (cd tests/browser && node --test) 2>&1 | tee "$logs/js"
 echo "screenshots of every lesson: tests/browser/artifacts/"
 

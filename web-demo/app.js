@@ -7,6 +7,10 @@ import { LESSONS, PLAYGROUND } from "./lessons.js";
 import { printed } from "./repr.js";
 import { LiveView } from "./liveview.js";
 
+// The daemon prints this page's address with its token (#sb-token=…): keep the token for this
+// origin and take it out of the address bar before the hash is read as a route.
+sb.takePageToken();
+
 const UI = {
   zh: {
     tagline: "用 Python 的 socket 接口，在浏览器里使用真正的网络套接字",
@@ -22,7 +26,7 @@ const UI = {
     blocking: "阻塞", nonBlocking: "非阻塞", timedOut: "超时了", peerClosed: "对方已关闭 (EOF)", autoBound: "(自动分配)",
     acceptedFrom: (fd) => `由 fd ${fd} 接受`,
     wireConnect: "SYN → 建立连接", wireRefused: "RST ← 拒绝连接", wireAccept: "新连接到达", wireData: "数据", wireEof: "FIN ← 对方关闭 (EOF)", wireClose: "FIN → 关闭",
-    prev: "← 上一课", next: "下一课 →", noDaemon: "连不上守护进程。请用 ./scripts/demo.sh 启动，再刷新本页。",
+    prev: "← 上一课", next: "下一课 →", noDaemon: "连不上守护进程，或者它没有接受本页。请用 ./scripts/demo.sh 启动它，然后打开它打印出来的地址（地址末尾的 #sb-token=… 是这次运行的钥匙）。",
   },
   en: {
     tagline: "Real sockets in the browser, with Python's socket API",
@@ -38,7 +42,7 @@ const UI = {
     blocking: "blocking", nonBlocking: "non-blocking", timedOut: "timed out", peerClosed: "peer closed (EOF)", autoBound: "(picked by the system)",
     acceptedFrom: (fd) => `accepted by fd ${fd}`,
     wireConnect: "SYN → connect", wireRefused: "RST ← refused", wireAccept: "a connection arrives", wireData: "data", wireEof: "FIN ← peer closed (EOF)", wireClose: "FIN → close",
-    prev: "← previous", next: "next →", noDaemon: "Cannot reach the daemon. Start it with ./scripts/demo.sh, then reload this page.",
+    prev: "← previous", next: "next →", noDaemon: "Cannot reach the daemon, or it did not admit this page. Start it with ./scripts/demo.sh and open the address it prints (the #sb-token=… at its end is this run's key).",
   },
 };
 

@@ -91,7 +91,7 @@ struct Options {
     max_sockets_per_session: Option<usize>,
     /// Sockets all sessions together may hold.
     #[arg(long, value_name = "N", global = true)]
-    max_sockets: Option<usize>,
+    max_sockets_total: Option<usize>,
     /// Blocking requests one session may have in flight.
     #[arg(long, value_name = "N", global = true)]
     max_inflight: Option<usize>,
@@ -202,7 +202,7 @@ fn setup(args: &Options) -> anyhow::Result<Setup> {
     let mut limits = file.limits.apply(Limits::default());
     limits.max_sessions = args.max_sessions.unwrap_or(limits.max_sessions);
     limits.max_sockets_per_session = args.max_sockets_per_session.unwrap_or(limits.max_sockets_per_session);
-    limits.max_sockets = args.max_sockets.unwrap_or(limits.max_sockets);
+    limits.max_sockets_total = args.max_sockets_total.unwrap_or(limits.max_sockets_total);
     limits.max_inflight_per_session = args.max_inflight.unwrap_or(limits.max_inflight_per_session);
     limits.validate().map_err(|e| anyhow!("{}", place(&format!("[limits] {e}"))))?;
     let unix = match (&args.unix_dir, args.unix, &server.unix_dir, server.unix) {
@@ -266,8 +266,9 @@ async fn serve(listen: SocketAddr, config: Config, token_file: Option<PathBuf>) 
         }
         None => None,
     };
+    let stop = shutdown_signal()?;
     announce(addr, config.token.as_ref(), config.web_root.is_some())?;
-    let result = bridge_daemon::serve(listener, config, shutdown_signal()).await;
+    let result = bridge_daemon::serve(listener, config, stop).await;
     // Remove the token file, unless another daemon has written its own there since.
     if let Some((path, token)) = written
         && std::fs::read_to_string(&path).is_ok_and(|text| token.matches(text.trim()))
@@ -326,6 +327,7 @@ async fn exec(
     command: Vec<OsString>,
 ) -> anyhow::Result<ExitCode> {
     let listener = bind(listen).await?;
+    let signalled = shutdown_signal()?;
     let url = with_token(&format!("ws://{}/", listener.local_addr()?), config.token.as_ref());
     let token = config.token.as_ref().map(|t| t.reveal().to_owned()).unwrap_or_default();
     let stop = CancellationToken::new();
@@ -343,7 +345,7 @@ async fn exec(
         .with_context(|| format!("cannot run {}", program.to_string_lossy()))?;
     let status = tokio::select! {
         status = child.wait() => status?,
-        () = shutdown_signal() => {
+        () = signalled => {
             let _ = child.kill().await;
             child.wait().await?
         }
@@ -360,20 +362,16 @@ fn exit_code(status: std::process::ExitStatus) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+/// SIGINT and SIGTERM, listened for from the moment this is called (not from the first poll), so a
+/// signal sent right after the daemon prints its address stops it gracefully too.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+    })
 }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub(crate) const MAX_NAME_LEN: usize = 64;
 
 /// Room in `sockaddr_un.sun_path` (Linux), including the terminating NUL.
-const SUN_PATH_LEN: usize = 108;
+pub(crate) const SUN_PATH_LEN: usize = 108;
 
 /// The sandbox directory.
 #[derive(Debug)]

@@ -30,7 +30,8 @@ use tokio_util::task::TaskTracker;
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// How long shutdown waits for sessions to say goodbye.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// File descriptors kept for everything but page sockets: WebSockets, lab services, static files.
+/// File descriptors kept for everything but page sockets (WebSockets, lab services, static files):
+/// a quarter of the process's limit, at most this many.
 const FD_RESERVE: usize = 256;
 
 /// Daemon-wide state of one `serve` call.
@@ -99,7 +100,8 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
         features,
         labs: labs.names,
     };
-    let max_sockets = limits.max_sockets.min(fd_limit().saturating_sub(FD_RESERVE).max(1));
+    let fds = fd_limit();
+    let max_sockets = limits.max_sockets_total.min(fds.saturating_sub((fds / 4).min(FD_RESERVE)).max(1));
     tracing::info!(
         %addr,
         own_origin = %policy.own_origin(),

@@ -17,6 +17,7 @@
 use crate::error::{OpError, OpResult};
 use crate::net::resolve::{Query, gethostname};
 use crate::net::select::{Watch, Watched};
+use crate::net::socket::Budget;
 use crate::net::{BridgeSocket, Caller, Mode, Net, proto};
 use crate::policy::Page;
 use crate::policy::own::{OriginKey, OwnGuard};
@@ -44,6 +45,9 @@ use tracing::Instrument;
 
 /// The WebSocket a session runs on.
 pub(crate) type Ws = WebSocketStream<TcpStream>;
+
+/// Room a receive's response needs beyond its base64 data: the envelope and a sender's address.
+const RESPONSE_ALLOWANCE: usize = 512;
 
 /// How long a closing session waits for its last responses and close frame to be written.
 const FLUSH_GRACE: Duration = Duration::from_secs(5);
@@ -83,9 +87,22 @@ struct Session {
     /// The outbound byte allowance (`Limits::outbound_bytes`).
     out_bytes: Arc<Semaphore>,
     inflight: Arc<Semaphore>,
+    /// `Limits::max_inflight_bytes`: the request bytes of blocking requests in flight.
+    inflight_bytes: Arc<Semaphore>,
     /// Cancelled when the session ends: stops its `select` and resolver tasks.
     done: CancellationToken,
 }
+
+/// What a blocking request holds until it has answered: its place under `max_inflight`, its bytes
+/// under `max_inflight_bytes`, and (for a receive) the room its result will take on the way out.
+struct InFlight {
+    _count: OwnedSemaphorePermit,
+    _bytes: OwnedSemaphorePermit,
+    room: Room,
+}
+
+/// Where a receive leaves the outbound room it took for its data, for its response to use.
+type Room = Arc<Mutex<Option<OwnedSemaphorePermit>>>;
 
 /// Which lane of a socket an operation runs in.
 #[derive(Clone, Copy)]
@@ -115,6 +132,7 @@ pub(crate) async fn run(ws: Ws, shared: Arc<Shared>, id: u64, origin: OriginKey,
             out: out.clone(),
             out_bytes: Arc::new(Semaphore::new(shared.limits.outbound_bytes)),
             inflight: Arc::new(Semaphore::new(shared.limits.max_inflight_per_session)),
+            inflight_bytes: Arc::new(Semaphore::new(shared.limits.max_inflight_bytes)),
             done: CancellationToken::new(),
             shared,
         });
@@ -170,6 +188,12 @@ impl Session {
 
     fn caller(&self) -> Caller<'_> {
         Caller { page: &self.page, dns: &self.dns }
+    }
+
+    /// The outbound room a receive of up to `n` bytes takes: its response's size at most.
+    fn room_for(&self, n: usize) -> Budget<'_> {
+        let response = bridge_protocol::Payload::base64_len(n) + RESPONSE_ALLOWANCE;
+        Budget { room: &self.out_bytes, permits: self.share(response) }
     }
 
     /// Whether any blocking operation is in flight.
@@ -270,20 +294,49 @@ impl Session {
                 let why = format!("too many requests: this bridge allows {rate} per second per session (rpc_rate)");
                 self.respond::<()>(request.id, Err(OpError::Limit(why))).await;
             }
-            Ok(request) => self.dispatch(request.id, request.call).await,
+            Ok(request) => self.dispatch(request.id, request.call, text.len()).await,
             Err(bad) => self.send(json::encode_error(bad.id.as_ref(), &bad.error)).await,
         }
     }
 
+    /// A message's share of the outbound allowance.
+    fn share(&self, len: usize) -> u32 {
+        u32::try_from(len.clamp(1, self.shared.limits.outbound_bytes)).unwrap_or(u32::MAX)
+    }
+
     async fn send(&self, text: String) {
-        let cap = self.shared.limits.outbound_bytes;
-        let share = u32::try_from(text.len().clamp(1, cap)).unwrap_or(u32::MAX);
-        let Ok(bytes) = Arc::clone(&self.out_bytes).acquire_many_owned(share).await else { return };
+        self.send_in(text, None).await;
+    }
+
+    /// Queues a message for the writer, in `room` taken earlier if given (grown or trimmed to the
+    /// message's share), else in room taken now.
+    async fn send_in(&self, text: String, room: Option<OwnedSemaphorePermit>) {
+        let share = self.share(text.len());
+        let bytes = match room {
+            Some(mut room) => {
+                let have = room.num_permits() as u32;
+                if have > share {
+                    drop(room.split((have - share) as usize));
+                } else if have < share {
+                    let Ok(more) = Arc::clone(&self.out_bytes).acquire_many_owned(share - have).await else { return };
+                    room.merge(more);
+                }
+                room
+            }
+            None => {
+                let Ok(bytes) = Arc::clone(&self.out_bytes).acquire_many_owned(share).await else { return };
+                bytes
+            }
+        };
         // Fails only when the writer has gone, i.e. the session is closing.
         let _ = self.out.send(Outbound { message: Message::text(text), _bytes: Some(bytes) }).await;
     }
 
     async fn respond<R: Serialize>(&self, id: Option<Id>, result: OpResult<R>) {
+        self.respond_in(id, result, None).await;
+    }
+
+    async fn respond_in<R: Serialize>(&self, id: Option<Id>, result: OpResult<R>, room: Option<OwnedSemaphorePermit>) {
         let Some(id) = id else {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "a notification failed");
@@ -294,22 +347,28 @@ impl Session {
             Ok(value) => json::encode_result(&id, value),
             Err(e) => json::encode_error(Some(&id), &e.to_error_object()),
         };
-        self.send(text).await;
+        self.send_in(text, room).await;
     }
 
-    async fn dispatch(self: &Arc<Self>, id: Option<Id>, call: Call) {
+    /// Runs a request of `len` bytes: at once, or (a blocking method) under the in-flight limits.
+    async fn dispatch(self: &Arc<Self>, id: Option<Id>, call: Call, len: usize) {
         let method = call.method();
         if !method.may_block() {
             return self.immediate(id, call).await;
         }
-        match self.inflight.clone().try_acquire_owned() {
-            Ok(permit) => self.blocking(id, call, permit).await,
-            Err(_) => {
-                let max = self.shared.limits.max_inflight_per_session;
-                let why = format!("too many requests in flight: max_inflight is {max}; wait for responses first");
-                self.respond::<()>(id, Err(OpError::Limit(why))).await;
-            }
-        }
+        let limits = &self.shared.limits;
+        let Ok(count) = Arc::clone(&self.inflight).try_acquire_owned() else {
+            let max = limits.max_inflight_per_session;
+            let why = format!("too many requests in flight: max_inflight is {max}; wait for responses first");
+            return self.respond::<()>(id, Err(OpError::Limit(why))).await;
+        };
+        let cost = u32::try_from(len.clamp(1, limits.max_inflight_bytes)).unwrap_or(u32::MAX);
+        let Ok(bytes) = Arc::clone(&self.inflight_bytes).try_acquire_many_owned(cost) else {
+            let max = limits.max_inflight_bytes;
+            let why = format!("too much data in flight: max_inflight_bytes is {max}; wait for responses first");
+            return self.respond::<()>(id, Err(OpError::Limit(why))).await;
+        };
+        self.blocking(id, call, InFlight { _count: count, _bytes: bytes, room: Room::default() }).await;
     }
 
     /// Methods that answer at once, in arrival order.
@@ -361,9 +420,17 @@ impl Session {
     }
 
     /// Methods that may wait, each holding an in-flight permit until it has answered.
-    async fn blocking(self: &Arc<Self>, id: Option<Id>, call: Call, permit: OwnedSemaphorePermit) {
+    async fn blocking(self: &Arc<Self>, id: Option<Id>, call: Call, permit: InFlight) {
         let max_payload = self.shared.limits.max_payload_bytes;
         let clamp = |bufsize: u64| usize::try_from(bufsize).unwrap_or(usize::MAX).min(max_payload);
+        if let Call::Recv(RecvParams { bufsize, .. }) | Call::Recvfrom(RecvParams { bufsize, .. }) = &call
+            && i64::try_from(*bufsize).is_err()
+        {
+            // Python takes bufsize as a C ssize_t (OverflowError beyond it).
+            drop(permit);
+            let error = OpError::Params { method: call.method(), why: "bufsize must fit in a C ssize_t" };
+            return self.respond::<()>(id, Err(error)).await;
+        }
         match call {
             Call::Accept(p) => {
                 self.queue(id, permit, p.fd, Direction::Read, move |s, e, mode| async move { s.accept(e, mode).await })
@@ -371,15 +438,20 @@ impl Session {
             }
             Call::Recv(p) => {
                 let n = clamp(p.bufsize);
-                self.queue(id, permit, p.fd, Direction::Read, move |_, e, mode| async move {
-                    e.socket.recv(n, p.flags, mode).await.map(Payload)
+                let room = Arc::clone(&permit.room);
+                self.queue(id, permit, p.fd, Direction::Read, move |s, e, mode| async move {
+                    let (data, held) = e.socket.recv(n, p.flags, mode, Some(s.room_for(n))).await?;
+                    *lock(&room) = held;
+                    Ok(Payload(data))
                 })
                 .await
             }
             Call::Recvfrom(p) => {
                 let n = clamp(p.bufsize);
+                let room = Arc::clone(&permit.room);
                 self.queue(id, permit, p.fd, Direction::Read, move |s, e, mode| async move {
-                    let (data, addr) = e.socket.recvfrom(n, p.flags, mode).await?;
+                    let (data, addr, held) = e.socket.recvfrom(n, p.flags, mode, Some(s.room_for(n))).await?;
+                    *lock(&room) = held;
                     Ok(RecvfromResult { data: Payload(data), address: s.net().address(&addr) })
                 })
                 .await
@@ -450,14 +522,8 @@ impl Session {
 
     /// Queues a socket operation in one of the socket's lanes. The operation gets the socket's
     /// timeout mode as it is now.
-    async fn queue<R, F, Fut>(
-        self: &Arc<Self>,
-        id: Option<Id>,
-        permit: OwnedSemaphorePermit,
-        fd: Fd,
-        direction: Direction,
-        op: F,
-    ) where
+    async fn queue<R, F, Fut>(self: &Arc<Self>, id: Option<Id>, permit: InFlight, fd: Fd, direction: Direction, op: F)
+    where
         R: Serialize + Send + 'static,
         F: FnOnce(Arc<Session>, Entry, Mode) -> Fut,
         Fut: Future<Output = OpResult<R>> + Send + 'static,
@@ -483,7 +549,7 @@ impl Session {
     fn job<R: Serialize + Send + 'static>(
         self: &Arc<Self>,
         id: Option<Id>,
-        permit: OwnedSemaphorePermit,
+        permit: InFlight,
         op: impl Future<Output = OpResult<R>> + Send + 'static,
     ) -> crate::lane::Job {
         let session = Arc::clone(self);
@@ -494,8 +560,9 @@ impl Session {
                     tracing::error!("an operation panicked");
                     Err(OpError::Internal("the operation failed unexpectedly"))
                 });
+                let room = lock(&permit.room).take();
                 drop(permit);
-                session.respond(id, result).await;
+                session.respond_in(id, result, room).await;
             }
             .instrument(span),
         )
@@ -506,7 +573,7 @@ impl Session {
     fn spawn<R: Serialize + Send + 'static>(
         self: &Arc<Self>,
         id: Option<Id>,
-        permit: OwnedSemaphorePermit,
+        permit: InFlight,
         op: impl Future<Output = OpResult<R>> + Send + 'static,
     ) {
         let done = self.done.clone();
@@ -528,7 +595,7 @@ impl Session {
     /// A place under the daemon-wide socket limit; `ENFILE` when there is none.
     fn slot(&self) -> OpResult<OwnedSemaphorePermit> {
         Arc::clone(&self.shared.sockets).try_acquire_owned().map_err(|_| {
-            let max = self.shared.limits.max_sockets;
+            let max = self.shared.limits.max_sockets_total;
             OpError::refused(ENFILE, format!("the bridge has {max} sockets open for all pages together, its limit"))
         })
     }
@@ -605,7 +672,7 @@ impl Session {
 
     /// `connect` runs in the write lane; the read lane waits behind it, so a `recv` sent after a
     /// `connect` runs after the connection is made.
-    async fn connect(self: &Arc<Self>, id: Option<Id>, permit: OwnedSemaphorePermit, p: AddressParams) {
+    async fn connect(self: &Arc<Self>, id: Option<Id>, permit: InFlight, p: AddressParams) {
         let entry = match self.entry(p.fd) {
             Ok(entry) => entry,
             Err(e) => {
@@ -638,7 +705,7 @@ impl Session {
         .await;
     }
 
-    fn select(self: &Arc<Self>, id: Option<Id>, permit: OwnedSemaphorePermit, p: SelectParams) {
+    fn select(self: &Arc<Self>, id: Option<Id>, permit: InFlight, p: SelectParams) {
         // select's timeout reads as a socket timeout does: null waits, 0 polls, t waits t.
         let timeout = Mode::from_timeout(p.timeout).map(|mode| match mode {
             Mode::Blocking => None,

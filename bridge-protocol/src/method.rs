@@ -73,6 +73,13 @@ macro_rules! methods {
             }
         }
 
+        /// A call serialises as its params (the method travels beside them).
+        impl serde::Serialize for Call {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self { $(Call::$variant(p) => p.serialize(s),)* }
+            }
+        }
+
         /// One zero-sized marker per method, implementing [`Rpc`].
         pub mod rpc {
             #[allow(unused_imports)]

@@ -52,6 +52,10 @@ pub struct Limits {
     pub max_payload_bytes: usize,
     /// How many requests of blocking methods (see `Method::may_block`) may be outstanding at once.
     pub max_inflight: usize,
+    /// How many bytes of such requests (their JSON text) may be outstanding at once; 0 from a
+    /// daemon that does not say.
+    #[serde(default)]
+    pub max_inflight_bytes: usize,
     /// How many sockets a session may hold open; one more is `EMFILE`.
     pub max_sockets: usize,
 }

@@ -13,26 +13,37 @@ const CHROMIUM_ARGS = [
   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ];
 
-/** Starts `bridge-daemon --listen 127.0.0.1:0` and resolves to { http, ws, stop }. */
-export async function startDaemon() {
+/**
+ * Starts `bridge-daemon --listen 127.0.0.1:0 --unix` (as ./scripts/demo.sh runs it, Unix sockets
+ * on) and resolves to { ws, http, pages, token, stop }: `ws` and `http` are the plain addresses,
+ * `pages` the teaching pages' address as the daemon prints it, with the token in its fragment.
+ */
+export async function startDaemon(extraArgs = []) {
   const binary = `${root}target/debug/bridge-daemon`;
   if (!existsSync(binary)) throw new Error(`${binary} is missing: cargo build -p bridge-daemon`);
   if (!existsSync(`${root}web-demo/pkg/sockbridge.js`)) throw new Error("web-demo/pkg is missing: scripts/build-web.sh");
-  const child = spawn(binary, ["--listen", "127.0.0.1:0", "--web-root", `${root}web-demo`], {
+  const child = spawn(binary, ["--listen", "127.0.0.1:0", "--unix", "--web-root", `${root}web-demo`, ...extraArgs], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
   });
   const lines = createInterface({ input: child.stdout });
-  const ws = await new Promise((resolve, reject) => {
-    lines.once("line", resolve);
+  const [first, second] = await new Promise((resolve, reject) => {
+    const got = [];
+    lines.on("line", (line) => {
+      got.push(line);
+      if (got.length === 2) resolve(got);
+    });
     child.once("exit", (code) => reject(new Error(`bridge-daemon exited with ${code}`)));
   });
+  const [ws, fragment] = first.split("#");
+  const token = new URLSearchParams(fragment).get("sb-token");
+  const pages = second.replace(/^teaching pages: /, "");
   const http = ws.replace(/^ws:/, "http:");
   const stop = () => new Promise((resolve) => {
     child.once("exit", resolve);
     child.kill("SIGTERM");
   });
-  return { ws, http, stop };
+  return { ws, http, pages, token, stop };
 }
 
 /** Launches headless Chromium. */
@@ -40,12 +51,17 @@ export async function launchBrowser() {
   return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
 }
 
-/** Opens the daemon's page; console output is collected in page.logs. */
+/**
+ * Opens the daemon's page at the address it printed, as a user does, so the page keeps the token;
+ * console output is collected in page.logs.
+ */
 export async function openPage(browser, daemon, viewport) {
   const page = await browser.newPage(viewport ? { viewport } : {});
   page.logs = [];
   page.on("console", (m) => page.logs.push(m.text()));
   page.on("pageerror", (e) => page.logs.push(`pageerror: ${e.message}`));
-  await page.goto(`${daemon.http}`);
+  await page.goto(daemon.pages);
+  // The page keeps the token and takes it out of its address once its script has run.
+  await page.waitForFunction(() => !location.hash.includes("sb-token") && localStorage.getItem("sockbridge.token"));
   return page;
 }

@@ -1,24 +1,11 @@
 //! The built `bridge-daemon` binary, as a user runs it.
 
 use sockbridge_tests::wasm_client::*;
-use sockbridge_tests::within;
+use sockbridge_tests::{daemon_binary, within};
 use std::path::PathBuf;
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
-
-/// The binary cargo built beside this test (`cargo test --workspace` builds it).
-fn daemon_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = dir.join("bridge-daemon");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p bridge-daemon` (or cargo test --workspace)",
-        path.display()
-    );
-    path
-}
 
 /// Starts the binary on a free port; returns it, its stdout lines, and the URL it printed first.
 async fn spawn_daemon() -> (Child, Lines<BufReader<ChildStdout>>, String) {
@@ -135,5 +122,5 @@ async fn the_readme_example_and_the_demo_page() {
     };
     assert!(get("/").await.contains(r#"<script type="module" src="app.js">"#), "the lessons");
     assert!(get("/lessons.js").await.contains("export const LESSONS"));
-    assert!(get("/protocol.html").await.contains("new WebSocket(`ws://${location.host}/`, \"sockbridge.v1\")"));
+    assert!(get("/protocol.html").await.contains("new WebSocket(`ws://${location.host}/`, protocols)"));
 }

@@ -252,3 +252,414 @@ pub fn errname(e: &wasm_client::Error) -> &str {
 pub fn exists(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()
 }
+
+/// Scripted DNS: names answer what the test says, in order, and the resolver counts its calls and
+/// how many lookups ran at once.
+#[derive(Debug, Default)]
+pub struct ScriptedResolver {
+    answers: std::sync::Mutex<std::collections::HashMap<String, std::collections::VecDeque<Vec<std::net::IpAddr>>>>,
+    calls: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    delay: std::sync::Mutex<std::collections::HashMap<String, Duration>>,
+    running: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The most lookups that were running at once.
+    pub peak: std::sync::atomic::AtomicUsize,
+}
+
+impl ScriptedResolver {
+    /// A resolver with no names: everything is `EAI_NONAME`.
+    pub fn new() -> std::sync::Arc<ScriptedResolver> {
+        std::sync::Arc::default()
+    }
+
+    /// `name` answers `ips` on its next lookup (queue several to answer differently each time; the
+    /// last answer repeats).
+    pub fn answer(&self, name: &str, ips: &[&str]) -> &Self {
+        let ips = ips.iter().map(|ip| ip.parse().unwrap()).collect();
+        self.answers.lock().unwrap().entry(name.to_owned()).or_default().push_back(ips);
+        self
+    }
+
+    /// Lookups of `name` take this long.
+    pub fn slow(&self, name: &str, delay: Duration) -> &Self {
+        self.delay.lock().unwrap().insert(name.to_owned(), delay);
+        self
+    }
+
+    /// How many times `name` was looked up.
+    pub fn calls(&self, name: &str) -> usize {
+        self.calls.lock().unwrap().get(name).copied().unwrap_or(0)
+    }
+}
+
+impl bridge_daemon::Lookup for ScriptedResolver {
+    fn getaddrinfo(&self, query: bridge_daemon::Query) -> bridge_daemon::LookupFuture {
+        use std::sync::atomic::Ordering::SeqCst;
+        let name = query.host.clone().unwrap_or_default();
+        *self.calls.lock().unwrap().entry(name.clone()).or_default() += 1;
+        let answer = {
+            let mut answers = self.answers.lock().unwrap();
+            let queue = answers.entry(name.clone()).or_default();
+            if queue.len() > 1 { queue.pop_front() } else { queue.front().cloned() }
+        };
+        let delay = self.delay.lock().unwrap().get(&name).copied();
+        let now = self.running.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(now, SeqCst);
+        let running = std::sync::Arc::clone(&self.running);
+        let port: u16 = query.service.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);
+        Box::pin(async move {
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            running.fetch_sub(1, SeqCst);
+            let ips =
+                answer.ok_or_else(|| bridge_protocol::OsError::gai(bridge_protocol::errno::eai::EAI_NONAME, None))?;
+            let family = query.family;
+            Ok(ips
+                .into_iter()
+                .filter(|ip| family == 0 || (family == libc::AF_INET) == ip.is_ipv4())
+                .map(|ip| bridge_protocol::params::AddrInfo {
+                    family: if ip.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 },
+                    kind: if query.kind == 0 { libc::SOCK_STREAM } else { query.kind },
+                    proto: 0,
+                    canonname: String::new(),
+                    address: wasm_client::Address::from(SocketAddr::new(ip, port)),
+                })
+                .collect())
+        })
+    }
+}
+
+/// The built `bridge-daemon` binary beside the test executables (`cargo test --workspace` and
+/// `cargo build -p bridge-daemon` build it).
+pub fn daemon_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let path = dir.join("bridge-daemon");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p bridge-daemon` (or cargo test --workspace)",
+        path.display()
+    );
+    path
+}
+
+/// The built daemon running as its own process (for what only a process shows: its memory, its
+/// file limit, its log, its exit).
+pub struct Spawned {
+    pub child: tokio::process::Child,
+    /// The first line it printed: `ws://127.0.0.1:PORT/#sb-token=…`.
+    pub url: String,
+    pub base_url: String,
+    pub token: String,
+    pub addr: SocketAddr,
+    pub pid: i32,
+    /// The rest of its standard output.
+    pub lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+/// How to start the daemon process.
+#[derive(Default)]
+pub struct SpawnOptions<'a> {
+    /// Its arguments (`--listen 127.0.0.1:0` unless they say where).
+    pub args: &'a [&'a str],
+    /// RUST_LOG for it (default `warn`).
+    pub log: Option<&'a str>,
+    /// Where its standard error goes (default: nowhere).
+    pub stderr_to: Option<&'a Path>,
+    /// Its open-file limit.
+    pub rlimit_nofile: Option<u64>,
+}
+
+impl Spawned {
+    /// Starts `bridge-daemon --listen 127.0.0.1:0 ARGS…` and reads the URL it prints.
+    pub async fn start(options: SpawnOptions<'_>) -> Spawned {
+        use tokio::io::AsyncBufReadExt;
+        let mut command = tokio::process::Command::new(daemon_binary());
+        let stderr = match options.stderr_to {
+            Some(path) => std::process::Stdio::from(std::fs::File::create(path).unwrap()),
+            None => std::process::Stdio::null(),
+        };
+        if !options.args.contains(&"--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
+        command
+            .args(options.args)
+            .env("RUST_LOG", options.log.unwrap_or("warn"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true);
+        if let Some(n) = options.rlimit_nofile {
+            // SAFETY: setrlimit is async-signal-safe and only touches the child's own limits.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit { rlim_cur: n, rlim_max: n };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let mut child = command.spawn().unwrap();
+        let pid = child.id().unwrap() as i32;
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = within(lines.next_line()).await.unwrap().expect("the daemon printed its URL");
+        let (base, token) = bridge_protocol::auth::split_url(&url);
+        let base_url = base.to_owned();
+        let token = token.unwrap_or_default().to_owned();
+        let addr = base.trim_start_matches("ws://").trim_end_matches('/').parse().unwrap();
+        Spawned { child, url, base_url, token, addr, pid, lines }
+    }
+
+    /// A session through the native client.
+    pub async fn client(&self) -> Bridge {
+        within(Bridge::connect(&self.url)).await.expect("connect to the spawned daemon")
+    }
+
+    /// A raw session.
+    pub async fn raw(&self) -> Raw {
+        Raw::open(&self.url, None).await.expect("raw session")
+    }
+
+    /// The daemon's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.pid)
+    }
+
+    /// Stops it with SIGTERM and waits.
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        within(self.child.wait()).await.unwrap()
+    }
+}
+
+/// A process's resident memory (VmRSS), in KiB.
+pub fn rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+/// CPU time a process has used (user + system), in clock ticks.
+pub fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name may hold spaces; fields after the closing parenthesis are plain.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Sends raw bytes to the daemon's port and returns the status line and the whole response.
+pub async fn http(addr: SocketAddr, request: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    within(stream.read_to_end(&mut response)).await.ok();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    (response.lines().next().unwrap_or_default().to_owned(), response)
+}
+
+/// The headers of a WebSocket upgrade to the daemon at `addr` (before the blank line), with the
+/// subprotocols given.
+pub fn upgrade_head(addr: SocketAddr, protocols: &str, extra: &str) -> String {
+    format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: {protocols}\r\n{extra}\r\n",
+        addr.port()
+    )
+}
+
+/// Waits until the audit log at `path` has a line for which `found` holds, and returns it parsed.
+/// (The log is written by a thread of the daemon's own; this polls the file, failing after
+/// [`PATIENCE`].)
+pub async fn audit_line(path: &Path, found: impl Fn(&Value) -> bool) -> Value {
+    within(async {
+        loop {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if let Some(v) = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|v| found(v)) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+/// A fresh path for a test's scratch file (removed by the caller, or left in the temp dir).
+pub fn scratch_path(name: &str) -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    std::env::temp_dir().join(format!(
+        "sockbridge-{}-{}-{name}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// A native TCP listener outside the bridge that counts the connections it gets, to show that a
+/// refused `connect` dialled nothing.
+pub struct CountingListener {
+    pub addr: SocketAddr,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl CountingListener {
+    /// Listens on `ip`, port 0.
+    pub async fn bind(ip: &str) -> CountingListener {
+        Self::bind_at((ip, 0)).await
+    }
+
+    /// Listens on an address.
+    pub async fn bind_at(addr: impl tokio::net::ToSocketAddrs) -> CountingListener {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = std::sync::Arc::clone(&accepted);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        CountingListener { addr, accepted, task }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Asserts that exactly `n` connections arrived before now: connects once itself (a marker
+    /// queued behind anything sent earlier), waits for the marker, and counts.
+    pub async fn assert_connections(&self, n: usize) {
+        let _marker = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        within(async {
+            while self.accepted.load(Ordering::SeqCst) < n + 1 {
+                tokio::task::yield_now().await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert_eq!(self.accepted.load(Ordering::SeqCst), n + 1, "connections to {} besides the marker", self.addr);
+    }
+}
+
+impl Drop for CountingListener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A WebSocket opened by hand over TCP, for frames no well-behaved client sends (and pings it
+/// does not answer).
+pub struct RawFrames {
+    pub stream: tokio::net::TcpStream,
+}
+
+impl RawFrames {
+    /// Completes the handshake with the daemon at `addr`, presenting `token`.
+    pub async fn open(addr: SocketAddr, token: &str) -> RawFrames {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = upgrade_head(addr, &format!("sockbridge.v1, sockbridge.token.{token}"), "");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        while !response.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            within(stream.read_exact(&mut byte)).await.unwrap();
+            response.push(byte[0]);
+        }
+        assert!(response.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&response));
+        RawFrames { stream }
+    }
+
+    /// One frame: `opcode` with FIN as given, masked as a client must (unless `masked` is false).
+    pub fn frame(fin: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+        let mut out = vec![if fin { 0x80 | opcode } else { opcode }];
+        let mask_bit = if masked { 0x80 } else { 0 };
+        match payload.len() {
+            n if n < 126 => out.push(mask_bit | n as u8),
+            n if n < 65536 => {
+                out.push(mask_bit | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(mask_bit | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        if masked {
+            out.extend_from_slice(&key);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        } else {
+            out.extend_from_slice(payload);
+        }
+        out
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Sends a JSON text frame.
+    pub async fn send_json(&mut self, value: &Value) {
+        self.send(&Self::frame(true, 1, value.to_string().as_bytes(), true)).await;
+    }
+
+    /// The next text frame (other frames are skipped); fails the test if the session ends first.
+    pub async fn next_text(&mut self) -> String {
+        let (close, texts) = self.frames_until(|texts| !texts.is_empty()).await;
+        texts.into_iter().next().unwrap_or_else(|| panic!("the session ended (close {close:?}) before a text frame"))
+    }
+
+    /// Reads frames (ignoring pings, never answering them) until a close frame or the end; returns
+    /// the close code, if any, and the text frames seen on the way.
+    pub async fn until_close(&mut self) -> (Option<u16>, Vec<String>) {
+        self.frames_until(|_| false).await
+    }
+
+    async fn frames_until(&mut self, done: impl Fn(&[String]) -> bool) -> (Option<u16>, Vec<String>) {
+        use tokio::io::AsyncReadExt;
+        let mut texts = Vec::new();
+        loop {
+            if done(&texts) {
+                return (None, texts);
+            }
+            let mut head = [0u8; 2];
+            if within(self.stream.read_exact(&mut head)).await.is_err() {
+                return (None, texts);
+            }
+            let opcode = head[0] & 0x0f;
+            let len = match head[1] & 0x7f {
+                126 => {
+                    let mut b = [0u8; 2];
+                    self.stream.read_exact(&mut b).await.unwrap();
+                    u64::from(u16::from_be_bytes(b))
+                }
+                127 => {
+                    let mut b = [0u8; 8];
+                    self.stream.read_exact(&mut b).await.unwrap();
+                    u64::from_be_bytes(b)
+                }
+                n => u64::from(n),
+            };
+            let mut payload = vec![0u8; len as usize];
+            if within(self.stream.read_exact(&mut payload)).await.is_err() {
+                return (None, texts);
+            }
+            match opcode {
+                1 => texts.push(String::from_utf8_lossy(&payload).into_owned()),
+                8 => return ((payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]])), texts),
+                _ => {}
+            }
+        }
+    }
+}

@@ -9,8 +9,8 @@
 //!
 //! Requests leave in the order the calls were made: a call sends (or queues) its request
 //! synchronously, at its first poll, under the core's lock. The daemon allows `max_inflight`
-//! requests of blocking methods at once; past that, blocking requests wait in the outbox, in call
-//! order, and each response lets the next one go. Non-blocking requests (`close`, `settimeout`,
+//! requests of blocking methods at once, of `max_inflight_bytes` together; past either, blocking
+//! requests wait in the outbox, in call order, and each response lets the next ones go. Non-blocking requests (`close`, `settimeout`,
 //! `getsockname`, ...) are never held back, so a `close` can always reach the daemon and end the
 //! calls that hold the allowance.
 
@@ -46,8 +46,8 @@ pub(crate) trait Transport: MaybeSync {
 type Completer = Box<dyn FnOnce(Result<&RawValue>) + Send>;
 
 struct Pending {
-    /// Whether the request holds one of the in-flight permits.
-    blocking: bool,
+    /// The in-flight bytes the request holds if it is blocking (it holds one permit too).
+    blocking: Option<usize>,
     complete: Completer,
 }
 
@@ -57,8 +57,31 @@ struct State {
     closed: bool,
     /// In-flight permits not in use.
     permits: usize,
+    /// In-flight bytes not in use (`None`: the daemon sets no byte limit).
+    bytes: Option<usize>,
     /// Blocking requests waiting for a permit, in call order.
     outbox: VecDeque<String>,
+}
+
+impl State {
+    /// Whether a blocking request of `len` bytes may go now.
+    fn room_for(&self, len: usize) -> bool {
+        self.permits > 0 && self.bytes.is_none_or(|b| b >= len)
+    }
+
+    fn take(&mut self, len: usize) {
+        self.permits -= 1;
+        if let Some(b) = &mut self.bytes {
+            *b -= len;
+        }
+    }
+
+    fn give_back(&mut self, len: usize) {
+        self.permits += 1;
+        if let Some(b) = &mut self.bytes {
+            *b += len;
+        }
+    }
 }
 
 /// One connection to a daemon.
@@ -75,6 +98,7 @@ impl Core {
                 next_id: 1,
                 closed: false,
                 permits: 0,
+                bytes: None,
                 outbox: VecDeque::new(),
             }),
             transport,
@@ -85,10 +109,11 @@ impl Core {
         self.state.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Opens the in-flight allowance the daemon reported in `hello`.
-    pub(crate) fn open_inflight(&self, permits: usize) {
+    /// Opens the in-flight allowance the daemon reported in `hello` (`bytes` 0: no byte limit).
+    pub(crate) fn open_inflight(&self, permits: usize, bytes: usize) {
         let mut state = self.state();
         state.permits += permits;
+        state.bytes = (bytes > 0).then_some(bytes);
         self.drain_outbox(&mut state);
     }
 
@@ -116,11 +141,12 @@ impl Core {
         let id = state.next_id;
         state.next_id += 1;
         let text = json::encode_request(Some(&Id::Num(id)), R::METHOD, params);
-        state.pending.insert(id, Pending { blocking, complete });
+        let len = text.len();
+        state.pending.insert(id, Pending { blocking: blocking.then_some(len), complete });
         if !blocking {
             self.send_locked(&mut state, id, text)?;
-        } else if state.permits > 0 && state.outbox.is_empty() {
-            state.permits -= 1;
+        } else if state.room_for(len) && state.outbox.is_empty() {
+            state.take(len);
             self.send_locked(&mut state, id, text)?;
         } else {
             state.outbox.push_back(text);
@@ -135,11 +161,14 @@ impl Core {
         })
     }
 
-    /// Sends queued blocking requests while permits last.
+    /// Sends queued blocking requests, in order, while the allowance lasts.
     fn drain_outbox(&self, state: &mut State) {
-        while state.permits > 0 {
+        while let Some(len) = state.outbox.front().map(String::len) {
+            if !state.room_for(len) {
+                break;
+            }
             let Some(text) = state.outbox.pop_front() else { break };
-            state.permits -= 1;
+            state.take(len);
             if self.transport.send(text).is_err() {
                 // The connection is going; on_close fails every pending request.
                 break;
@@ -173,8 +202,8 @@ impl Core {
         let pending = {
             let mut state = self.state();
             let pending = state.pending.remove(&id);
-            if pending.as_ref().is_some_and(|p| p.blocking) {
-                state.permits += 1;
+            if let Some(len) = pending.as_ref().and_then(|p| p.blocking) {
+                state.give_back(len);
                 self.drain_outbox(&mut state);
             }
             pending

@@ -49,7 +49,7 @@ export interface Hello {
   protocol: string;
   protocol_version: number;
   daemon: string;
-  limits: { max_message_bytes: number; max_payload_bytes: number; max_inflight: number; max_sockets: number };
+  limits: { max_message_bytes: number; max_payload_bytes: number; max_inflight: number; max_inflight_bytes: number; max_sockets: number };
   features: string[];
 }
 /**

@@ -209,8 +209,9 @@ limits_section! {
     max_sessions: usize,
     max_sessions_per_origin: usize,
     max_sockets_per_session: usize,
-    max_sockets: usize,
+    max_sockets_total: usize,
     max_inflight_per_session: usize,
+    max_inflight_bytes: usize,
     max_message_bytes: usize,
     max_payload_bytes: usize,
     max_listen_backlog: i32,
@@ -267,7 +268,11 @@ fn unix_path(text: &str) -> Result<PathBuf, &'static str> {
     if !path.starts_with('/') {
         return Err("a Unix socket rule is an absolute path: unix:/run/app.sock");
     }
-    normalize_unix_path(path).ok_or("not a path to a file (no trailing '/')")
+    let path = normalize_unix_path(path).ok_or("not a path to a file (no trailing '/')")?;
+    if path.as_os_str().len() >= crate::sandbox::SUN_PATH_LEN {
+        return Err("longer than a Unix socket address holds (107 bytes)");
+    }
+    Ok(path)
 }
 
 /// An origin is `null` or `scheme://host[:port]` with scheme http or https, in lower case, and
@@ -365,6 +370,7 @@ allow = ["127.0.0.1:5432/tcp"]
                 Err(e) => assert!(e.contains(words), "{text:?}: {e}"),
             }
         }
+        let long = format!("/{}", "x".repeat(120));
         let bad_rules = [
             (vec!["https://x.com"], vec![], vec![], "URLs are not supported"),
             (vec!["::1:80"], vec![], vec![], "brackets"),
@@ -373,6 +379,7 @@ allow = ["127.0.0.1:5432/tcp"]
             (vec![], vec![], vec!["*"], "wildcards"),
             (vec![], vec![], vec!["unix:relative.sock"], "absolute"),
             (vec![], vec![], vec!["/run/dir/"], "trailing"),
+            (vec![], vec![], vec![long.as_str()], "107 bytes"),
         ];
         for (allow, deny, unix, words) in bad_rules {
             let own = |l: Vec<&str>| l.into_iter().map(String::from).collect::<Vec<_>>();

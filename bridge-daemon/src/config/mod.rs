@@ -1,5 +1,5 @@
 //! The daemon's settings. Every limit lives here, once, with its default and what it bounds.
-//! [`file`] reads them from a TOML file.
+//! [`mod@file`] reads them from a TOML file.
 
 pub mod file;
 
@@ -89,9 +89,13 @@ pub struct Limits {
     pub max_sockets_per_session: usize,
     /// Sockets all sessions together may hold open (kept below the process's file limit); one
     /// more is `ENFILE`.
-    pub max_sockets: usize,
+    pub max_sockets_total: usize,
     /// Requests of blocking methods a session may have outstanding; one more gets `-32001`.
     pub max_inflight_per_session: usize,
+    /// Bytes of those requests (their JSON text: a `send`'s data, mostly) a session may have
+    /// outstanding; one more gets `-32001`. It bounds the data the daemon holds for sends waiting
+    /// on a slow peer.
+    pub max_inflight_bytes: usize,
     /// The largest request message accepted. Messages up to twice this size get a `-32001` error
     /// and the session carries on; larger ones close the session (WebSocket close code 1009).
     pub max_message_bytes: usize,
@@ -142,8 +146,9 @@ impl Default for Limits {
             max_sessions: 64,
             max_sessions_per_origin: 16,
             max_sockets_per_session: 128,
-            max_sockets: 1024,
+            max_sockets_total: 1024,
             max_inflight_per_session: 256,
+            max_inflight_bytes: 8 << 20,
             max_message_bytes: 1 << 20,
             max_payload_bytes: 512 << 10,
             max_listen_backlog: 128,
@@ -177,7 +182,7 @@ impl Limits {
             ("max_sessions", self.max_sessions),
             ("max_sessions_per_origin", self.max_sessions_per_origin),
             ("max_sockets_per_session", self.max_sockets_per_session),
-            ("max_sockets", self.max_sockets),
+            ("max_sockets_total", self.max_sockets_total),
             ("dns_per_session", self.dns_per_session),
             ("connect_rate", self.connect_rate as usize),
             ("connect_burst", self.connect_burst as usize),
@@ -202,6 +207,12 @@ impl Limits {
         if u32::try_from(self.outbound_bytes).is_err() {
             return Err("outbound_bytes must be below 4 GiB".into());
         }
+        if u32::try_from(self.max_inflight_bytes).is_err() || self.max_inflight_bytes < self.max_message_bytes {
+            return Err(format!(
+                "max_inflight_bytes ({}) must hold one max_message_bytes ({}) request, and be below 4 GiB",
+                self.max_inflight_bytes, self.max_message_bytes
+            ));
+        }
         if self.max_listen_backlog < 1 {
             return Err("max_listen_backlog must be at least 1".into());
         }
@@ -225,6 +236,7 @@ impl Limits {
             max_message_bytes: self.max_message_bytes,
             max_payload_bytes: self.max_payload_bytes,
             max_inflight: self.max_inflight_per_session,
+            max_inflight_bytes: self.max_inflight_bytes,
             max_sockets: self.max_sockets_per_session,
         }
     }

@@ -163,13 +163,13 @@ impl Net {
                 return Err(self.refuse(caller, method, name.to_owned(), None, "unix-no-dir".into(), why.into()));
             };
             let path = sandbox.path_for(name).map_err(|e| match e {
-                OpError::Os(ref os) if os.errname.as_deref() == Some("EACCES") => self.refuse(
+                OpError::Os(os) if os.errname.as_deref() == Some("EACCES") => self.refuse(
                     caller,
                     method,
                     name.escape_debug().to_string(),
                     None,
                     "unix-name".into(),
-                    os.to_string(),
+                    os.reason.unwrap_or_default(),
                 ),
                 other => other,
             })?;
@@ -189,7 +189,7 @@ impl Net {
                 target.text(),
                 Some(addr.to_string()),
                 "bind-policy".into(),
-                e.to_string(),
+                e.reason.unwrap_or_default(),
             )),
             Err(other) => Err(other),
         }
@@ -231,7 +231,11 @@ impl Net {
         let shown = name.escape_debug().to_string();
         if name.starts_with('/') {
             return match normalize_unix_path(name) {
-                Some(path) if self.policy.unix_path_allowed(caller.page, &path) => Ok(SockAddr::unix(&path)?),
+                Some(path) if self.policy.unix_path_allowed(caller.page, &path) => {
+                    SockAddr::unix(&path).map_err(|_| {
+                        OpError::refused(libc::ENAMETOOLONG, "the path is longer than a Unix socket address holds")
+                    })
+                }
                 _ => Err(self.refuse(
                     caller,
                     method,
@@ -247,8 +251,8 @@ impl Net {
             return Err(self.refuse(caller, method, shown, None, "unix-no-dir".into(), why.into()));
         };
         let path = sandbox.path_for(name).map_err(|e| match e {
-            OpError::Os(ref os) if os.errname.as_deref() == Some("EACCES") => {
-                self.refuse(caller, method, shown.clone(), None, "unix-name".into(), os.to_string())
+            OpError::Os(os) if os.errname.as_deref() == Some("EACCES") => {
+                self.refuse(caller, method, shown.clone(), None, "unix-name".into(), os.reason.unwrap_or_default())
             }
             other => other,
         })?;

@@ -25,11 +25,11 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
-use tokio::sync::RwLock;
+use tokio::sync::{OwnedSemaphorePermit, RwLock, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// Python's timeout state of a socket.
@@ -55,6 +55,15 @@ impl Mode {
             Some(_) => Err("the timeout must be null or a non-negative number of seconds"),
         }
     }
+}
+
+/// Room for a result on its way to the page: `permits` of the session's outbound allowance
+/// (`Limits::outbound_bytes`), taken once data is there to read and handed on with the response.
+/// So data read from the network but not yet sent to the page is bounded per session.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Budget<'a> {
+    pub(crate) room: &'a Arc<Semaphore>,
+    pub(crate) permits: u32,
 }
 
 /// Flags a page may pass to receive calls.
@@ -173,20 +182,40 @@ impl BridgeSocket {
         io: &AsyncFd<Socket>,
         interest: Interest,
         mode: Mode,
-        mut f: impl FnMut(&Socket) -> io::Result<T>,
+        f: impl FnMut(&Socket) -> io::Result<T>,
     ) -> OpResult<T> {
+        Self::call_held(io, interest, mode, None, f).await.map(|(value, _)| value)
+    }
+
+    /// [`call`](Self::call), taking `room` permits of `budget` just before each attempt (after
+    /// readiness, so a call waiting for its peer holds none) and returning them with the result:
+    /// room for the result on its way to the page.
+    async fn call_held<T>(
+        io: &AsyncFd<Socket>,
+        interest: Interest,
+        mode: Mode,
+        budget: Option<Budget<'_>>,
+        mut f: impl FnMut(&Socket) -> io::Result<T>,
+    ) -> OpResult<(T, Option<OwnedSemaphorePermit>)> {
+        let hold = async || match budget {
+            Some(Budget { room, permits }) => Arc::clone(room).acquire_many_owned(permits).await.ok(),
+            None => None,
+        };
+        let held = hold().await;
         match f(io.get_ref()) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && mode != Mode::NonBlocking => {}
-            other => return other.map_err(OpError::from),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && mode != Mode::NonBlocking => drop(held),
+            other => return other.map(|v| (v, held)).map_err(OpError::from),
         }
         let wait = async {
             let mut stale = Duration::ZERO;
             loop {
                 let mut guard = io.ready(interest).await?;
+                let held = hold().await;
                 // A readiness event can be stale; try_io clears it when the call still would block.
                 if let Ok(result) = guard.try_io(|inner| f(inner.get_ref())) {
-                    return result.map_err(OpError::from);
+                    return result.map(|v| (v, held)).map_err(OpError::from);
                 }
+                drop(held);
                 // A hang-up is never cleared (see `reregister`). Should one be stale here all the
                 // same, poll with a growing pause rather than spin.
                 if guard.ready().is_read_closed() || guard.ready().is_write_closed() {
@@ -264,40 +293,65 @@ impl BridgeSocket {
         }
     }
 
-    /// `recv(bufsize, flags)`.
-    pub(crate) async fn recv(&self, bufsize: usize, flags: i32, mode: Mode) -> OpResult<Vec<u8>> {
+    /// `recv(bufsize, flags)`, holding room for the data from `budget` (see [`Budget`]).
+    pub(crate) async fn recv(
+        &self,
+        bufsize: usize,
+        flags: i32,
+        mode: Mode,
+        budget: Option<Budget<'_>>,
+    ) -> OpResult<(Vec<u8>, Option<OwnedSemaphorePermit>)> {
         let (flags, mode) = recv_flags(flags, mode)?;
         self.with(async |io| {
             let mut buf = Vec::new();
+            let mut held = None;
             if flags & MSG_WAITALL != 0 && mode == Mode::Blocking && self.kind == SOCK_STREAM {
                 // The fd is non-blocking, so the kernel would return what it has; a blocking
                 // MSG_WAITALL gathers until the buffer is full or the peer closes.
                 let flags = flags & !MSG_WAITALL;
                 while buf.len() < bufsize {
                     let before = buf.len();
-                    let got =
-                        Self::call(io, Interest::READABLE, mode, |s| recv_into(s, &mut buf, bufsize, flags)).await;
+                    // Room for the whole buffer is taken once, when the first data arrives.
+                    let budget = if held.is_none() { budget } else { None };
+                    let got = Self::call_held(io, Interest::READABLE, mode, budget, |s| {
+                        recv_into(s, &mut buf, bufsize, flags)
+                    })
+                    .await;
                     match got {
-                        Ok(0) => break,
-                        Ok(_) => {}
+                        Ok((n, room)) => {
+                            held = held.or(room);
+                            if n == 0 {
+                                break;
+                            }
+                        }
                         Err(_) if before > 0 => break,
                         Err(e) => return Err(e),
                     }
                 }
             } else {
-                Self::call(io, Interest::READABLE, mode, |s| recv_into(s, &mut buf, bufsize, flags)).await?;
+                let (_, room) =
+                    Self::call_held(io, Interest::READABLE, mode, budget, |s| recv_into(s, &mut buf, bufsize, flags))
+                        .await?;
+                held = room;
             }
-            Ok(buf)
+            Ok((buf, held))
         })
         .await
     }
 
-    /// `recvfrom(bufsize, flags)`: the data and the sender's raw address.
-    pub(crate) async fn recvfrom(&self, bufsize: usize, flags: i32, mode: Mode) -> OpResult<(Vec<u8>, SockAddr)> {
+    /// `recvfrom(bufsize, flags)`: the data and the sender's raw address, holding room for the data
+    /// from `budget` (see [`Budget`]).
+    pub(crate) async fn recvfrom(
+        &self,
+        bufsize: usize,
+        flags: i32,
+        mode: Mode,
+        budget: Option<Budget<'_>>,
+    ) -> OpResult<(Vec<u8>, SockAddr, Option<OwnedSemaphorePermit>)> {
         let (flags, mode) = recv_flags(flags, mode)?;
         self.with(async |io| {
             let mut buf = Vec::new();
-            let addr = Self::call(io, Interest::READABLE, mode, |s| {
+            let (addr, held) = Self::call_held(io, Interest::READABLE, mode, budget, |s| {
                 buf.reserve_exact(bufsize);
                 match s.recv_from_with_flags(buf.spare_capacity_mut(), flags) {
                     Ok((n, addr)) => {
@@ -313,7 +367,7 @@ impl BridgeSocket {
                 }
             })
             .await?;
-            Ok((buf, addr))
+            Ok((buf, addr, held))
         })
         .await
     }

@@ -9,7 +9,7 @@
 //! | [`egress`] | the decision for one destination: a pure function of rules and addresses |
 //! | `own` | the `own` set: what each origin's pages have bound |
 //!
-//! [`Policy`] puts them together for a running daemon. The handshake gate has three layers, each
+//! `Policy` puts them together for a running daemon. The handshake gate has three layers, each
 //! stopping a different attacker: the `Host` header must name this daemon (DNS rebinding), the
 //! `Origin` must be allowed exactly (other web sites), and the client must present the per-start
 //! token (other users and programs on this computer, and forged `Origin` headers). Sockets bind
