@@ -8,9 +8,12 @@
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! let url = format!("ws://{}/", listener.local_addr()?);
+//! // The default configuration is the default policy, with a fresh token clients must present.
+//! let config = bridge_daemon::Config::default();
+//! let token = config.token.as_ref().map(|t| t.reveal().to_owned()).unwrap_or_default();
+//! let url = format!("ws://{}/#sb-token={token}", listener.local_addr()?);
 //! let stop = tokio_util::sync::CancellationToken::new();
-//! let daemon = tokio::spawn(bridge_daemon::serve(listener, bridge_daemon::Config::default(), stop.clone().cancelled_owned()));
+//! let daemon = tokio::spawn(bridge_daemon::serve(listener, config, stop.clone().cancelled_owned()));
 //! // ... connect clients to `url` ...
 //! stop.cancel();
 //! daemon.await??;

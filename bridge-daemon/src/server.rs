@@ -239,8 +239,12 @@ impl Daemon {
         });
     }
 
-    /// Takes a place in the origin's session count, if there is one.
+    /// Takes a place in the origin's session count, if there is one. Clients that send no
+    /// `Origin` (programs, not pages; they hold the token) count only towards `max_sessions`.
     fn origin_slot(&self, origin: &OriginKey) -> Option<OriginSlot<'_>> {
+        if origin.is_none() {
+            return Some(OriginSlot { daemon: self, origin: None });
+        }
         let mut counts = self.per_origin.lock().unwrap_or_else(|p| p.into_inner());
         let n = counts.entry(origin.clone()).or_default();
         if *n >= self.shared.limits.max_sessions_per_origin {

@@ -83,7 +83,8 @@ pub enum UnixSockets {
 pub struct Limits {
     /// WebSocket sessions open at once; one more gets HTTP 503.
     pub max_sessions: usize,
-    /// WebSocket sessions of one origin open at once; one more gets HTTP 503.
+    /// WebSocket sessions of one page origin open at once; one more gets HTTP 503. (Clients that
+    /// send no `Origin` count only towards `max_sessions`.)
     pub max_sessions_per_origin: usize,
     /// Sockets one session may hold open; one more is `EMFILE`.
     pub max_sockets_per_session: usize,
