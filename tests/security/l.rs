@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use sockbridge_tests::wasm_client::*;
-use sockbridge_tests::{TestDaemon, errname, within};
+use sockbridge_tests::{TestDaemon, errname, huge_backlog_listener, listen_queue, within};
 use tokio::io::AsyncReadExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -155,19 +155,9 @@ async fn l07_extreme_option_values_are_clamped_or_refused() {
 async fn l08_a_huge_backlog_is_clamped() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    s.bind(("127.0.0.1", 0)).await.unwrap();
-    s.listen(100_000).await.unwrap();
-    let Address::Inet { port, .. } = s.getsockname().await.unwrap() else { panic!() };
-    // `ss` shows a listener's backlog in its Send-Q column.
-    let out = std::process::Command::new("ss")
-        .args(["-Hltn", &format!("sport = :{port}")])
-        .output()
-        .expect("ss (iproute2) is needed for this test; scripts/test.sh installs it");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let backlog: u32 =
-        text.split_whitespace().nth(2).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("ss: {text}"));
-    assert_eq!(backlog, TestDaemon::limits().max_listen_backlog as u32, "{text}");
+    let (_listener, port) = huge_backlog_listener(&bridge).await;
+    let (_, backlog) = listen_queue(port);
+    assert_eq!(backlog, TestDaemon::limits().max_listen_backlog as u64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

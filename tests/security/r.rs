@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 use sockbridge_tests::wasm_client::*;
 use sockbridge_tests::{
-    Raw, RawFrames, ScriptedResolver, SpawnOptions, Spawned, TestDaemon, cpu_ticks, errname, tcp_listener, within,
+    Raw, RawFrames, ScriptedResolver, SpawnOptions, Spawned, TestDaemon, cpu_ticks, errname, huge_backlog_listener,
+    listen_queue, tcp_listener, within,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -442,10 +443,7 @@ async fn r15_sends_to_a_peer_that_does_not_read_hit_the_in_flight_byte_limit() {
 async fn r16_a_listener_nobody_accepts_on_queues_at_most_its_clamped_backlog() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
-    let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    s.bind(("127.0.0.1", 0)).await.unwrap();
-    s.listen(100_000).await.unwrap();
-    let Address::Inet { port, .. } = s.getsockname().await.unwrap() else { panic!() };
+    let (_listener, port) = huge_backlog_listener(&bridge).await;
     let mut clients = Vec::new();
     for _ in 0..300 {
         let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
@@ -456,9 +454,7 @@ async fn r16_a_listener_nobody_accepts_on_queues_at_most_its_clamped_backlog() {
     let backlog = TestDaemon::limits().max_listen_backlog as u64;
     let queued = within(async {
         loop {
-            let out = std::process::Command::new("ss").args(["-Hltn", &format!("sport = :{port}")]).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            let queued: u64 = text.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+            let (queued, _) = listen_queue(port);
             if queued > backlog {
                 return queued;
             }

@@ -663,3 +663,28 @@ impl RawFrames {
         }
     }
 }
+
+/// A bridge TCP socket listening on 127.0.0.1 with a backlog of 100,000 (which the daemon clamps);
+/// returns it and its port.
+pub async fn huge_backlog_listener(bridge: &Bridge) -> (wasm_client::Socket, u16) {
+    let s = bridge.socket(wasm_client::AF_INET, wasm_client::SOCK_STREAM).await.unwrap();
+    s.bind(("127.0.0.1", 0)).await.unwrap();
+    s.listen(100_000).await.unwrap();
+    let wasm_client::Address::Inet { port, .. } = s.getsockname().await.unwrap() else { panic!("not AF_INET") };
+    (s, port)
+}
+
+/// A TCP listener's queue as `ss` (iproute2) shows it: (connections waiting in it now, its
+/// backlog). The security suite needs `ss`; scripts/test.sh installs it.
+pub fn listen_queue(port: u16) -> (u64, u64) {
+    let out = std::process::Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{port}")])
+        .output()
+        .expect("ss (iproute2) is needed for this test; scripts/test.sh installs it");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut columns = text.split_whitespace().skip(1).map(|v| v.parse::<u64>());
+    match (columns.next(), columns.next()) {
+        (Some(Ok(queued)), Some(Ok(backlog))) => (queued, backlog),
+        _ => panic!("ss printed no listener on port {port}: {text:?}"),
+    }
+}

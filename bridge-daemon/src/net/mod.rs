@@ -157,22 +157,7 @@ impl Net {
         address: &Address,
     ) -> OpResult<(SockAddr, Option<PathBuf>)> {
         if family == AF_UNIX {
-            let name = unix_name(method, address)?;
-            let Some(sandbox) = &self.sandbox else {
-                let why = "this bridge has no Unix socket directory to bind in (start it with --unix or --unix-dir)";
-                return Err(self.refuse(caller, method, name.to_owned(), None, "unix-no-dir".into(), why.into()));
-            };
-            let path = sandbox.path_for(name).map_err(|e| match e {
-                OpError::Os(os) if os.errname.as_deref() == Some("EACCES") => self.refuse(
-                    caller,
-                    method,
-                    name.escape_debug().to_string(),
-                    None,
-                    "unix-name".into(),
-                    os.reason.unwrap_or_default(),
-                ),
-                other => other,
-            })?;
+            let path = self.sandbox_path(caller, method, unix_name(method, address)?)?;
             return Ok((SockAddr::unix(&path)?, Some(path)));
         }
         let target = ip_target(method, family, address)?;
@@ -225,6 +210,22 @@ impl Net {
         }
     }
 
+    /// The path in the socket directory for a page's socket name; a refusal (no directory, or a name
+    /// that is not a single plain file name) is audited.
+    fn sandbox_path(&self, caller: Caller<'_>, method: Method, name: &str) -> OpResult<PathBuf> {
+        let shown = || name.escape_debug().to_string();
+        let Some(sandbox) = &self.sandbox else {
+            let why = "this bridge has no Unix socket directory (start it with --unix or --unix-dir)";
+            return Err(self.refuse(caller, method, shown(), None, "unix-no-dir".into(), why.into()));
+        };
+        sandbox.path_for(name).map_err(|e| match e {
+            OpError::Os(os) if os.errname.as_deref() == Some("EACCES") => {
+                self.refuse(caller, method, shown(), None, "unix-name".into(), os.reason.unwrap_or_default())
+            }
+            other => other,
+        })
+    }
+
     /// A Unix socket to connect or send to: a name in the socket directory that a page of the same
     /// origin created, or an absolute path the rules name exactly.
     fn dial_unix(&self, caller: Caller<'_>, method: Method, name: &str) -> OpResult<SockAddr> {
@@ -246,16 +247,7 @@ impl Net {
                 )),
             };
         }
-        let Some(sandbox) = &self.sandbox else {
-            let why = "this bridge has no Unix socket directory (start it with --unix or --unix-dir)";
-            return Err(self.refuse(caller, method, shown, None, "unix-no-dir".into(), why.into()));
-        };
-        let path = sandbox.path_for(name).map_err(|e| match e {
-            OpError::Os(os) if os.errname.as_deref() == Some("EACCES") => {
-                self.refuse(caller, method, shown.clone(), None, "unix-name".into(), os.reason.unwrap_or_default())
-            }
-            other => other,
-        })?;
+        let path = self.sandbox_path(caller, method, name)?;
         let origin = &caller.page.origin;
         let ours = Sandbox::check_file(&path, |dev, ino| self.policy.owners.holds_file(origin, dev, ino));
         if ours == Some(false) {
