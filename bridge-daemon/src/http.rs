@@ -4,7 +4,7 @@
 use crate::policy::Policy;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bridge_protocol::{SUBPROTOCOL, auth};
+use bridge_protocol::{Codec, SUBPROTOCOL, SUBPROTOCOL_MSGPACK, auth};
 use std::path::{Component, Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -140,11 +140,12 @@ fn offered_token(head: &Head) -> Option<&str> {
         .find_map(|t| t.trim().strip_prefix(auth::SUBPROTOCOL_PREFIX))
 }
 
-/// Checks a WebSocket upgrade and returns the `Sec-WebSocket-Accept` value.
+/// Checks a WebSocket upgrade and returns the `Sec-WebSocket-Accept` value and the codec agreed
+/// (MessagePack when the client offers it, else JSON).
 ///
 /// The order of the checks decides what a refused client learns: a page of a foreign origin is
 /// told only that its origin is not admitted, never whether a token would have been needed.
-pub(crate) fn check_upgrade(head: &Head, policy: &Policy) -> Result<String, Refusal> {
+pub(crate) fn check_upgrade(head: &Head, policy: &Policy) -> Result<(String, Codec), Refusal> {
     if head.method != "GET" {
         return Err(refuse(405, "a WebSocket handshake is a GET"));
     }
@@ -161,9 +162,13 @@ pub(crate) fn check_upgrade(head: &Head, policy: &Policy) -> Result<String, Refu
     if head.header_count("origin") > 1 || !policy.origin_allowed(head.header("origin")) {
         return Err(refuse_by(403, "origin", "this page's origin may not use the bridge (see --allow-origin)"));
     }
-    if !head.has_token("sec-websocket-protocol", SUBPROTOCOL) {
-        return Err(refuse(400, "offer the WebSocket subprotocol sockbridge.v1"));
-    }
+    let codec = if head.has_token("sec-websocket-protocol", SUBPROTOCOL_MSGPACK) {
+        Codec::Msgpack
+    } else if head.has_token("sec-websocket-protocol", SUBPROTOCOL) {
+        Codec::Json
+    } else {
+        return Err(refuse(400, "offer the WebSocket subprotocol sockbridge.v1 (or sockbridge.v1.msgpack)"));
+    };
     if !policy.token_ok(offered_token(head)) {
         return Err(refuse_by(
             403,
@@ -171,14 +176,15 @@ pub(crate) fn check_upgrade(head: &Head, policy: &Policy) -> Result<String, Refu
             "the bridge needs its token: open the address bridge-daemon printed (it ends in #sb-token=...)",
         ));
     }
-    Ok(derive_accept_key(key.trim().as_bytes()))
+    Ok((derive_accept_key(key.trim().as_bytes()), codec))
 }
 
 /// The `101 Switching Protocols` response.
-pub(crate) fn switching_protocols(accept: &str) -> String {
+pub(crate) fn switching_protocols(accept: &str, codec: Codec) -> String {
     format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n"
+         Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {}\r\n\r\n",
+        codec.subprotocol()
     )
 }
 
@@ -332,7 +338,20 @@ mod tests {
         assert!(h.wants_websocket());
         assert_eq!(check_host(&h, &policy()), Ok(()));
         // RFC 6455's worked example.
-        assert_eq!(check_upgrade(&h, &policy()), Ok("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned()));
+        assert_eq!(check_upgrade(&h, &policy()), Ok(("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned(), Codec::Json)));
+    }
+
+    #[test]
+    fn agrees_to_messagepack_when_offered_in_any_order() {
+        for offer in
+            ["sockbridge.v1.msgpack, sockbridge.v1", "sockbridge.v1, sockbridge.v1.msgpack", "sockbridge.v1.msgpack"]
+        {
+            let mut h = upgrade(&[]);
+            h.headers.retain(|(n, _)| n != "Sec-WebSocket-Protocol");
+            h.headers.push(("Sec-WebSocket-Protocol".to_owned(), offer.to_owned()));
+            assert_eq!(check_upgrade(&h, &policy()).map(|(_, c)| c), Ok(Codec::Msgpack), "{offer}");
+        }
+        assert!(switching_protocols("k", Codec::Msgpack).contains("Sec-WebSocket-Protocol: sockbridge.v1.msgpack\r\n"));
     }
 
     #[test]

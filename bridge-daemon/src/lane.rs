@@ -3,8 +3,8 @@
 //!
 //! Each socket has a read lane (`accept`, `recv`, `recvfrom`) and a write lane (`send`, `sendall`,
 //! `sendto`, `connect`), so a pending `recv` never holds up a `send`, and pipelined `send`s never
-//! reorder. A lane has no task while it is idle: the first job starts one, which runs jobs until the
-//! queue is empty. The queue is bounded by the session's in-flight limit, since every job holds one
+//! reorder. A lane has no task while it is idle: a job that cannot finish at once starts one, which
+//! runs jobs until the queue is empty. The queue is bounded by the session's in-flight limit, since every job holds one
 //! of its permits.
 
 use std::collections::VecDeque;
@@ -38,15 +38,31 @@ impl Lane {
         self.state.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Queues a job behind the lane's earlier jobs.
-    pub(crate) fn push(self: &Arc<Self>, job: Job) {
-        let mut state = self.lock();
-        state.queue.push_back(job);
-        if !state.running {
+    /// Runs a job after the lane's earlier jobs. When the lane is idle the job is first polled here,
+    /// in the caller's task: an operation that can complete at once (a `send` with room in the
+    /// kernel's buffer, a `recv` with data waiting) does so without another task being woken. A job
+    /// that has to wait goes on in a task of the lane's own.
+    pub(crate) async fn run(self: &Arc<Self>, mut job: Job) {
+        {
+            let mut state = self.lock();
+            if state.running {
+                state.queue.push_back(job);
+                return;
+            }
             state.running = true;
+        }
+        if futures_util::poll!(job.as_mut()).is_ready() {
+            let mut state = self.lock();
+            if state.queue.is_empty() {
+                state.running = false;
+                return;
+            }
             drop(state);
             tokio::spawn(Arc::clone(self).drain());
+            return;
         }
+        self.lock().queue.push_front(job);
+        tokio::spawn(Arc::clone(self).drain());
     }
 
     async fn drain(self: Arc<Self>) {
@@ -78,18 +94,20 @@ mod tests {
         let fast = Arc::new(Lane::default());
         let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
         let (done_tx, mut done_rx) = tokio::sync::mpsc::channel(8);
-        slow.push(Box::pin(async move {
+        slow.run(Box::pin(async move {
             let _ = release_rx.await;
-        }));
+        }))
+        .await;
         for i in 0..5 {
             let order = order.clone();
             let done = done_tx.clone();
             let delay = Duration::from_millis(5 - i);
-            fast.push(Box::pin(async move {
+            fast.run(Box::pin(async move {
                 tokio::time::sleep(delay).await;
                 order.lock().unwrap_or_else(|p| p.into_inner()).push(i);
                 let _ = done.send(()).await;
-            }));
+            }))
+            .await;
         }
         // The fast lane finishes all five while the slow lane is still blocked.
         for _ in 0..5 {
@@ -97,5 +115,18 @@ mod tests {
         }
         assert_eq!(*order.lock().unwrap_or_else(|p| p.into_inner()), [0, 1, 2, 3, 4]);
         let _ = release_tx.send(());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_that_can_finish_at_once_runs_in_the_callers_task() {
+        let lane = Arc::new(Lane::default());
+        let here = std::thread::current().id();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        lane.run(Box::pin(async move {
+            let _ = tx.send(std::thread::current().id());
+        }))
+        .await;
+        assert_eq!(rx.await.ok(), Some(here));
+        assert!(!lane.lock().running, "the lane is idle again");
     }
 }

@@ -144,7 +144,9 @@ struct Setup {
 fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Setup { mut config, listen, token_file } = setup(&args.options)?;
     raise_fd_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Sessions run on threads of their own (`Config::session_threads`); this runtime accepts
+    // connections, runs the lab services, and runs `exec`'s command.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match args.command {
         None => {
             let listen = listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
@@ -234,6 +236,7 @@ fn setup(args: &Options) -> anyhow::Result<Setup> {
         labs: !args.no_labs && server.labs != Some(false),
         limits,
         resolver: None,
+        session_threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
     };
     Ok(Setup { config, listen, token_file: args.token_file.clone().or_else(|| server.token_file.clone()) })
 }

@@ -130,6 +130,7 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
         stop,
         ws_config,
     });
+    let threads = SessionThreads::start(config.session_threads)?;
     let mut backoff = Duration::from_millis(5);
     tokio::pin!(shutdown);
     loop {
@@ -140,7 +141,12 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
         match accepted {
             Ok((stream, peer)) => {
                 backoff = Duration::from_millis(5);
-                tracker.spawn(Arc::clone(&daemon).connection(stream, peer));
+                // The stream moves to the session's thread as a plain fd and is registered there,
+                // with that thread's reactor: its readiness then wakes no other thread.
+                match stream.into_std() {
+                    Ok(stream) => threads.spawn(&tracker, Arc::clone(&daemon).connection(stream, peer)),
+                    Err(e) => tracing::debug!(error = %e, "could not hand over a connection"),
+                }
             }
             Err(e) if out_of_resources(&e) => {
                 // Level-triggered accept would spin at full CPU; pause, and let the backlog wait.
@@ -158,7 +164,54 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
         tracing::warn!("some sessions did not finish in time");
     }
+    threads.stop();
     Ok(())
+}
+
+/// The threads sessions run on (`Config::session_threads`), each with a single-threaded runtime:
+/// a connection is given to one of them in turn and stays there.
+struct SessionThreads {
+    handles: Vec<tokio::runtime::Handle>,
+    next: std::sync::atomic::AtomicUsize,
+    stop: CancellationToken,
+    joins: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl SessionThreads {
+    fn start(count: usize) -> io::Result<SessionThreads> {
+        let stop = CancellationToken::new();
+        let mut handles = Vec::new();
+        let mut joins = Vec::new();
+        for i in 0..count {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            handles.push(runtime.handle().clone());
+            let stop = stop.clone();
+            joins.push(std::thread::Builder::new().name(format!("sessions-{i}")).spawn(move || {
+                runtime.block_on(stop.cancelled());
+                // A name lookup still running on a blocking thread is not waited for long.
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })?);
+        }
+        Ok(SessionThreads { handles, next: Default::default(), stop, joins })
+    }
+
+    /// Runs a connection's task on the next thread (or on the current runtime when there are none).
+    fn spawn(&self, tracker: &TaskTracker, task: impl Future<Output = ()> + Send + 'static) {
+        if self.handles.is_empty() {
+            tracker.spawn(task);
+        } else {
+            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
+            self.handles[i].spawn(tracker.track_future(task));
+        }
+    }
+
+    /// Ends the threads (once their sessions are done).
+    fn stop(self) {
+        self.stop.cancel();
+        for join in self.joins {
+            let _ = join.join();
+        }
+    }
 }
 
 fn out_of_resources(e: &io::Error) -> bool {
@@ -196,7 +249,8 @@ impl Drop for OriginSlot<'_> {
 
 impl Daemon {
     /// One TCP connection: a page request, or a WebSocket handshake that becomes a session.
-    async fn connection(self: Arc<Self>, mut stream: TcpStream, peer: SocketAddr) {
+    async fn connection(self: Arc<Self>, stream: std::net::TcpStream, peer: SocketAddr) {
+        let Ok(mut stream) = TcpStream::from_std(stream) else { return };
         let limits = &self.shared.limits;
         let read =
             tokio::time::timeout(limits.handshake_timeout, http::read_head(&mut stream, limits.max_request_head_bytes));
@@ -255,8 +309,8 @@ impl Daemon {
     }
 
     async fn upgrade(self: Arc<Self>, mut stream: TcpStream, peer: SocketAddr, head: Head, rest: Vec<u8>) {
-        let accept = match http::check_upgrade(&head, &self.shared.net.policy) {
-            Ok(accept) => accept,
+        let (accept, codec) = match http::check_upgrade(&head, &self.shared.net.policy) {
+            Ok(agreed) => agreed,
             Err(refusal) => {
                 if refusal.status == 403 {
                     self.audit_handshake(&head, &refusal);
@@ -277,14 +331,14 @@ impl Daemon {
             self.audit_handshake(&head, &Refusal { rule: "max_sessions_per_origin", ..refusal });
             return http::respond_refusal(&mut stream, &refusal).await;
         };
-        if stream.write_all(http::switching_protocols(&accept).as_bytes()).await.is_err() {
+        if stream.write_all(http::switching_protocols(&accept, codec).as_bytes()).await.is_err() {
             return;
         }
         let _ = stream.set_nodelay(true);
         let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(self.ws_config)).await;
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         tracing::info!(session = id, %peer, origin = origin.as_deref().unwrap_or("(none)"), "handshake accepted");
-        session::run(ws, Arc::clone(&self.shared), id, origin, self.stop.clone()).await;
+        session::run(ws, Arc::clone(&self.shared), id, origin, codec, self.stop.clone()).await;
         drop(slot);
         drop(permit);
     }

@@ -24,10 +24,11 @@ use crate::policy::own::{OriginKey, OwnGuard};
 use crate::rate::TokenBucket;
 use crate::sandbox::CreatedFile;
 use crate::table::{Entry, SocketTable};
+use bridge_protocol::codec::{Frame, FrameRef};
 use bridge_protocol::constants::{AF_INET, AF_UNIX};
 use bridge_protocol::errno::code::ENFILE;
 use bridge_protocol::params::*;
-use bridge_protocol::{Call, ErrorObject, Fd, Id, Method, Payload, code, json};
+use bridge_protocol::{Call, Codec, ErrorObject, Fd, Id, Method, Payload, code};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Serialize;
@@ -46,7 +47,7 @@ use tracing::Instrument;
 /// The WebSocket a session runs on.
 pub(crate) type Ws = WebSocketStream<TcpStream>;
 
-/// Room a receive's response needs beyond its base64 data: the envelope and a sender's address.
+/// Room a receive's response needs beyond its data: the envelope and a sender's address.
 const RESPONSE_ALLOWANCE: usize = 512;
 
 /// How long a closing session waits for its last responses and close frame to be written.
@@ -72,6 +73,8 @@ struct Outbound {
 /// One session.
 struct Session {
     shared: Arc<Shared>,
+    /// How messages are encoded, as agreed in the handshake.
+    codec: Codec,
     /// The page's side of the policy.
     page: Page,
     table: Mutex<SocketTable>,
@@ -84,6 +87,8 @@ struct Session {
     /// `Limits::connect_rate`.
     connects: Mutex<TokenBucket>,
     out: mpsc::Sender<Outbound>,
+    /// The writing half, for answering directly when the writer task has nothing queued.
+    sink: SharedSink,
     /// The outbound byte allowance (`Limits::outbound_bytes`).
     out_bytes: Arc<Semaphore>,
     inflight: Arc<Semaphore>,
@@ -113,16 +118,25 @@ enum Direction {
 
 /// Runs a session of a page of `origin` until the WebSocket closes or `shutdown` fires, then
 /// releases everything it held.
-pub(crate) async fn run(ws: Ws, shared: Arc<Shared>, id: u64, origin: OriginKey, shutdown: CancellationToken) {
+pub(crate) async fn run(
+    ws: Ws,
+    shared: Arc<Shared>,
+    id: u64,
+    origin: OriginKey,
+    codec: Codec,
+    shutdown: CancellationToken,
+) {
     let span = tracing::info_span!("session", id);
     async move {
         tracing::info!("session opened");
         let (sink, stream) = ws.split();
+        let sink = Arc::new(tokio::sync::Mutex::new(sink));
         let (out, rx) = mpsc::channel(shared.limits.outbound_queue);
-        let writer = tokio::spawn(write_loop(sink, rx).in_current_span());
+        let writer = tokio::spawn(write_loop(Arc::clone(&sink), rx).in_current_span());
         let abort_writer = writer.abort_handle();
         let limits = &shared.limits;
         let session = Arc::new(Session {
+            codec,
             page: shared.net.policy.page(id, origin),
             table: Mutex::new(SocketTable::new(limits.max_sockets_per_session)),
             files: Mutex::new(Vec::new()),
@@ -130,6 +144,7 @@ pub(crate) async fn run(ws: Ws, shared: Arc<Shared>, id: u64, origin: OriginKey,
             requests: Mutex::new(TokenBucket::new(limits.rpc_rate, limits.rpc_burst)),
             connects: Mutex::new(TokenBucket::new(limits.connect_rate, limits.connect_burst)),
             out: out.clone(),
+            sink,
             out_bytes: Arc::new(Semaphore::new(shared.limits.outbound_bytes)),
             inflight: Arc::new(Semaphore::new(shared.limits.max_inflight_per_session)),
             inflight_bytes: Arc::new(Semaphore::new(shared.limits.max_inflight_bytes)),
@@ -153,9 +168,14 @@ pub(crate) async fn run(ws: Ws, shared: Arc<Shared>, id: u64, origin: OriginKey,
     .await;
 }
 
+/// The session's half of the WebSocket that writes, shared by the writer task and whoever answers
+/// when the writer is idle.
+type SharedSink = Arc<tokio::sync::Mutex<SplitSink<Ws, Message>>>;
+
 /// Writes queued messages, batching whatever is queued into one flush. Stops after a close frame.
-async fn write_loop(mut sink: SplitSink<Ws, Message>, mut rx: mpsc::Receiver<Outbound>) {
+async fn write_loop(sink: SharedSink, mut rx: mpsc::Receiver<Outbound>) {
     'outer: while let Some(first) = rx.recv().await {
+        let mut sink = sink.lock().await;
         let mut next = Some(first);
         while let Some(out) = next.take() {
             let closing = matches!(out.message, Message::Close(_));
@@ -170,7 +190,7 @@ async fn write_loop(mut sink: SplitSink<Ws, Message>, mut rx: mpsc::Receiver<Out
             break;
         }
     }
-    let _ = sink.close().await;
+    let _ = sink.lock().await.close().await;
 }
 
 fn close_frame(code: CloseCode, reason: &str) -> Option<CloseFrame> {
@@ -192,7 +212,11 @@ impl Session {
 
     /// The outbound room a receive of up to `n` bytes takes: its response's size at most.
     fn room_for(&self, n: usize) -> Budget<'_> {
-        let response = bridge_protocol::Payload::base64_len(n) + RESPONSE_ALLOWANCE;
+        let data = match self.codec {
+            Codec::Json => bridge_protocol::Payload::base64_len(n),
+            Codec::Msgpack => n,
+        };
+        let response = data + RESPONSE_ALLOWANCE;
         Budget { room: &self.out_bytes, permits: self.share(response) }
     }
 
@@ -256,11 +280,11 @@ impl Session {
                 None | Some(Ok(Message::Close(_))) => return None,
                 Some(Ok(Message::Text(text))) => {
                     asked = heard;
-                    self.on_text(text.as_str()).await;
+                    self.on_request(FrameRef::Text(text.as_str())).await;
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    let err = ErrorObject::new(code::INVALID_REQUEST, "sockbridge.v1 carries JSON-RPC in text frames");
-                    self.send(json::encode_error(None, &err)).await;
+                Some(Ok(Message::Binary(bytes))) => {
+                    asked = heard;
+                    self.on_request(FrameRef::Binary(&bytes)).await;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(WsError::Capacity(_))) => {
@@ -279,23 +303,23 @@ impl Session {
         }
     }
 
-    async fn on_text(self: &Arc<Self>, text: &str) {
+    async fn on_request(self: &Arc<Self>, frame: FrameRef<'_>) {
         let limit = self.shared.limits.max_message_bytes;
-        if text.len() > limit {
+        if frame.len() > limit {
             let err = ErrorObject::new(
                 code::LIMIT_EXCEEDED,
-                format!("a message of {} bytes is over this bridge's max_message_bytes ({limit})", text.len()),
+                format!("a message of {} bytes is over this bridge's max_message_bytes ({limit})", frame.len()),
             );
-            return self.send(json::encode_error(None, &err)).await;
+            return self.send(self.codec.encode_error(None, &err)).await;
         }
-        match json::decode_request(text) {
+        match self.codec.decode_request(frame) {
             Ok(request) if !lock(&self.requests).try_take() => {
                 let rate = self.shared.limits.rpc_rate;
                 let why = format!("too many requests: this bridge allows {rate} per second per session (rpc_rate)");
                 self.respond::<()>(request.id, Err(OpError::Limit(why))).await;
             }
-            Ok(request) => self.dispatch(request.id, request.call, text.len()).await,
-            Err(bad) => self.send(json::encode_error(bad.id.as_ref(), &bad.error)).await,
+            Ok(request) => self.dispatch(request.id, request.call, frame.len()).await,
+            Err(bad) => self.send(self.codec.encode_error(bad.id.as_ref(), &bad.error)).await,
         }
     }
 
@@ -304,14 +328,14 @@ impl Session {
         u32::try_from(len.clamp(1, self.shared.limits.outbound_bytes)).unwrap_or(u32::MAX)
     }
 
-    async fn send(&self, text: String) {
-        self.send_in(text, None).await;
+    async fn send(&self, frame: Frame) {
+        self.send_in(frame, None).await;
     }
 
     /// Queues a message for the writer, in `room` taken earlier if given (grown or trimmed to the
     /// message's share), else in room taken now.
-    async fn send_in(&self, text: String, room: Option<OwnedSemaphorePermit>) {
-        let share = self.share(text.len());
+    async fn send_in(&self, frame: Frame, room: Option<OwnedSemaphorePermit>) {
+        let share = self.share(frame.len());
         let bytes = match room {
             Some(mut room) => {
                 let have = room.num_permits() as u32;
@@ -328,8 +352,20 @@ impl Session {
                 bytes
             }
         };
+        let message = match frame {
+            Frame::Text(text) => Message::text(text),
+            Frame::Binary(bytes) => Message::binary(bytes),
+        };
+        // With nothing queued for the writer, write here: the answer leaves without waking another
+        // task. Otherwise queue it behind the others.
+        if self.out.capacity() == self.out.max_capacity()
+            && let Ok(mut sink) = self.sink.try_lock()
+        {
+            let _ = sink.send(message).await;
+            return;
+        }
         // Fails only when the writer has gone, i.e. the session is closing.
-        let _ = self.out.send(Outbound { message: Message::text(text), _bytes: Some(bytes) }).await;
+        let _ = self.out.send(Outbound { message, _bytes: Some(bytes) }).await;
     }
 
     async fn respond<R: Serialize>(&self, id: Option<Id>, result: OpResult<R>) {
@@ -343,11 +379,11 @@ impl Session {
             }
             return;
         };
-        let text = match &result {
-            Ok(value) => json::encode_result(&id, value),
-            Err(e) => json::encode_error(Some(&id), &e.to_error_object()),
+        let frame = match &result {
+            Ok(value) => self.codec.encode_result(&id, value),
+            Err(e) => self.codec.encode_error(Some(&id), &e.to_error_object()),
         };
-        self.send_in(text, room).await;
+        self.send_in(frame, room).await;
     }
 
     /// Runs a request of `len` bytes: at once, or (a blocking method) under the in-flight limits.
@@ -374,7 +410,10 @@ impl Session {
     /// Methods that answer at once, in arrival order.
     async fn immediate(self: &Arc<Self>, id: Option<Id>, call: Call) {
         match call {
-            Call::Hello(_) => self.respond(id, Ok(&self.shared.hello)).await,
+            Call::Hello(_) => {
+                let hello = HelloResult { protocol: self.codec.subprotocol().to_owned(), ..self.shared.hello.clone() };
+                self.respond(id, Ok(&hello)).await;
+            }
             Call::Socket(p) => self.respond(id, self.socket(p)).await,
             Call::Bind(p) => self.respond(id, self.bind(p).await).await,
             Call::Listen(p) => self.respond(id, self.listen(p).await).await,
@@ -541,7 +580,7 @@ impl Session {
         };
         let mode = entry.socket.mode();
         let job = op(Arc::clone(self), entry, mode).instrument(tracing::debug_span!("socket", fd));
-        lane.push(self.job(id, permit, job));
+        lane.run(self.job(id, permit, job)).await;
     }
 
     /// Wraps an operation so that it always answers, even if it panics, and releases its permit
@@ -681,9 +720,12 @@ impl Session {
             }
         };
         let (connected_tx, connected_rx) = oneshot::channel::<()>();
-        entry.reads.push(Box::pin(async move {
-            let _ = connected_rx.await;
-        }));
+        entry
+            .reads
+            .run(Box::pin(async move {
+                let _ = connected_rx.await;
+            }))
+            .await;
         self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
             let sock = &e.socket;
             let result = async {

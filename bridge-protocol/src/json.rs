@@ -13,24 +13,7 @@ use std::borrow::Cow;
 
 const VERSION: &str = "2.0";
 
-/// A request that could not be decoded: the error to send back, and the request's id when it could
-/// be read (`None` means the response carries `"id": null`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestError {
-    /// The request's id, if one was readable.
-    pub id: Option<Id>,
-    /// The error to answer with.
-    pub error: ErrorObject,
-}
-
-/// A decoded request. `id` is `None` for a notification (no `id` member), which gets no response.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Request {
-    /// The id to echo, or `None` for a notification.
-    pub id: Option<Id>,
-    /// The method and params.
-    pub call: Call,
-}
+pub use crate::codec::{Request, RequestError, ResponseError};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,17 +144,6 @@ struct RawResponse<'a> {
     result: Option<&'a RawValue>,
     #[serde(default)]
     error: Option<ErrorObject>,
-}
-
-/// Why a response could not be decoded.
-#[derive(Debug, thiserror::Error)]
-pub enum ResponseError {
-    /// Not JSON, or not a JSON-RPC 2.0 response.
-    #[error("malformed response from the daemon")]
-    Malformed,
-    /// The result did not have the type the method returns.
-    #[error("the daemon's result for '{0}' has the wrong type")]
-    WrongResultType(Method),
 }
 
 /// Decodes a response (the client side).

@@ -12,7 +12,9 @@
 //! | [`payload`] | [`Payload`]: bytes, base64 in JSON |
 //! | [`errno`] | Linux errno numbers, names, messages and Python exception classes; [`OsError`] |
 //! | [`message`] | JSON-RPC ids, the error object and [`code`]s |
+//! | [`codec`] | the session's codec, chosen by subprotocol: [`Codec`], [`codec::Frame`] |
 //! | [`json`] | the JSON codec: encode and decode requests and responses |
+//! | [`msgpack`] | the MessagePack codec: the same messages, bytes as they are |
 //! | [`auth`] | the per-start token: its subprotocol form, URL fragment and file |
 //! | [`constants`] | `AF_*`, `SOCK_*`, `SOL_*`, `SO_*`, `IPPROTO_*`, `SHUT_*`, `MSG_*`, `AI_*` |
 //!
@@ -27,15 +29,18 @@
 
 pub mod address;
 pub mod auth;
+pub mod codec;
 pub mod constants;
 pub mod errno;
 pub mod json;
 pub mod message;
 pub mod method;
+pub mod msgpack;
 pub mod params;
 pub mod payload;
 
 pub use address::Address;
+pub use codec::{Codec, SUBPROTOCOL_MSGPACK};
 pub use errno::{Errno, OsError};
 pub use message::{ErrorCode, ErrorObject, Id, code};
 pub use method::{Call, Method, Rpc, rpc};
@@ -81,6 +86,21 @@ mod tests {
             .and_then(|r| r.outcome.ok())
             .and_then(|raw| json::decode_result::<R::Result>(R::METHOD, raw).ok());
         assert_eq!(back.as_ref(), Some(&result), "{} result did not round-trip: {text}", R::METHOD);
+
+        // The MessagePack codec carries the same values.
+        let codec = Codec::Msgpack;
+        let frame = codec.encode_request(Some(&Id::Num(1)), R::METHOD, &params);
+        let call = codec.decode_request(frame.as_ref()).map(|r| r.call);
+        assert_eq!(call.as_ref().ok().map(Call::method), Some(R::METHOD), "{} params (msgpack): {call:?}", R::METHOD);
+        let again = call.ok().map(|call| codec.encode_request(Some(&Id::Num(1)), call.method(), &call));
+        assert_eq!(again.as_ref(), Some(&frame), "{} params did not round-trip in msgpack", R::METHOD);
+        let frame = codec.encode_result(&Id::Num(1), &result);
+        let back = codec
+            .decode_response(frame.as_ref())
+            .ok()
+            .and_then(|r| r.outcome.ok())
+            .and_then(|body| body.decode::<R::Result>(R::METHOD).ok());
+        assert_eq!(back.as_ref(), Some(&result), "{} result did not round-trip in msgpack", R::METHOD);
     }
 
     #[test]

@@ -64,6 +64,34 @@ test("an echo in the page: Uint8Array and string data, addresses as arrays, EOF"
   });
 });
 
+test("both codecs: MessagePack by default, JSON when asked, the same bytes either way", async () => {
+  const got = await inPage(`
+    const run = async (options) => {
+      const bridge = await sb.Bridge.connect(undefined, options);
+      const server = await bridge.socket(sb.AF_INET, sb.SOCK_STREAM);
+      await server.bind(["127.0.0.1", 0]);
+      await server.listen(1);
+      const client = await bridge.socket(sb.AF_INET, sb.SOCK_STREAM);
+      await client.connect(await server.getsockname());
+      const [conn] = await server.accept();
+      const every = new Uint8Array(256 * 64).map((_, i) => i % 256);
+      await client.sendall(every);
+      let got = [];
+      while (got.length < every.length) got.push(...await conn.recv(65536));
+      bridge.close();
+      return { protocol: bridge.hello.protocol, same: got.every((b, i) => b === every[i]) && got.length === every.length };
+    };
+    let bad;
+    try { await sb.Bridge.connect(undefined, { codec: "xml" }); } catch (e) { bad = [e.name, e.message]; }
+    return { packed: await run(), json: await run({ codec: "json" }), forced: await run({ codec: "msgpack" }), bad };`);
+  assert.deepEqual(got, {
+    packed: { protocol: "sockbridge.v1.msgpack", same: true },
+    json: { protocol: "sockbridge.v1", same: true },
+    forced: { protocol: "sockbridge.v1.msgpack", same: true },
+    bad: ["ValueError", 'options.codec must be "msgpack" or "json"'],
+  });
+});
+
 test("errors are Error objects named after the Python class, with errno and code", async () => {
   const got = await inPage(`
     const bridge = await sb.Bridge.connect();
@@ -130,7 +158,7 @@ test("accept, recvfrom, select and makefile return what Python returns, as array
       acceptShape: Array.isArray(accepted) && accepted.length === 2 && accepted[0] instanceof sb.Socket,
       lines, reply: new TextDecoder().decode(await client.recv(64)), hello: bridge.hello.protocol };`);
   assert.deepEqual(got, { readySame: true, data: "datagram", fromMatches: true, acceptShape: true,
-    lines: ["line one\n", "line two\n"], reply: "reply\n", hello: "sockbridge.v1" });
+    lines: ["line one\n", "line two\n"], reply: "reply\n", hello: "sockbridge.v1.msgpack" });
 });
 
 test("ontrace sees every call with its socket, arguments, result or error, and duration", async () => {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sockbridge_tests::TestDaemon;
 use sockbridge_tests::wasm_client::{
-    AF_INET, Address, Bridge, Error, GetaddrinfoParams, OptValue, SOCK_STREAM, Service, Socket, SocketFile,
+    AF_INET, Address, Bridge, Codec, Error, GetaddrinfoParams, OptValue, SOCK_STREAM, Service, Socket, SocketFile,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -95,15 +95,28 @@ async fn run() -> ExitCode {
         let scenario: Scenario = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(!scenario.about.is_empty(), "{name}: say what the scenario shows in \"about\"");
-        let daemon = TestDaemon::start().await;
-        let mut bridge = tokio::time::timeout(Duration::from_secs(60), run_bridge(&daemon, &scenario))
-            .await
-            .unwrap_or_else(|_| panic!("{name}: the bridge run hung"));
-        daemon.stop().await;
+        // Through each codec, in a daemon of its own; both must tell the same story.
+        let mut transcripts = Vec::new();
+        for codec in [Codec::Msgpack, Codec::Json] {
+            let daemon = TestDaemon::start().await;
+            let mut bridge = tokio::time::timeout(Duration::from_secs(60), run_bridge(&daemon, &scenario, codec))
+                .await
+                .unwrap_or_else(|_| panic!("{name}: the bridge run hung ({codec:?})"));
+            daemon.stop().await;
+            abstract_transcript(&mut bridge);
+            transcripts.push(bridge);
+        }
+        let bridge = transcripts.swap_remove(0);
         let mut cpython = python.get(&name).cloned().unwrap_or_default();
-        abstract_transcript(&mut bridge);
         abstract_transcript(&mut cpython);
-        match compare(&scenario, &cpython, &bridge, &spec) {
+        let same = transcripts[0] == bridge;
+        match compare(&scenario, &cpython, &bridge, &spec).and_then(|diffs| {
+            if same {
+                Ok(diffs)
+            } else {
+                Err(vec![format!("MessagePack and JSON sessions differ: {bridge:?} vs {:?}", transcripts[0])])
+            }
+        }) {
             Ok(diffs) if diffs.is_empty() => {
                 identical += 1;
                 println!("conformance: {name} ... identical to CPython");
@@ -123,7 +136,7 @@ async fn run() -> ExitCode {
     }
     let total = paths.len();
     println!(
-        "conformance: {total} scenarios run on {python_version} and through the bridge: {identical} identical, {} with documented differences ({}), {} mismatched",
+        "conformance: {total} scenarios run on {python_version} and through the bridge (MessagePack and JSON sessions, the same): {identical} identical, {} with documented differences ({}), {} mismatched",
         documented.len(),
         documented.join(", "),
         failed.len()
@@ -214,8 +227,8 @@ struct Run<'a> {
 }
 
 /// Runs a scenario through the bridge and returns its transcript.
-async fn run_bridge(daemon: &TestDaemon, scenario: &Scenario) -> Vec<Value> {
-    let bridge = daemon.client().await;
+async fn run_bridge(daemon: &TestDaemon, scenario: &Scenario, codec: Codec) -> Vec<Value> {
+    let bridge = daemon.client_with(codec).await;
     let mut run = Run { bridge: &bridge, env: HashMap::new() };
     let mut transcript = Vec::new();
     for step in &scenario.steps {

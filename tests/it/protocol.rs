@@ -2,7 +2,8 @@
 //! handshake gate; limits.
 
 use serde_json::{Value, json};
-use sockbridge_tests::{Raw, TestDaemon, within};
+use sockbridge_tests::wasm_client::{AF_INET, SOCK_STREAM};
+use sockbridge_tests::{Raw, TestDaemon, tcp_listener, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -334,4 +335,96 @@ async fn static_pages() {
     let (status, _) = http(&daemon, &format!("GET / HTTP/1.1\r\nHost: evil.test:{port}\r\n\r\n")).await;
     assert!(status.contains(" 403 "), "pages check Host too: {status}");
     std::fs::remove_dir_all(root).unwrap();
+}
+
+/// The `Sec-WebSocket-Protocol` offer for `codecs`, with the test daemon's token.
+fn offer(daemon: &TestDaemon, codecs: &str) -> (String, String) {
+    let (base, token) = bridge_protocol::auth::split_url(&daemon.url);
+    let token = token.map(|t| format!(", {}", bridge_protocol::auth::subprotocol(t))).unwrap_or_default();
+    (base.to_owned(), format!("{codecs}{token}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messagepack_is_agreed_when_offered_and_speaks_binary_frames() {
+    use bridge_protocol::params::{FdParams, HelloParams, SendParams};
+    use bridge_protocol::{Id, Method, Payload, msgpack};
+    let daemon = TestDaemon::start().await;
+    let (url, protocols) = offer(&daemon, "sockbridge.v1, sockbridge.v1.msgpack");
+    let mut raw = Raw::open_with(&url, None, Some(&protocols)).await.unwrap();
+    assert_eq!(raw.protocol(), Some("sockbridge.v1.msgpack"));
+
+    raw.send_message(Message::binary(msgpack::encode_request(
+        Some(&Id::Num(1)),
+        Method::Hello,
+        &HelloParams::default(),
+    )))
+    .await;
+    let hello = raw.next_binary().await;
+    assert_eq!(hello["id"], json!(1));
+    assert_eq!(hello["result"]["protocol"], json!("sockbridge.v1.msgpack"), "{hello}");
+
+    // Bytes are MessagePack bin: a send of every byte value is the bytes themselves on the wire.
+    raw.send_message(Message::binary(msgpack::encode_request(Some(&Id::Num(2)), Method::Socket, &json!({})))).await;
+    let fd = raw.next_binary().await["result"].as_i64().unwrap() as i32;
+    let every: Vec<u8> = (0..=255).collect();
+    let send = msgpack::encode_request(
+        Some(&Id::Num(3)),
+        Method::Send,
+        &SendParams { fd, data: Payload(every.clone()), flags: 0 },
+    );
+    assert!(send.windows(256).any(|w| w == every.as_slice()));
+    raw.send_message(Message::binary(send)).await;
+    let refused = raw.next_binary().await;
+    assert_eq!(refused["error"]["data"]["errname"], json!("EPIPE"), "not connected: {refused}");
+
+    // A text frame is not this session's codec: -32600, in the session's codec, and it goes on.
+    raw.send_text(json!({"jsonrpc": "2.0", "id": 4, "method": "close", "params": {"fd": fd}}).to_string()).await;
+    let wrong = raw.next_binary().await;
+    assert_eq!(wrong["error"]["code"], json!(-32600), "{wrong}");
+    raw.send_message(Message::binary(msgpack::encode_request(Some(&Id::Num(5)), Method::Close, &FdParams { fd })))
+        .await;
+    assert_eq!(raw.next_binary().await["id"], json!(5));
+    // Not MessagePack at all: -32700.
+    raw.send_message(Message::binary(vec![0xc1])).await;
+    assert_eq!(raw.next_binary().await["error"]["code"], json!(-32700));
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_session_refuses_binary_frames_and_goes_on() {
+    let daemon = TestDaemon::start().await;
+    let (url, protocols) = offer(&daemon, "sockbridge.v1");
+    let mut raw = Raw::open_with(&url, None, Some(&protocols)).await.unwrap();
+    assert_eq!(raw.protocol(), Some("sockbridge.v1"));
+    raw.send_message(Message::binary(vec![0x80])).await;
+    let e = raw.recv().await;
+    assert_eq!(e["error"]["code"], json!(-32600), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("text"), "{e}");
+    assert_eq!(raw.ok("hello", json!({})).await["protocol"], json!("sockbridge.v1"));
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_messagepack_and_a_json_session_exchange_every_byte_value() {
+    use sockbridge_tests::wasm_client::Codec;
+    let daemon = TestDaemon::start().await;
+    let packed = daemon.client_with(Codec::Msgpack).await;
+    let text = daemon.client_with(Codec::Json).await;
+    let server = tcp_listener(&text).await;
+    let client = packed.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    client.connect(server.getsockname().await.unwrap()).await.unwrap();
+    let (conn, _) = within(server.accept()).await.unwrap();
+    let every: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    for (from, to) in [(&client, &conn), (&conn, &client)] {
+        let (sent, got) = tokio::join!(from.sendall(&every), async {
+            let mut got = Vec::new();
+            while got.len() < every.len() {
+                got.extend(to.recv(65536).await.unwrap());
+            }
+            got
+        });
+        sent.unwrap();
+        assert!(got == every, "bytes changed on the way");
+    }
+    daemon.stop().await;
 }

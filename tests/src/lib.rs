@@ -82,9 +82,17 @@ impl TestDaemon {
         Limits::default()
     }
 
-    /// A new session.
+    /// A new session (the codec the daemon picks: MessagePack).
     pub async fn client(&self) -> Bridge {
         within(Bridge::connect(&self.url)).await.expect("connect to the test daemon")
+    }
+
+    /// A new session with the given codec.
+    pub async fn client_with(&self, codec: wasm_client::Codec) -> Bridge {
+        let options = wasm_client::ConnectOptions { codec: Some(codec), ..Default::default() };
+        let bridge = within(Bridge::connect_with(&self.url, &options)).await.expect("connect to the test daemon");
+        assert_eq!(bridge.codec(), codec);
+        bridge
     }
 
     /// A raw WebSocket session speaking JSON by hand.
@@ -117,6 +125,7 @@ impl Drop for TestDaemon {
 pub struct Raw {
     ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
     next_id: u64,
+    protocol: Option<String>,
 }
 
 impl Raw {
@@ -141,9 +150,31 @@ impl Raw {
             request.headers_mut().insert("Origin", HeaderValue::from_str(o).unwrap());
         }
         match within(tokio_tungstenite::connect_async(request)).await {
-            Ok((ws, _)) => Ok(Raw { ws, next_id: 1 }),
+            Ok((ws, response)) => {
+                let protocol = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
+                Ok(Raw { ws, next_id: 1, protocol: protocol.map(str::to_owned) })
+            }
             Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
             Err(e) => panic!("handshake failed without an HTTP status: {e}"),
+        }
+    }
+
+    /// The subprotocol the daemon agreed to.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The next binary message, a MessagePack map, as JSON (bytes as arrays of numbers).
+    pub async fn next_binary(&mut self) -> Value {
+        loop {
+            match within(self.ws.next()).await {
+                Some(Ok(Message::Binary(b))) => {
+                    return bridge_protocol::msgpack::from_slice(&b).expect("a MessagePack message");
+                }
+                Some(Ok(Message::Text(t))) => panic!("a text frame in a MessagePack session: {t}"),
+                Some(Ok(_)) => continue,
+                other => panic!("session ended: {other:?}"),
+            }
         }
     }
 

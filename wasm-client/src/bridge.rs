@@ -60,7 +60,15 @@ impl Bridge {
     /// admit and a missing or old token).
     #[cfg(target_arch = "wasm32")]
     pub async fn connect(url: &str) -> Result<Bridge> {
-        let core = crate::transport::browser::open(url).await?;
+        Self::connect_with_codec(url, None).await
+    }
+
+    /// [`Bridge::connect`] with a codec chosen: `None` offers MessagePack and JSON and lets the
+    /// daemon pick (MessagePack); `Some(Codec::Json)` keeps every message readable text, as the
+    /// teaching pages' protocol view shows it.
+    #[cfg(target_arch = "wasm32")]
+    pub async fn connect_with_codec(url: &str, codec: Option<crate::Codec>) -> Result<Bridge> {
+        let core = crate::transport::browser::open(url, codec).await?;
         Self::start(core).await
     }
 
@@ -76,6 +84,11 @@ impl Bridge {
         let hello = core.call::<rpc::Hello>(&HelloParams { client: Some(client_name()) }).await?;
         core.open_inflight(hello.limits.max_inflight, hello.limits.max_inflight_bytes);
         Ok(Bridge { core, hello: Arc::new(hello) })
+    }
+
+    /// The codec the session uses, as the daemon agreed.
+    pub fn codec(&self) -> crate::Codec {
+        self.core.codec()
     }
 
     /// What the daemon reported at the start: protocol version, daemon version, limits, features.

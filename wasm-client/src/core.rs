@@ -1,7 +1,7 @@
 //! The connection core, the same on every target: request ids, matching responses to callers,
 //! the in-flight allowance, and failing everything outstanding when the connection closes.
 //!
-//! A transport gives the core a way to send text ([`Transport`]) and feeds it what arrives
+//! A transport gives the core a way to send a message ([`Transport`]) and feeds it what arrives
 //! ([`Core::on_message`], [`Core::on_close`]); the native transport (tokio-tungstenite) and the
 //! browser's WebSocket differ only there.
 //!
@@ -15,10 +15,9 @@
 //! calls that hold the allowance.
 
 use crate::error::{Error, Result};
-use bridge_protocol::json::{self, ResponseError};
-use bridge_protocol::{Id, Rpc};
+use bridge_protocol::codec::{Body, Frame, FrameRef, ResponseError};
+use bridge_protocol::{Codec, Id, Rpc};
 use futures_channel::oneshot;
-use serde_json::value::RawValue;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
@@ -33,17 +32,22 @@ pub(crate) trait MaybeSync {}
 #[cfg(target_arch = "wasm32")]
 impl<T> MaybeSync for T {}
 
-/// Sends a text message to the daemon. Sending is synchronous (queued), so requests leave in the
-/// order they were made.
+/// Sends a message (a text frame for JSON, binary for MessagePack) to the daemon. Sending is
+/// synchronous (queued), so requests leave in the order they were made.
 pub(crate) trait Transport: MaybeSync {
     /// Queues one message; fails once the connection is closed.
-    fn send(&self, text: String) -> Result<()>;
+    fn send(&self, frame: Frame) -> Result<()>;
     /// Closes the connection (politely, with a close frame).
     fn close(&self);
 }
 
+/// Delivers one response to its caller: decodes the result as the method's type. (`Send`
+/// natively; in a page everything lives on one thread.)
+#[cfg(not(target_arch = "wasm32"))]
+type Completer = Box<dyn FnOnce(Result<Body<'_>>) + Send>;
 /// Delivers one response to its caller: decodes the result as the method's type.
-type Completer = Box<dyn FnOnce(Result<&RawValue>) + Send>;
+#[cfg(target_arch = "wasm32")]
+type Completer = Box<dyn FnOnce(Result<Body<'_>>)>;
 
 struct Pending {
     /// The in-flight bytes the request holds if it is blocking (it holds one permit too).
@@ -60,7 +64,9 @@ struct State {
     /// In-flight bytes not in use (`None`: the daemon sets no byte limit).
     bytes: Option<usize>,
     /// Blocking requests waiting for a permit, in call order.
-    outbox: VecDeque<String>,
+    outbox: VecDeque<Frame>,
+    /// The codec the daemon agreed to.
+    codec: Codec,
 }
 
 impl State {
@@ -84,6 +90,11 @@ impl State {
     }
 }
 
+/// Decodes a result of `R`'s type.
+fn decode<R: Rpc>(outcome: Result<Body<'_>>) -> Result<R::Result> {
+    outcome.and_then(|body| body.decode::<R::Result>(R::METHOD).map_err(|e| Error::Response(e.to_string())))
+}
+
 /// One connection to a daemon.
 pub(crate) struct Core {
     state: Mutex<State>,
@@ -91,7 +102,7 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(transport: Box<dyn Transport>) -> Self {
+    pub(crate) fn new(transport: Box<dyn Transport>, codec: Codec) -> Self {
         Core {
             state: Mutex::new(State {
                 pending: HashMap::new(),
@@ -100,9 +111,21 @@ impl Core {
                 permits: 0,
                 bytes: None,
                 outbox: VecDeque::new(),
+                codec,
             }),
             transport,
         }
+    }
+
+    /// The codec the daemon agreed to.
+    pub(crate) fn codec(&self) -> Codec {
+        self.state().codec
+    }
+
+    /// Sets the codec, once the handshake has said which (before any message).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn set_codec(&self, codec: Codec) {
+        self.state().codec = codec;
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -127,49 +150,82 @@ impl Core {
     /// result will arrive.
     pub(crate) fn start<R: Rpc>(&self, params: &R::Params) -> Result<oneshot::Receiver<Result<R::Result>>> {
         let (tx, rx) = oneshot::channel();
-        let complete: Completer = Box::new(move |outcome| {
-            let result = outcome.and_then(|raw| {
-                json::decode_result::<R::Result>(R::METHOD, raw).map_err(|e| Error::Response(e.to_string()))
-            });
-            let _ = tx.send(result);
-        });
+        self.submit::<R>(
+            params,
+            true,
+            Box::new(move |outcome| {
+                let _ = tx.send(decode::<R>(outcome));
+            }),
+        )?;
+        Ok(rx)
+    }
+
+    /// Sends a blocking request only if it can go at once (the in-flight allowance has room and
+    /// nothing waits ahead of it); `done` gets its result. Returns whether it was sent.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn start_now<R: Rpc>(
+        &self,
+        params: &R::Params,
+        done: impl FnOnce(Result<R::Result>) + Send + 'static,
+    ) -> Result<bool> {
+        self.submit::<R>(params, false, Box::new(move |outcome| done(decode::<R>(outcome))))
+    }
+
+    /// Sends a blocking request only if it can go at once (the in-flight allowance has room and
+    /// nothing waits ahead of it); `done` gets its result. Returns whether it was sent.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn start_now<R: Rpc>(
+        &self,
+        params: &R::Params,
+        done: impl FnOnce(Result<R::Result>) + 'static,
+    ) -> Result<bool> {
+        self.submit::<R>(params, false, Box::new(move |outcome| done(decode::<R>(outcome))))
+    }
+
+    /// Sends a request, or queues it when `may_queue` (else gives up: `Ok(false)`).
+    fn submit<R: Rpc>(&self, params: &R::Params, may_queue: bool, complete: Completer) -> Result<bool> {
         let blocking = R::METHOD.may_block();
         let mut state = self.state();
         if state.closed {
             return Err(Error::Closed);
         }
         let id = state.next_id;
+        let frame = state.codec.encode_request(Some(&Id::Num(id)), R::METHOD, params);
+        let len = frame.len();
+        let now = !blocking || (state.room_for(len) && state.outbox.is_empty());
+        if !now && !may_queue {
+            return Ok(false);
+        }
         state.next_id += 1;
-        let text = json::encode_request(Some(&Id::Num(id)), R::METHOD, params);
-        let len = text.len();
         state.pending.insert(id, Pending { blocking: blocking.then_some(len), complete });
         if !blocking {
-            self.send_locked(&mut state, id, text)?;
-        } else if state.room_for(len) && state.outbox.is_empty() {
+            self.send_locked(&mut state, id, frame)?;
+        } else if now {
             state.take(len);
-            self.send_locked(&mut state, id, text)?;
+            self.send_locked(&mut state, id, frame)?;
         } else {
-            state.outbox.push_back(text);
+            state.outbox.push_back(frame);
         }
-        Ok(rx)
+        Ok(true)
     }
 
     /// Sends under the lock, so concurrent callers cannot reorder; a failed send forgets the request.
-    fn send_locked(&self, state: &mut State, id: u64, text: String) -> Result<()> {
-        self.transport.send(text).inspect_err(|_| {
+    /// (Its completer is dropped uncalled.)
+    fn send_locked(&self, state: &mut State, id: u64, frame: Frame) -> Result<()> {
+        self.transport.send(frame).inspect_err(|_| {
             state.pending.remove(&id);
         })
     }
 
     /// Sends queued blocking requests, in order, while the allowance lasts.
     fn drain_outbox(&self, state: &mut State) {
-        while let Some(len) = state.outbox.front().map(String::len) {
+        while let Some(len) = state.outbox.front().map(Frame::len) {
             if !state.room_for(len) {
                 break;
             }
-            let Some(text) = state.outbox.pop_front() else { break };
+            let Some(frame) = state.outbox.pop_front() else { break };
             state.take(len);
-            if self.transport.send(text).is_err() {
+            if self.transport.send(frame).is_err() {
                 // The connection is going; on_close fails every pending request.
                 break;
             }
@@ -185,8 +241,9 @@ impl Core {
     }
 
     /// Handles one message from the daemon.
-    pub(crate) fn on_message(&self, text: &str) {
-        let response = match json::decode_response(text) {
+    pub(crate) fn on_message(&self, frame: FrameRef<'_>) {
+        let codec = self.codec();
+        let response = match codec.decode_response(frame) {
             Ok(r) => r,
             Err(ResponseError::Malformed | ResponseError::WrongResultType(_)) => {
                 tracing::warn!("a malformed message from the daemon was dropped");

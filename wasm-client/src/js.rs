@@ -17,7 +17,7 @@
 //! converts its arguments and calls the Rust API ([`crate::Socket`] and friends), and reports the
 //! call to `bridge.ontrace`.
 
-use crate::{Address, Bridge, Error, GetaddrinfoParams, OptValue, Service, Socket, SocketFile};
+use crate::{Address, Bridge, Codec, Error, GetaddrinfoParams, OptValue, Service, Socket, SocketFile};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -80,6 +80,12 @@ export interface BridgeOptions {
    * in its own address (see `takePageToken`), else the one it remembered last time.
    */
   token?: string;
+  /**
+   * `"msgpack"` or `"json"`. Without it the bridge offers both and the daemon picks MessagePack,
+   * whose bytes travel without base64; `"json"` keeps every message readable text in the browser's
+   * network panel, as the protocol page shows it.
+   */
+  codec?: "msgpack" | "json";
 }
 "#;
 
@@ -348,7 +354,16 @@ impl JsBridge {
                 Some(token) => format!("{base}#{}={token}", bridge_protocol::auth::FRAGMENT_KEY),
                 None => base.to_owned(),
             };
-            let bridge = Bridge::connect(&url).await.map_err(|e| js_error(&e))?;
+            let codec = match options.as_ref().and_then(|o| Reflect::get(o, &JsValue::from_str("codec")).ok()) {
+                None => None,
+                Some(v) if v.is_undefined() || v.is_null() => None,
+                Some(v) => match v.as_string().as_deref() {
+                    Some("json") => Some(Codec::Json),
+                    Some("msgpack") => Some(Codec::Msgpack),
+                    _ => return Err(python_error("ValueError", "options.codec must be \"msgpack\" or \"json\"")),
+                },
+            };
+            let bridge = Bridge::connect_with_codec(&url, codec).await.map_err(|e| js_error(&e))?;
             let tracer = Tracer::default();
             if let Some(options) = options
                 && let Ok(hook) = Reflect::get(&options, &JsValue::from_str("ontrace"))

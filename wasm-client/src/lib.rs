@@ -55,7 +55,7 @@ mod transport;
 pub use bridge::Bridge;
 pub use bridge_protocol::constants::*;
 pub use bridge_protocol::params::{AddrInfo, GetaddrinfoParams, HelloResult, OptValue, Service};
-pub use bridge_protocol::{Address, Limits, OsError};
+pub use bridge_protocol::{Address, Codec, Limits, OsError};
 pub use error::{Error, Result};
 pub use file::SocketFile;
 pub use socket::Socket;

@@ -3,7 +3,7 @@
 use crate::bridge::Bridge;
 use crate::error::{Error, Result};
 use crate::file::SocketFile;
-use bridge_protocol::constants::{SOCK_CLOEXEC, SOCK_NONBLOCK};
+use bridge_protocol::constants::{SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM};
 use bridge_protocol::errno::code::{EAGAIN, EMSGSIZE};
 use bridge_protocol::params::*;
 use bridge_protocol::{Address, Fd, OsError, Payload, rpc};
@@ -39,6 +39,33 @@ pub(crate) struct Inner {
     /// Open `makefile()` files.
     pub(crate) io_refs: AtomicUsize,
     timeout: Mutex<Option<Duration>>,
+    /// Sends on their way without their answer yet (see [`Socket::send`]).
+    ahead: Mutex<Ahead>,
+}
+
+/// The state of sending ahead: a `send` or `sendall` on a connected socket in blocking mode returns
+/// as soon as its request is on its way, as a kernel's `send` returns once the data is in its
+/// buffer, and an error the send meets is raised by the socket's next call.
+#[derive(Default)]
+struct Ahead {
+    /// Connected (by `connect` or `accept`).
+    connected: bool,
+    /// A `recv` has returned the peer's EOF: errors are near, so sends wait for their answers.
+    eof: bool,
+    /// The write side was shut down: sends fail, and must say so at once.
+    shut: bool,
+    /// Sends on their way whose answers have not come.
+    outstanding: usize,
+    /// The first error one of them met, for the next call to raise.
+    error: Option<Error>,
+    /// Callers waiting for `outstanding` to reach 0 (`close`, `shutdown`).
+    drained: Vec<futures_channel::oneshot::Sender<()>>,
+}
+
+impl Inner {
+    fn ahead(&self) -> std::sync::MutexGuard<'_, Ahead> {
+        self.ahead.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
 }
 
 impl Drop for Inner {
@@ -74,6 +101,7 @@ impl Socket {
                 user_closed: AtomicBool::new(false),
                 io_refs: AtomicUsize::new(0),
                 timeout: Mutex::new(timeout),
+                ahead: Mutex::new(Ahead::default()),
             }),
         }
     }
@@ -85,6 +113,77 @@ impl Socket {
     /// The handle, or `EBADF` once closed.
     fn fd(&self) -> Result<Fd> {
         if self.inner.released.load(Ordering::Acquire) { Err(Error::bad_fd()) } else { Ok(self.inner.fd) }
+    }
+
+    /// The handle, after raising the error a send sent ahead has met, if any (once).
+    fn checked_fd(&self) -> Result<Fd> {
+        let fd = self.fd()?;
+        match self.inner.ahead().error.take() {
+            Some(e) => Err(e),
+            None => Ok(fd),
+        }
+    }
+
+    /// A receive's outcome, given the sends sent ahead of it: their answers come first, so an error
+    /// one of them met is known by now. Data received is returned (the error waits for the next
+    /// call); an error or EOF gives way to the send's error, as the send would have raised it first.
+    fn settle<T>(&self, result: Result<T>, empty: impl FnOnce(&T) -> bool) -> Result<T> {
+        match result {
+            Ok(value) if !empty(&value) => Ok(value),
+            other => match self.inner.ahead().error.take() {
+                Some(e) => Err(e),
+                None => other,
+            },
+        }
+    }
+
+    /// Waits until every send sent ahead has its answer.
+    async fn drain_ahead(&self) {
+        let rx = {
+            let mut ahead = self.inner.ahead();
+            if ahead.outstanding == 0 {
+                return;
+            }
+            let (tx, rx) = futures_channel::oneshot::channel();
+            ahead.drained.push(tx);
+            rx
+        };
+        let _ = rx.await;
+    }
+
+    /// Sends `params` ahead if this socket may (connected, blocking mode, no EOF seen, not shut
+    /// down, no error waiting) and the request can go at once; `Ok(false)` if it must be awaited.
+    fn send_ahead<R: bridge_protocol::Rpc>(&self, params: &R::Params) -> Result<bool> {
+        if self.gettimeout().is_some() {
+            return Ok(false);
+        }
+        {
+            let mut ahead = self.inner.ahead();
+            if !ahead.connected || ahead.eof || ahead.shut || ahead.error.is_some() {
+                return Ok(false);
+            }
+            ahead.outstanding += 1;
+        }
+        let inner = Arc::clone(&self.inner);
+        let done = move |result: Result<R::Result>| {
+            let mut ahead = inner.ahead();
+            ahead.outstanding -= 1;
+            if let Err(e) = result
+                && ahead.error.is_none()
+            {
+                ahead.error = Some(e);
+            }
+            if ahead.outstanding == 0 {
+                for tx in ahead.drained.drain(..) {
+                    let _ = tx.send(());
+                }
+            }
+        };
+        let sent = self.bridge().core.start_now::<R>(params, done);
+        if !matches!(sent, Ok(true)) {
+            self.inner.ahead().outstanding -= 1;
+        }
+        sent
     }
 
     fn max_payload(&self) -> usize {
@@ -168,6 +267,7 @@ impl Socket {
     pub async fn accept(&self) -> Result<(Socket, Address)> {
         let result = self.bridge().core.call::<rpc::Accept>(&FdParams { fd: self.fd()? }).await?;
         let conn = Socket::new(self.bridge().clone(), result.fd, self.inner.family, self.inner.kind, self.inner.proto);
+        conn.inner.ahead().connected = true;
         Ok((conn, result.address))
     }
 
@@ -178,7 +278,9 @@ impl Socket {
     /// connect that has started is a `BlockingIOError` with `EINPROGRESS`.
     pub async fn connect(&self, address: impl Into<Address>) -> Result<()> {
         let params = AddressParams { fd: self.fd()?, address: address.into() };
-        self.bridge().core.call::<rpc::Connect>(&params).await
+        self.bridge().core.call::<rpc::Connect>(&params).await?;
+        self.inner.ahead().connected = true;
+        Ok(())
     }
 
     /// `connect_ex(address)`: 0 on success, else the errno instead of an exception (a timeout is
@@ -190,7 +292,10 @@ impl Socket {
             Err(e) => return Ok(e.errno().unwrap_or_default()),
         };
         match self.bridge().core.call::<rpc::Connect>(&AddressParams { fd, address }).await {
-            Ok(()) => Ok(0),
+            Ok(()) => {
+                self.inner.ahead().connected = true;
+                Ok(0)
+            }
             Err(Error::Os(e)) if e.exception != "gaierror" => Ok(e.errno.unwrap_or(EAGAIN)),
             Err(e) => Err(e),
         }
@@ -204,8 +309,13 @@ impl Socket {
 
     /// `recv(bufsize, flags)` with `MSG_PEEK`, `MSG_WAITALL`, `MSG_DONTWAIT`.
     pub async fn recv_flags(&self, bufsize: usize, flags: i32) -> Result<Vec<u8>> {
-        let params = RecvParams { fd: self.fd()?, bufsize: bufsize as u64, flags };
-        self.bridge().core.call::<rpc::Recv>(&params).await.map(Payload::into_vec)
+        let params = RecvParams { fd: self.checked_fd()?, bufsize: bufsize as u64, flags };
+        let data = self.bridge().core.call::<rpc::Recv>(&params).await;
+        let data = self.settle(data, |d| d.is_empty())?.into_vec();
+        if data.is_empty() && bufsize > 0 && self.inner.kind == SOCK_STREAM {
+            self.inner.ahead().eof = true;
+        }
+        Ok(data)
     }
 
     /// `recvfrom(bufsize)`: the data and the sender (`None` for an unnamed Unix socket, and for
@@ -216,13 +326,22 @@ impl Socket {
 
     /// `recvfrom(bufsize, flags)`.
     pub async fn recvfrom_flags(&self, bufsize: usize, flags: i32) -> Result<(Vec<u8>, Option<Address>)> {
-        let params = RecvParams { fd: self.fd()?, bufsize: bufsize as u64, flags };
-        let r = self.bridge().core.call::<rpc::Recvfrom>(&params).await?;
+        let params = RecvParams { fd: self.checked_fd()?, bufsize: bufsize as u64, flags };
+        let r = self.bridge().core.call::<rpc::Recvfrom>(&params).await;
+        let r = self.settle(r, |r| r.data.is_empty())?;
         Ok((r.data.into_vec(), r.address))
     }
 
     /// `send(data)`: how many bytes were sent, which may be fewer than given: check, and send the
     /// rest (or use [`Socket::sendall`]).
+    ///
+    /// On a connected socket in blocking mode the call **sends ahead**: it returns as soon as the
+    /// request is on its way, with the length (a blocking send sends it all), as a kernel's `send`
+    /// returns once the data is in its buffer. An error the send meets is raised by the socket's
+    /// next `send`, `sendall`, `recv`, `recvfrom` or `shutdown`; `close` waits for the sends on
+    /// their way. A socket that has seen EOF or was shut down for writing, and every other mode,
+    /// waits for each answer. So code that sends then receives, as Python code does, costs one
+    /// round trip to the daemon, not two.
     pub async fn send(&self, data: &[u8]) -> Result<usize> {
         self.send_flags(data, 0).await
     }
@@ -230,7 +349,10 @@ impl Socket {
     /// `send(data, flags)` with `MSG_DONTWAIT`.
     pub async fn send_flags(&self, data: &[u8], flags: i32) -> Result<usize> {
         let chunk = &data[..data.len().min(self.max_payload())];
-        let params = SendParams { fd: self.fd()?, data: Payload::from(chunk), flags };
+        let params = SendParams { fd: self.checked_fd()?, data: Payload::from(chunk), flags };
+        if flags == 0 && self.send_ahead::<rpc::Send>(&params)? {
+            return Ok(chunk.len());
+        }
         self.bridge().core.call::<rpc::Send>(&params).await
     }
 
@@ -239,7 +361,13 @@ impl Socket {
     /// Data larger than the session's `max_payload_bytes` goes as several pipelined requests,
     /// which the daemon runs in order; with a timeout set, the timeout applies to each piece.
     pub async fn sendall(&self, data: &[u8]) -> Result<()> {
-        let fd = self.fd()?;
+        let fd = self.checked_fd()?;
+        if data.len() <= self.max_payload() {
+            let params = SendParams { fd, data: Payload::from(data), flags: 0 };
+            if self.send_ahead::<rpc::Sendall>(&params)? {
+                return Ok(());
+            }
+        }
         let core = &self.bridge().core;
         let mut pending = Vec::new();
         for chunk in data.chunks(self.max_payload()) {
@@ -271,13 +399,20 @@ impl Socket {
 
     /// `shutdown(how)`: `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
     pub async fn shutdown(&self, how: i32) -> Result<()> {
-        self.bridge().core.call::<rpc::Shutdown>(&ShutdownParams { fd: self.fd()?, how }).await
+        self.drain_ahead().await;
+        let fd = self.checked_fd()?;
+        if how != bridge_protocol::constants::SHUT_RD {
+            self.inner.ahead().shut = true;
+        }
+        self.bridge().core.call::<rpc::Shutdown>(&ShutdownParams { fd, how }).await
     }
 
     /// `close()`. Calls waiting on the socket fail with `EBADF`; closing twice is harmless. While a
     /// [`Socket::makefile`] file is open the socket stays usable and closes with the last file, as
     /// in Python.
     pub async fn close(&self) -> Result<()> {
+        // Data sent ahead is delivered, as the kernel delivers what a closed socket had buffered.
+        self.drain_ahead().await;
         self.inner.user_closed.store(true, Ordering::Release);
         if self.inner.io_refs.load(Ordering::Acquire) == 0 { self.release().await } else { Ok(()) }
     }

@@ -43,6 +43,11 @@ pub struct Config {
     pub limits: Limits,
     /// Where names are resolved; `None` for the system's `getaddrinfo`. (Tests script answers.)
     pub resolver: Option<Arc<dyn Lookup>>,
+    /// Threads that run sessions, each session on one of them for its whole life (0: on the
+    /// runtime that calls `serve`). A session's work then never hops between threads: an answer
+    /// costs no cross-thread wake-up, and the threads share the sessions (the binary uses one
+    /// per core).
+    pub session_threads: usize,
 }
 
 impl Default for Config {
@@ -60,6 +65,7 @@ impl Default for Config {
             labs: false,
             limits: Limits::default(),
             resolver: None,
+            session_threads: 0,
         }
     }
 }

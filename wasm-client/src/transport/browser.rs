@@ -2,7 +2,8 @@
 
 use crate::core::{Core, Transport};
 use crate::error::{Error, Result};
-use bridge_protocol::{SUBPROTOCOL, auth};
+use bridge_protocol::codec::{Frame, FrameRef};
+use bridge_protocol::{Codec, auth};
 use futures_channel::oneshot;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -21,11 +22,15 @@ struct Sender {
 }
 
 impl Transport for Sender {
-    fn send(&self, text: String) -> Result<()> {
+    fn send(&self, frame: Frame) -> Result<()> {
         if self.ws.ready_state() != WebSocket::OPEN {
             return Err(Error::Closed);
         }
-        self.ws.send_with_str(&text).map_err(|_| Error::Closed)
+        match frame {
+            Frame::Text(text) => self.ws.send_with_str(&text),
+            Frame::Binary(bytes) => self.ws.send_with_u8_array(&bytes),
+        }
+        .map_err(|_| Error::Closed)
     }
 
     fn close(&self) {
@@ -42,17 +47,22 @@ impl Drop for Sender {
     }
 }
 
-/// Opens a session: a WebSocket offering `sockbridge.v1` (and the token from the URL's fragment,
-/// as a second subprotocol), resolved once it is open.
-pub(crate) async fn open(url: &str) -> Result<Arc<Core>> {
+/// Opens a session: a WebSocket offering the codecs' subprotocols (`codec`, or MessagePack and
+/// JSON) and the token from the URL's fragment as one more, resolved once it is open.
+pub(crate) async fn open(url: &str, codec: Option<Codec>) -> Result<Arc<Core>> {
     let (base, token) = auth::split_url(url);
-    let protocols = js_sys::Array::of1(&SUBPROTOCOL.into());
+    let protocols = js_sys::Array::new();
+    for name in super::offer(codec) {
+        protocols.push(&name.into());
+    }
     if let Some(token) = token {
         protocols.push(&auth::subprotocol(token).into());
     }
     let ws = WebSocket::new_with_str_sequence(base, &protocols).map_err(|_| {
         Error::Connect(format!("{base} is not a WebSocket URL (ws://host:port/), or its token is not well formed"))
     })?;
+    // Binary frames arrive as ArrayBuffers, read without another copy through a Blob.
+    ws.set_binary_type(web_sys::BinaryType::Arraybuffer);
     type OpenSender = oneshot::Sender<std::result::Result<(), String>>;
     let (opened_tx, opened_rx) = oneshot::channel();
     let opened: Rc<RefCell<Option<OpenSender>>> = Rc::new(RefCell::new(Some(opened_tx)));
@@ -69,8 +79,13 @@ pub(crate) async fn open(url: &str) -> Result<Arc<Core>> {
         let on_message = {
             let weak = weak.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-                if let (Some(core), Some(text)) = (weak.upgrade(), event.data().as_string()) {
-                    core.on_message(&text);
+                let Some(core) = weak.upgrade() else { return };
+                let data = event.data();
+                if let Some(text) = data.as_string() {
+                    core.on_message(FrameRef::Text(&text));
+                } else if let Some(buffer) = data.dyn_ref::<js_sys::ArrayBuffer>() {
+                    let bytes = js_sys::Uint8Array::new(buffer).to_vec();
+                    core.on_message(FrameRef::Binary(&bytes));
                 }
             })
         };
@@ -93,15 +108,15 @@ pub(crate) async fn open(url: &str) -> Result<Arc<Core>> {
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Core::new(Box::new(Sender { ws: ws.clone(), _on_open: on_open, _on_message: on_message, _on_close: on_close }))
+        // The codec is known once the handshake is done (no message comes before): set below.
+        let sender = Sender { ws: ws.clone(), _on_open: on_open, _on_message: on_message, _on_close: on_close };
+        Core::new(Box::new(sender), Codec::Json)
     });
     match opened_rx.await {
         Ok(Ok(())) => {}
         Ok(Err(why)) => return Err(Error::Connect(why)),
         Err(_) => return Err(Error::Connect("the connection was dropped before it opened".into())),
     }
-    if ws.protocol() != SUBPROTOCOL {
-        return Err(Error::Connect(format!("the server did not agree to the {SUBPROTOCOL} subprotocol")));
-    }
+    core.set_codec(super::agreed(codec, &ws.protocol())?);
     Ok(core)
 }

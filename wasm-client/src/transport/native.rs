@@ -2,7 +2,8 @@
 
 use crate::core::{Core, Transport};
 use crate::error::{Error, Result};
-use bridge_protocol::{SUBPROTOCOL, auth};
+use bridge_protocol::codec::{Frame, FrameRef};
+use bridge_protocol::{Codec, auth};
 use futures_channel::mpsc;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::{Arc, Weak};
@@ -12,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 /// The largest message this client accepts from a daemon (a `recv` result is at most the daemon's
-/// `max_payload_bytes` in base64).
+/// `max_payload_bytes`, in base64 with JSON).
 const MAX_INCOMING: usize = 8 << 20;
 
 /// Options for [`crate::Bridge::connect_with`].
@@ -24,6 +25,9 @@ pub struct ConnectOptions {
     /// else the one in the daemon's token file for that port (see [`bridge_protocol::auth`]), if
     /// this user can read it.
     pub token: Option<String>,
+    /// The codec to use. Without one, the client offers MessagePack and JSON and the daemon picks
+    /// (MessagePack, whose bytes travel without base64; a daemon of before it agrees to JSON).
+    pub codec: Option<Codec>,
 }
 
 /// The token to present: the one given, the URL's, or the daemon's token file's.
@@ -47,8 +51,12 @@ struct Sender {
 }
 
 impl Transport for Sender {
-    fn send(&self, text: String) -> Result<()> {
-        self.tx.unbounded_send(Message::text(text)).map_err(|_| Error::Closed)
+    fn send(&self, frame: Frame) -> Result<()> {
+        let message = match frame {
+            Frame::Text(text) => Message::text(text),
+            Frame::Binary(bytes) => Message::binary(bytes),
+        };
+        self.tx.unbounded_send(message).map_err(|_| Error::Closed)
     }
 
     fn close(&self) {
@@ -64,10 +72,10 @@ impl Transport for Sender {
 pub(crate) async fn open(url: &str, options: &ConnectOptions) -> Result<Arc<Core>> {
     let (base, from_url) = auth::split_url(url);
     let mut request = base.into_client_request().map_err(|e| Error::Connect(e.to_string()))?;
-    let protocols = match token_for(base, from_url, options) {
-        Some(token) => format!("{SUBPROTOCOL}, {}", auth::subprotocol(&token)),
-        None => SUBPROTOCOL.to_owned(),
-    };
+    let mut protocols = super::offer(options.codec).join(", ");
+    if let Some(token) = token_for(base, from_url, options) {
+        protocols = format!("{protocols}, {}", auth::subprotocol(&token));
+    }
     let protocols =
         HeaderValue::from_str(&protocols).map_err(|_| Error::Connect("the token is not well formed".into()))?;
     request.headers_mut().insert("Sec-WebSocket-Protocol", protocols);
@@ -84,13 +92,11 @@ pub(crate) async fn open(url: &str, options: &ConnectOptions) -> Result<Arc<Core
             }
             other => Error::Connect(other.to_string()),
         })?;
-    let agreed = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
-    if agreed != Some(SUBPROTOCOL) {
-        return Err(Error::Connect(format!("the server did not agree to the {SUBPROTOCOL} subprotocol")));
-    }
+    let agreed = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let codec = super::agreed(options.codec, agreed)?;
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::unbounded::<Message>();
-    let core = Arc::new(Core::new(Box::new(Sender { tx })));
+    let core = Arc::new(Core::new(Box::new(Sender { tx }), codec));
     tokio::spawn(async move {
         // Batches whatever is queued into one flush; ends (with a close frame) when the queue
         // closes, i.e. when the last handle on the connection is dropped or `close` is called.
@@ -115,7 +121,8 @@ pub(crate) async fn open(url: &str, options: &ConnectOptions) -> Result<Arc<Core
         while let Some(msg) = stream.next().await {
             let Some(core) = weak.upgrade() else { return };
             match msg {
-                Ok(Message::Text(text)) => core.on_message(text.as_str()),
+                Ok(Message::Text(text)) => core.on_message(FrameRef::Text(text.as_str())),
+                Ok(Message::Binary(bytes)) => core.on_message(FrameRef::Binary(&bytes)),
                 Ok(Message::Close(_)) | Err(_) => break,
                 Ok(_) => {}
             }

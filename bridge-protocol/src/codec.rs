@@ -1,0 +1,234 @@
+//! The two codecs, chosen per session by WebSocket subprotocol: the same JSON-RPC messages as JSON
+//! text frames ([`json`], `sockbridge.v1`, the default) or as MessagePack binary frames
+//! ([`msgpack`], `sockbridge.v1.msgpack`, bytes as they are instead of base64).
+//!
+//! ```
+//! use bridge_protocol::codec::{Codec, Frame};
+//! use bridge_protocol::{Id, Method, params::FdParams};
+//!
+//! let codec = Codec::from_offer("sockbridge.v1.msgpack, sockbridge.v1").unwrap();
+//! assert_eq!(codec, Codec::Msgpack);
+//! let frame = codec.encode_request(Some(&Id::Num(1)), Method::Close, &FdParams { fd: 3 });
+//! assert!(matches!(frame, Frame::Binary(_)));
+//! let request = codec.decode_request(frame.as_ref()).unwrap();
+//! assert_eq!(request.id, Some(Id::Num(1)));
+//! ```
+
+use crate::message::{ErrorObject, Id};
+use crate::method::{Call, Method};
+use crate::{json, msgpack};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+/// The JSON codec's subprotocol.
+pub const SUBPROTOCOL_JSON: &str = crate::SUBPROTOCOL;
+
+/// The MessagePack codec's subprotocol.
+pub const SUBPROTOCOL_MSGPACK: &str = "sockbridge.v1.msgpack";
+
+/// How a session's messages are encoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Codec {
+    /// JSON in text frames: readable in the browser's network panel, what the teaching pages show.
+    #[default]
+    Json,
+    /// MessagePack in binary frames: bytes travel as they are.
+    Msgpack,
+}
+
+/// One WebSocket message's payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A text frame (the JSON codec).
+    Text(String),
+    /// A binary frame (the MessagePack codec).
+    Binary(Vec<u8>),
+}
+
+/// A received WebSocket message's payload, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameRef<'a> {
+    /// A text frame.
+    Text(&'a str),
+    /// A binary frame.
+    Binary(&'a [u8]),
+}
+
+impl FrameRef<'_> {
+    /// Its length in bytes.
+    pub fn len(self) -> usize {
+        match self {
+            FrameRef::Text(t) => t.len(),
+            FrameRef::Binary(b) => b.len(),
+        }
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Frame {
+    /// Borrows it, for decoding.
+    pub fn as_ref(&self) -> FrameRef<'_> {
+        match self {
+            Frame::Text(t) => FrameRef::Text(t),
+            Frame::Binary(b) => FrameRef::Binary(b),
+        }
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Frame::Text(t) => t.len(),
+            Frame::Binary(b) => b.len(),
+        }
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A request that could not be decoded: the error to send back, and the request's id when it could
+/// be read (`None` means the response carries a null id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestError {
+    /// The request's id, if one was readable.
+    pub id: Option<Id>,
+    /// The error to answer with.
+    pub error: ErrorObject,
+}
+
+/// A decoded request. `id` is `None` for a notification (no `id` member), which gets no response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    /// The id to echo, or `None` for a notification.
+    pub id: Option<Id>,
+    /// The method and params.
+    pub call: Call,
+}
+
+/// Why a response could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseError {
+    /// Not a JSON-RPC 2.0 response in the session's codec.
+    #[error("malformed response from the daemon")]
+    Malformed,
+    /// The result did not have the type the method returns.
+    #[error("the daemon's result for '{0}' has the wrong type")]
+    WrongResultType(Method),
+}
+
+/// A result still encoded, to be decoded as the type its method returns.
+#[derive(Clone, Copy, Debug)]
+pub enum Body<'a> {
+    /// JSON text.
+    Json(&'a RawValue),
+    /// One MessagePack value.
+    Msgpack(&'a [u8]),
+}
+
+impl Body<'_> {
+    /// Decodes the result of `method`.
+    pub fn decode<R: DeserializeOwned>(self, method: Method) -> Result<R, ResponseError> {
+        match self {
+            Body::Json(raw) => json::decode_result(method, raw),
+            Body::Msgpack(bytes) => msgpack::decode_result(method, bytes),
+        }
+    }
+}
+
+/// A decoded response: the id and either the encoded result or the error.
+#[derive(Debug)]
+pub struct Response<'a> {
+    /// The id of the request answered (`None` for errors about unreadable requests).
+    pub id: Option<Id>,
+    /// The encoded result, or the error.
+    pub outcome: Result<Body<'a>, ErrorObject>,
+}
+
+impl Codec {
+    /// Its subprotocol name.
+    pub fn subprotocol(self) -> &'static str {
+        match self {
+            Codec::Json => SUBPROTOCOL_JSON,
+            Codec::Msgpack => SUBPROTOCOL_MSGPACK,
+        }
+    }
+
+    /// The codec a server picks from a client's `Sec-WebSocket-Protocol` offer: MessagePack if
+    /// offered, else JSON if offered, else none.
+    pub fn from_offer(offer: &str) -> Option<Codec> {
+        let offered = |name: &str| offer.split(',').any(|t| t.trim() == name);
+        if offered(SUBPROTOCOL_MSGPACK) {
+            Some(Codec::Msgpack)
+        } else if offered(SUBPROTOCOL_JSON) {
+            Some(Codec::Json)
+        } else {
+            None
+        }
+    }
+
+    /// The codec a server agreed to, from its `Sec-WebSocket-Protocol` answer.
+    pub fn from_subprotocol(name: &str) -> Option<Codec> {
+        [Codec::Json, Codec::Msgpack].into_iter().find(|c| c.subprotocol() == name)
+    }
+
+    /// Encodes a request (or, with no id, a notification).
+    pub fn encode_request<P: Serialize>(self, id: Option<&Id>, method: Method, params: &P) -> Frame {
+        match self {
+            Codec::Json => Frame::Text(json::encode_request(id, method, params)),
+            Codec::Msgpack => Frame::Binary(msgpack::encode_request(id, method, params)),
+        }
+    }
+
+    /// Encodes a successful response.
+    pub fn encode_result<R: Serialize>(self, id: &Id, result: &R) -> Frame {
+        match self {
+            Codec::Json => Frame::Text(json::encode_result(id, result)),
+            Codec::Msgpack => Frame::Binary(msgpack::encode_result(id, result)),
+        }
+    }
+
+    /// Encodes an error response.
+    pub fn encode_error(self, id: Option<&Id>, error: &ErrorObject) -> Frame {
+        match self {
+            Codec::Json => Frame::Text(json::encode_error(id, error)),
+            Codec::Msgpack => Frame::Binary(msgpack::encode_error(id, error)),
+        }
+    }
+
+    /// Decodes a request; a frame of the other kind is a `-32600` error naming the session's codec.
+    pub fn decode_request(self, frame: FrameRef<'_>) -> Result<Request, RequestError> {
+        match (self, frame) {
+            (Codec::Json, FrameRef::Text(text)) => json::decode_request(text),
+            (Codec::Msgpack, FrameRef::Binary(bytes)) => msgpack::decode_request(bytes),
+            (Codec::Json, FrameRef::Binary(_)) => {
+                Err(wrong_frame("binary frames are not used by this session's codec (JSON): send text"))
+            }
+            (Codec::Msgpack, FrameRef::Text(_)) => {
+                Err(wrong_frame("text frames are not used by this session's codec (MessagePack): send binary"))
+            }
+        }
+    }
+
+    /// Decodes a response (the client side).
+    pub fn decode_response(self, frame: FrameRef<'_>) -> Result<Response<'_>, ResponseError> {
+        match (self, frame) {
+            (Codec::Json, FrameRef::Text(text)) => {
+                let r = json::decode_response(text)?;
+                Ok(Response { id: r.id, outcome: r.outcome.map(Body::Json) })
+            }
+            (Codec::Msgpack, FrameRef::Binary(bytes)) => msgpack::decode_response(bytes),
+            _ => Err(ResponseError::Malformed),
+        }
+    }
+}
+
+fn wrong_frame(message: &str) -> RequestError {
+    RequestError { id: None, error: ErrorObject::new(crate::code::INVALID_REQUEST, message) }
+}
