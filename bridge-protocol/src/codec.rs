@@ -21,6 +21,32 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
+/// The envelopes both codecs write: JSON-RPC 2.0's members, in this order.
+#[derive(Serialize)]
+pub(crate) struct OutRequest<'a, P> {
+    pub(crate) jsonrpc: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) id: Option<&'a Id>,
+    pub(crate) method: &'static str,
+    pub(crate) params: &'a P,
+}
+
+/// A successful response's envelope.
+#[derive(Serialize)]
+pub(crate) struct OutResult<'a, R> {
+    pub(crate) jsonrpc: &'static str,
+    pub(crate) id: &'a Id,
+    pub(crate) result: &'a R,
+}
+
+/// An error response's envelope.
+#[derive(Serialize)]
+pub(crate) struct OutError<'a> {
+    pub(crate) jsonrpc: &'static str,
+    pub(crate) id: Option<&'a Id>,
+    pub(crate) error: &'a ErrorObject,
+}
+
 /// The JSON codec's subprotocol.
 pub const SUBPROTOCOL_JSON: &str = crate::SUBPROTOCOL;
 

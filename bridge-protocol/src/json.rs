@@ -13,6 +13,7 @@ use std::borrow::Cow;
 
 const VERSION: &str = "2.0";
 
+use crate::codec::{OutError, OutRequest, OutResult};
 pub use crate::codec::{Request, RequestError, ResponseError};
 
 #[derive(Deserialize)]
@@ -77,32 +78,9 @@ pub fn invalid_params(method: Method, why: &str) -> ErrorObject {
     )
 }
 
-#[derive(Serialize)]
-struct OutRequest<'a, P> {
-    jsonrpc: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a Id>,
-    method: &'static str,
-    params: &'a P,
-}
-
 /// Encodes a request (or, with no id, a notification).
 pub fn encode_request<P: Serialize>(id: Option<&Id>, method: Method, params: &P) -> String {
     to_string(&OutRequest { jsonrpc: VERSION, id, method: method.name(), params })
-}
-
-#[derive(Serialize)]
-struct OutResult<'a, R> {
-    jsonrpc: &'static str,
-    id: &'a Id,
-    result: &'a R,
-}
-
-#[derive(Serialize)]
-struct OutError<'a> {
-    jsonrpc: &'static str,
-    id: Option<&'a Id>,
-    error: &'a ErrorObject,
 }
 
 /// Encodes a successful response.

@@ -18,7 +18,7 @@
 //! assert_eq!(msgpack::decode_request(&bytes).unwrap().call, Call::Send(params));
 //! ```
 
-use crate::codec::{Body, Request, RequestError, Response, ResponseError};
+use crate::codec::{Body, OutError, OutRequest, OutResult, Request, RequestError, Response, ResponseError};
 use crate::json::invalid_params;
 use crate::message::{ErrorObject, Id, code};
 use crate::method::{Call, Method};
@@ -28,29 +28,6 @@ use std::borrow::Cow;
 use std::fmt;
 
 const VERSION: &str = "2.0";
-
-#[derive(Serialize)]
-struct OutRequest<'a, P> {
-    jsonrpc: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a Id>,
-    method: &'static str,
-    params: &'a P,
-}
-
-#[derive(Serialize)]
-struct OutResult<'a, R> {
-    jsonrpc: &'static str,
-    id: &'a Id,
-    result: &'a R,
-}
-
-#[derive(Serialize)]
-struct OutError<'a> {
-    jsonrpc: &'static str,
-    id: Option<&'a Id>,
-    error: &'a ErrorObject,
-}
 
 fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
     // Maps with field names (not arrays), so every field is found by its name.
