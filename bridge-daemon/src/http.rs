@@ -4,7 +4,7 @@
 use crate::policy::Policy;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bridge_protocol::{Codec, SUBPROTOCOL, SUBPROTOCOL_MSGPACK, auth};
+use bridge_protocol::{Codec, auth};
 use std::path::{Component, Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -162,11 +162,7 @@ pub(crate) fn check_upgrade(head: &Head, policy: &Policy) -> Result<(String, Cod
     if head.header_count("origin") > 1 || !policy.origin_allowed(head.header("origin")) {
         return Err(refuse_by(403, "origin", "this page's origin may not use the bridge (see --allow-origin)"));
     }
-    let codec = if head.has_token("sec-websocket-protocol", SUBPROTOCOL_MSGPACK) {
-        Codec::Msgpack
-    } else if head.has_token("sec-websocket-protocol", SUBPROTOCOL) {
-        Codec::Json
-    } else {
+    let Some(codec) = Codec::pick(|name| head.has_token("sec-websocket-protocol", name)) else {
         return Err(refuse(400, "offer the WebSocket subprotocol sockbridge.v1 (or sockbridge.v1.msgpack)"));
     };
     if !policy.token_ok(offered_token(head)) {

@@ -4,8 +4,8 @@
 //! Each socket has a read lane (`accept`, `recv`, `recvfrom`) and a write lane (`send`, `sendall`,
 //! `sendto`, `connect`), so a pending `recv` never holds up a `send`, and pipelined `send`s never
 //! reorder. A lane has no task while it is idle: a job that cannot finish at once starts one, which
-//! runs jobs until the queue is empty. The queue is bounded by the session's in-flight limit, since every job holds one
-//! of its permits.
+//! runs jobs until the queue is empty. The queue is bounded by the session's in-flight limit, since
+//! every job holds one of its permits.
 
 use std::collections::VecDeque;
 use std::pin::Pin;

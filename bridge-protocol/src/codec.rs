@@ -6,7 +6,8 @@
 //! use bridge_protocol::codec::{Codec, Frame};
 //! use bridge_protocol::{Id, Method, params::FdParams};
 //!
-//! let codec = Codec::from_offer("sockbridge.v1.msgpack, sockbridge.v1").unwrap();
+//! let offer = ["sockbridge.v1", "sockbridge.v1.msgpack"];
+//! let codec = Codec::pick(|name| offer.contains(&name)).unwrap();
 //! assert_eq!(codec, Codec::Msgpack);
 //! let frame = codec.encode_request(Some(&Id::Num(1)), Method::Close, &FdParams { fd: 3 });
 //! assert!(matches!(frame, Frame::Binary(_)));
@@ -186,22 +187,19 @@ impl Codec {
         }
     }
 
-    /// The codec a server picks from a client's `Sec-WebSocket-Protocol` offer: MessagePack if
-    /// offered, else JSON if offered, else none.
-    pub fn from_offer(offer: &str) -> Option<Codec> {
-        let offered = |name: &str| offer.split(',').any(|t| t.trim() == name);
-        if offered(SUBPROTOCOL_MSGPACK) {
-            Some(Codec::Msgpack)
-        } else if offered(SUBPROTOCOL_JSON) {
-            Some(Codec::Json)
-        } else {
-            None
-        }
+    /// Every codec, the preferred first: MessagePack, then JSON. A client offers them in this order;
+    /// a daemon takes the first of them the client offered.
+    pub const PREFERRED: [Codec; 2] = [Codec::Msgpack, Codec::Json];
+
+    /// The codec a server picks, given whether the client offered a subprotocol: the first of
+    /// [`Codec::PREFERRED`] offered, else none.
+    pub fn pick(offered: impl Fn(&str) -> bool) -> Option<Codec> {
+        Codec::PREFERRED.into_iter().find(|c| offered(c.subprotocol()))
     }
 
     /// The codec a server agreed to, from its `Sec-WebSocket-Protocol` answer.
     pub fn from_subprotocol(name: &str) -> Option<Codec> {
-        [Codec::Json, Codec::Msgpack].into_iter().find(|c| c.subprotocol() == name)
+        Codec::PREFERRED.into_iter().find(|c| c.subprotocol() == name)
     }
 
     /// Encodes a request (or, with no id, a notification).

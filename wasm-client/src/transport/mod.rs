@@ -12,7 +12,7 @@ use bridge_protocol::Codec;
 pub(crate) fn offer(codec: Option<Codec>) -> Vec<&'static str> {
     match codec {
         Some(codec) => vec![codec.subprotocol()],
-        None => vec![Codec::Msgpack.subprotocol(), Codec::Json.subprotocol()],
+        None => Codec::PREFERRED.iter().map(|c| c.subprotocol()).collect(),
     }
 }
 
