@@ -337,8 +337,9 @@ impl Socket {
     ///
     /// On a connected socket in blocking mode the call **sends ahead**: it returns as soon as the
     /// request is on its way, with the length (a blocking send sends it all), as a kernel's `send`
-    /// returns once the data is in its buffer. An error the send meets is raised by the socket's
-    /// next `send`, `sendall`, `recv`, `recvfrom` or `shutdown`; `close` waits for the sends on
+    /// returns once the data is in its buffer. An error the send meets is raised, once, by a later
+    /// `send`, `sendall`, `recv`, `recvfrom` or `shutdown` (the first to start or end after the
+    /// send's answer has come); `close` waits for the sends on
     /// their way. A socket that has seen EOF or was shut down for writing, and every other mode,
     /// waits for each answer. So code that sends then receives, as Python code does, costs one
     /// round trip to the daemon, not two.
