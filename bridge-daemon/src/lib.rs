@@ -55,6 +55,11 @@ mod server;
 mod session;
 mod table;
 
+/// Locks a mutex, going on after a panic elsewhere (no lock here guards a multi-step invariant).
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
 pub use config::{Config, Limits, UnixSockets};
 pub use net::resolve::{Lookup, LookupFuture, Query, SystemLookup};
 pub use policy::{OriginRules, Ruleset, Token};

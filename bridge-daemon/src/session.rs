@@ -15,6 +15,7 @@
 //! with `EBADF`) and every socket file the session created is removed.
 
 use crate::error::{OpError, OpResult};
+use crate::lock;
 use crate::net::resolve::{Query, gethostname};
 use crate::net::select::{Watch, Watched};
 use crate::net::socket::Budget;
@@ -33,6 +34,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Serialize;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -96,13 +98,17 @@ struct Session {
     inflight_bytes: Arc<Semaphore>,
     /// Cancelled when the session ends: stops its `select` and resolver tasks.
     done: CancellationToken,
+    /// `recv`s sent ahead now queued or waiting (they hold no in-flight place, but the session is
+    /// not idle while one waits).
+    reading_ahead: Arc<AtomicUsize>,
 }
 
 /// What a blocking request holds until it has answered: its place under `max_inflight`, its bytes
 /// under `max_inflight_bytes`, and (for a receive) the room its result will take on the way out.
+/// (A `recv` sent ahead holds no place: see [`Entry::begin_ahead`].)
 struct InFlight {
-    _count: OwnedSemaphorePermit,
-    _bytes: OwnedSemaphorePermit,
+    _count: Option<OwnedSemaphorePermit>,
+    _bytes: Option<OwnedSemaphorePermit>,
     room: Room,
 }
 
@@ -149,6 +155,7 @@ pub(crate) async fn run(
             inflight: Arc::new(Semaphore::new(shared.limits.max_inflight_per_session)),
             inflight_bytes: Arc::new(Semaphore::new(shared.limits.max_inflight_bytes)),
             done: CancellationToken::new(),
+            reading_ahead: Arc::default(),
             shared,
         });
         let close = session.read_loop(stream, &shutdown).await;
@@ -197,10 +204,6 @@ fn close_frame(code: CloseCode, reason: &str) -> Option<CloseFrame> {
     Some(CloseFrame { code, reason: reason.into() })
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poison| poison.into_inner())
-}
-
 impl Session {
     fn table(&self) -> MutexGuard<'_, SocketTable> {
         lock(&self.table)
@@ -223,6 +226,7 @@ impl Session {
     /// Whether any blocking operation is in flight.
     fn busy(&self) -> bool {
         self.inflight.available_permits() < self.shared.limits.max_inflight_per_session
+            || self.reading_ahead.load(Ordering::Relaxed) > 0
     }
 
     fn entry(&self, fd: Fd) -> OpResult<Entry> {
@@ -318,8 +322,42 @@ impl Session {
                 let why = format!("too many requests: this bridge allows {rate} per second per session (rpc_rate)");
                 self.respond::<()>(request.id, Err(OpError::Limit(why))).await;
             }
-            Ok(request) => self.dispatch(request.id, request.call, frame.len()).await,
+            Ok(request) => {
+                self.give_way(&request.call);
+                self.dispatch(request.id, request.call, frame.len()).await;
+            }
             Err(bad) => self.send(self.codec.encode_error(bad.id.as_ref(), &bad.error)).await,
+        }
+    }
+
+    /// A `recv` sent ahead gives way to any later request naming its socket, except a send (the
+    /// write lane's calls neither read nor change how reads behave).
+    fn give_way(&self, call: &Call) {
+        let give_way = |fd: Fd| {
+            if let Ok(entry) = self.entry(fd) {
+                entry.give_way();
+            }
+        };
+        match call {
+            Call::Send(_) | Call::Sendall(_) | Call::Sendto(_) => {}
+            Call::Recv(p) if p.ahead => {}
+            Call::Select(p) => p.rlist.iter().chain(&p.wlist).chain(&p.xlist).for_each(|&fd| give_way(fd)),
+            Call::Accept(FdParams { fd })
+            | Call::Close(FdParams { fd })
+            | Call::Getsockname(FdParams { fd })
+            | Call::Getpeername(FdParams { fd })
+            | Call::Bind(AddressParams { fd, .. })
+            | Call::Connect(AddressParams { fd, .. })
+            | Call::Listen(ListenParams { fd, .. })
+            | Call::Recv(RecvParams { fd, .. })
+            | Call::Recvfrom(RecvParams { fd, .. })
+            | Call::Shutdown(ShutdownParams { fd, .. })
+            | Call::Setsockopt(SetsockoptParams { fd, .. })
+            | Call::Getsockopt(GetsockoptParams { fd, .. })
+            | Call::Settimeout(SettimeoutParams { fd, .. })
+            | Call::Setblocking(SetblockingParams { fd, .. }) => give_way(*fd),
+            Call::Hello(_) | Call::Socket(_) | Call::Getaddrinfo(_) | Call::Gethostbyname(_) | Call::Gethostname(_) => {
+            }
         }
     }
 
@@ -392,6 +430,9 @@ impl Session {
         if !method.may_block() {
             return self.immediate(id, call).await;
         }
+        if let Call::Recv(RecvParams { ahead: true, .. }) = call {
+            return self.blocking(id, call, InFlight { _count: None, _bytes: None, room: Room::default() }).await;
+        }
         let limits = &self.shared.limits;
         let Ok(count) = Arc::clone(&self.inflight).try_acquire_owned() else {
             let max = limits.max_inflight_per_session;
@@ -404,7 +445,7 @@ impl Session {
             let why = format!("too much data in flight: max_inflight_bytes is {max}; wait for responses first");
             return self.respond::<()>(id, Err(OpError::Limit(why))).await;
         };
-        self.blocking(id, call, InFlight { _count: count, _bytes: bytes, room: Room::default() }).await;
+        self.blocking(id, call, InFlight { _count: Some(count), _bytes: Some(bytes), room: Room::default() }).await;
     }
 
     /// Methods that answer at once, in arrival order.
@@ -478,12 +519,28 @@ impl Session {
             Call::Recv(p) => {
                 let n = clamp(p.bufsize);
                 let room = Arc::clone(&permit.room);
+                let ahead = match self.entry(p.fd) {
+                    Ok(entry) if p.ahead => match entry.begin_ahead(&self.reading_ahead) {
+                        Ok(ahead) => Some(ahead),
+                        Err(e) => return self.respond::<()>(id, Err(e)).await,
+                    },
+                    _ => None,
+                };
                 self.queue(id, permit, p.fd, Direction::Read, move |s, e, mode| async move {
-                    let (data, held) = e.socket.recv(n, p.flags, mode, Some(s.room_for(n))).await?;
+                    let recv = e.socket.recv(n, p.flags, mode, Some(s.room_for(n)));
+                    let (data, held) = match ahead {
+                        Some(ahead) => ahead.run(recv).await?,
+                        None => recv.await?,
+                    };
                     *lock(&room) = held;
                     Ok(Payload(data))
                 })
                 .await
+            }
+            Call::Recvfrom(p) if p.ahead => {
+                drop(permit);
+                let error = OpError::Params { method: Method::Recvfrom, why: "ahead applies to recv only" };
+                self.respond::<()>(id, Err(error)).await;
             }
             Call::Recvfrom(p) => {
                 let n = clamp(p.bufsize);

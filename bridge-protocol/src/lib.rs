@@ -134,9 +134,10 @@ mod tests {
         round_trip::<rpc::Listen>(ListenParams { fd: 3, backlog: Some(5) }, ());
         round_trip::<rpc::Accept>(FdParams { fd: 3 }, AcceptResult { fd: 4, address: v6.clone() });
         round_trip::<rpc::Connect>(AddressParams { fd: 3, address: Address::from("echo.sock") }, ());
-        round_trip::<rpc::Recv>(RecvParams { fd: 3, bufsize: 1024, flags: constants::MSG_PEEK }, data());
+        round_trip::<rpc::Recv>(RecvParams { fd: 3, bufsize: 1024, flags: constants::MSG_PEEK, ahead: false }, data());
+        round_trip::<rpc::Recv>(RecvParams { fd: 3, bufsize: 1024, flags: 0, ahead: true }, data());
         round_trip::<rpc::Recvfrom>(
-            RecvParams { fd: 3, bufsize: 1024, flags: 0 },
+            RecvParams { fd: 3, bufsize: 1024, flags: 0, ahead: false },
             RecvfromResult { data: data(), address: None },
         );
         round_trip::<rpc::Send>(SendParams { fd: 3, data: data(), flags: 0 }, 7);

@@ -112,7 +112,7 @@ methods! {
     /// Connects to a remote address.
     Connect = "connect" (AddressParams) -> (), true, "{fd, address}";
     /// Receives at most `bufsize` bytes; empty means the peer closed.
-    Recv = "recv" (RecvParams) -> Payload, true, "{fd, bufsize, flags?}";
+    Recv = "recv" (RecvParams) -> Payload, true, "{fd, bufsize, flags?, ahead?}";
     /// Receives a datagram and its sender's address.
     Recvfrom = "recvfrom" (RecvParams) -> RecvfromResult, true, "{fd, bufsize, flags?}";
     /// Sends bytes; returns how many were sent (may be fewer).

@@ -138,6 +138,12 @@ pub struct RecvParams {
     /// `MSG_PEEK`, `MSG_WAITALL`, `MSG_DONTWAIT`, or 0.
     #[serde(default)]
     pub flags: i32,
+    /// A `recv` sent ahead, before the page asked for it: it waits as a blocking `recv` does, but
+    /// gives way (fails with `EAGAIN`, having read nothing) when a later request names its socket,
+    /// other than `send`, `sendall` or `sendto`. `recv` only; the client reads ahead this way on
+    /// blocking stream sockets (see `docs/protocol.md`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ahead: bool,
 }
 
 /// Result of `recvfrom`: Python's `(data, address)`.

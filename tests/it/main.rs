@@ -10,6 +10,7 @@ mod concurrency;
 mod labs;
 mod options;
 mod protocol;
+mod read_ahead;
 mod resolve;
 mod select;
 mod spec;

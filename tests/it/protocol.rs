@@ -74,7 +74,7 @@ async fn malformed_requests_get_json_rpc_errors_and_the_session_carries_on() {
     ] {
         let e = raw.err("recv", params.clone()).await;
         assert_eq!(code(&e), -32602, "{params}: {e}");
-        assert!(e["message"].as_str().unwrap().contains("{fd, bufsize, flags?}"), "{e}");
+        assert!(e["message"].as_str().unwrap().contains("{fd, bufsize, flags?, ahead?}"), "{e}");
     }
     let e = raw.err("bind", json!({"fd": 3, "address": ["127.0.0.1", 65536]})).await;
     assert_eq!(code(&e), -32602);

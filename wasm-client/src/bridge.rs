@@ -3,10 +3,13 @@
 
 use crate::core::Core;
 use crate::error::{Error, Result};
+use crate::read_ahead::ReadAhead;
 use crate::socket::Socket;
 use bridge_protocol::params::*;
-use bridge_protocol::{Limits, rpc};
+use bridge_protocol::{Fd, Limits, rpc};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::{Mutex, Weak};
 use std::time::Duration;
 
 /// A session with a bridge daemon. Cheap to clone; the session ends when the last clone and the last
@@ -18,6 +21,8 @@ use std::time::Duration;
 pub struct Bridge {
     pub(crate) core: Arc<Core>,
     hello: Arc<HelloResult>,
+    /// The stream sockets that have read ahead, by handle, for `select`.
+    readers: Arc<Mutex<HashMap<Fd, Weak<ReadAhead>>>>,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -83,7 +88,7 @@ impl Bridge {
     pub(crate) async fn start(core: Arc<Core>) -> Result<Bridge> {
         let hello = core.call::<rpc::Hello>(&HelloParams { client: Some(client_name()) }).await?;
         core.open_inflight(hello.limits.max_inflight, hello.limits.max_inflight_bytes);
-        Ok(Bridge { core, hello: Arc::new(hello) })
+        Ok(Bridge { core, hello: Arc::new(hello), readers: Arc::default() })
     }
 
     /// The codec the session uses, as the daemon agreed.
@@ -166,7 +171,43 @@ impl Bridge {
         xlist: Vec<i32>,
         timeout: Option<f64>,
     ) -> Result<SelectResult> {
-        self.core.call::<rpc::Select>(&SelectParams { rlist, wlist, xlist, timeout }).await
+        // Bytes a socket has read ahead are readable; the daemon cannot see them.
+        let mut unread = Vec::new();
+        for &fd in &rlist {
+            let reads = self.readers().get(&fd).and_then(Weak::upgrade);
+            if let Some(reads) = reads
+                && reads.settle(&self.core, true).await
+            {
+                unread.push(fd);
+            }
+        }
+        let timeout = if unread.is_empty() { timeout } else { Some(0.0) };
+        let mut ready =
+            self.core.call::<rpc::Select>(&SelectParams { rlist: rlist.clone(), wlist, xlist, timeout }).await?;
+        if !unread.is_empty() {
+            ready.rlist = rlist.into_iter().filter(|fd| unread.contains(fd) || ready.rlist.contains(fd)).collect();
+        }
+        Ok(ready)
+    }
+
+    fn readers(&self) -> std::sync::MutexGuard<'_, HashMap<Fd, Weak<ReadAhead>>> {
+        self.readers.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Notes that the socket `fd` reads ahead into `reads`.
+    pub(crate) fn remember_reader(&self, fd: Fd, reads: &Arc<ReadAhead>) {
+        let mut readers = self.readers();
+        if readers.get(&fd).is_none_or(|known| !std::ptr::eq(known.as_ptr(), Arc::as_ptr(reads))) {
+            readers.insert(fd, Arc::downgrade(reads));
+        }
+    }
+
+    /// Forgets the socket `fd` (closing), if it is the one that read into `reads`.
+    pub(crate) fn forget_reader(&self, fd: Fd, reads: &Arc<ReadAhead>) {
+        let mut readers = self.readers();
+        if readers.get(&fd).is_some_and(|known| std::ptr::eq(known.as_ptr(), Arc::as_ptr(reads))) {
+            readers.remove(&fd);
+        }
     }
 
     /// Ends the session: the daemon closes all its sockets.

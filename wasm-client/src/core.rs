@@ -16,7 +16,8 @@
 
 use crate::error::{Error, Result};
 use bridge_protocol::codec::{Body, Frame, FrameRef, ResponseError};
-use bridge_protocol::{Codec, Id, Rpc};
+use bridge_protocol::params::RecvParams;
+use bridge_protocol::{Codec, Id, Payload, Rpc, rpc};
 use futures_channel::oneshot;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -90,6 +91,17 @@ impl State {
     }
 }
 
+/// How a request meets the in-flight allowance.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Submit {
+    /// Waits in the outbox, in order, for room.
+    Queue,
+    /// Goes now or not at all.
+    NowOrNot,
+    /// Outside the allowance (a `recv` sent ahead).
+    Uncounted,
+}
+
 /// Decodes a result of `R`'s type.
 fn decode<R: Rpc>(outcome: Result<Body<'_>>) -> Result<R::Result> {
     outcome.and_then(|body| body.decode::<R::Result>(R::METHOD).map_err(|e| Error::Response(e.to_string())))
@@ -152,7 +164,7 @@ impl Core {
         let (tx, rx) = oneshot::channel();
         self.submit::<R>(
             params,
-            true,
+            Submit::Queue,
             Box::new(move |outcome| {
                 let _ = tx.send(decode::<R>(outcome));
             }),
@@ -168,7 +180,7 @@ impl Core {
         params: &R::Params,
         done: impl FnOnce(Result<R::Result>) + Send + 'static,
     ) -> Result<bool> {
-        self.submit::<R>(params, false, Box::new(move |outcome| done(decode::<R>(outcome))))
+        self.submit::<R>(params, Submit::NowOrNot, Box::new(move |outcome| done(decode::<R>(outcome))))
     }
 
     /// Sends a blocking request only if it can go at once (the in-flight allowance has room and
@@ -179,12 +191,33 @@ impl Core {
         params: &R::Params,
         done: impl FnOnce(Result<R::Result>) + 'static,
     ) -> Result<bool> {
-        self.submit::<R>(params, false, Box::new(move |outcome| done(decode::<R>(outcome))))
+        self.submit::<R>(params, Submit::NowOrNot, Box::new(move |outcome| done(decode::<R>(outcome))))
     }
 
-    /// Sends a request, or queues it when `may_queue` (else gives up: `Ok(false)`).
-    fn submit<R: Rpc>(&self, params: &R::Params, may_queue: bool, complete: Completer) -> Result<bool> {
-        let blocking = R::METHOD.may_block();
+    /// Sends a `recv` sent ahead now, outside the in-flight allowance (the daemon does not count
+    /// it either: a socket has at most one); `done` gets its result.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn start_ahead(
+        &self,
+        params: &RecvParams,
+        done: impl FnOnce(Result<Payload>) + Send + 'static,
+    ) -> Result<()> {
+        self.submit::<rpc::Recv>(params, Submit::Uncounted, Box::new(move |outcome| done(decode::<rpc::Recv>(outcome))))
+            .map(drop)
+    }
+
+    /// Sends a `recv` sent ahead now, outside the in-flight allowance (the daemon does not count
+    /// it either: a socket has at most one); `done` gets its result.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn start_ahead(&self, params: &RecvParams, done: impl FnOnce(Result<Payload>) + 'static) -> Result<()> {
+        self.submit::<rpc::Recv>(params, Submit::Uncounted, Box::new(move |outcome| done(decode::<rpc::Recv>(outcome))))
+            .map(drop)
+    }
+
+    /// Sends a request, or queues it for the allowance as `how` says (giving up is `Ok(false)`).
+    fn submit<R: Rpc>(&self, params: &R::Params, how: Submit, complete: Completer) -> Result<bool> {
+        let blocking = R::METHOD.may_block() && how != Submit::Uncounted;
+        let may_queue = how == Submit::Queue;
         let mut state = self.state();
         if state.closed {
             return Err(Error::Closed);

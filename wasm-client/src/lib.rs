@@ -49,6 +49,7 @@ mod error;
 mod file;
 #[cfg(target_arch = "wasm32")]
 pub mod js;
+mod read_ahead;
 mod socket;
 mod transport;
 

@@ -3,6 +3,8 @@
 use crate::bridge::Bridge;
 use crate::error::{Error, Result};
 use crate::file::SocketFile;
+use crate::read_ahead::ReadAhead;
+use bridge_protocol::constants::{MSG_PEEK, MSG_WAITALL};
 use bridge_protocol::constants::{SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM};
 use bridge_protocol::errno::code::{EAGAIN, EMSGSIZE};
 use bridge_protocol::params::*;
@@ -10,6 +12,9 @@ use bridge_protocol::{Address, Fd, OsError, Payload, rpc};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The least a receive sent ahead asks for: a loop of small `recv`s still gets whole chunks.
+const READ_AHEAD_BYTES: usize = 64 * 1024;
 
 /// A socket on the daemon, with Python's methods and meaning.
 ///
@@ -41,6 +46,8 @@ pub(crate) struct Inner {
     timeout: Mutex<Option<Duration>>,
     /// Sends on their way without their answer yet (see [`Socket::send`]).
     ahead: Mutex<Ahead>,
+    /// What was received ahead (see [`Socket::recv`]).
+    pub(crate) reads: Arc<ReadAhead>,
 }
 
 /// The state of sending ahead: a `send` or `sendall` on a connected socket in blocking mode returns
@@ -71,6 +78,7 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         if !self.released.swap(true, Ordering::AcqRel) {
+            self.bridge.forget_reader(self.fd, &self.reads);
             self.bridge.core.fire::<rpc::Close>(&FdParams { fd: self.fd });
         }
     }
@@ -102,6 +110,7 @@ impl Socket {
                 io_refs: AtomicUsize::new(0),
                 timeout: Mutex::new(timeout),
                 ahead: Mutex::new(Ahead::default()),
+                reads: Arc::new(ReadAhead::new(fd)),
             }),
         }
     }
@@ -303,19 +312,68 @@ impl Socket {
 
     /// `recv(bufsize)`: at most `bufsize` bytes (and at most the session's `max_payload_bytes`);
     /// empty means the peer closed its side.
+    ///
+    /// On a connected stream socket in blocking mode the client **reads ahead**: once a `recv`
+    /// has returned data, the next receive is sent before it is asked for, so a loop of `recv`s
+    /// costs no round trip per chunk. The bytes it brings are the socket's, returned first by the
+    /// next receive of any kind; nothing is lost or reordered, and a call that must not wait
+    /// (timeout, non-blocking mode, flags, `select`) ends the receive ahead first. See
+    /// `docs/protocol.md` (`read-ahead`).
     pub async fn recv(&self, bufsize: usize) -> Result<Vec<u8>> {
         self.recv_flags(bufsize, 0).await
     }
 
     /// `recv(bufsize, flags)` with `MSG_PEEK`, `MSG_WAITALL`, `MSG_DONTWAIT`.
     pub async fn recv_flags(&self, bufsize: usize, flags: i32) -> Result<Vec<u8>> {
-        let params = RecvParams { fd: self.checked_fd()?, bufsize: bufsize as u64, flags };
+        let fd = self.checked_fd()?;
+        // A blocking recv(n) waits for the receive sent ahead as it would wait for the socket.
+        let plain = flags == 0 && self.gettimeout().is_none();
+        if let Some(got) = self.take_read_ahead(bufsize, flags, plain).await {
+            let mut data = self.settle(got, |d| d.is_empty())?;
+            if flags & MSG_WAITALL != 0 && !data.is_empty() && data.len() < bufsize {
+                // The rest comes from the socket, as one MSG_WAITALL call would gather it.
+                let params = RecvParams { fd, bufsize: (bufsize - data.len()) as u64, flags, ahead: false };
+                match self.bridge().core.call::<rpc::Recv>(&params).await {
+                    Ok(more) => data.extend_from_slice(more.as_bytes()),
+                    // The kernel returns what it gathered and reports a real error next time.
+                    Err(e) => {
+                        if e.errno().is_none_or(|n| n != EAGAIN) && !matches!(&e, Error::Os(os) if os.is_timeout()) {
+                            self.inner.reads.defer(e);
+                        }
+                    }
+                }
+            }
+            return Ok(self.received(data, bufsize, plain));
+        }
+        let params = RecvParams { fd, bufsize: bufsize as u64, flags, ahead: false };
         let data = self.bridge().core.call::<rpc::Recv>(&params).await;
         let data = self.settle(data, |d| d.is_empty())?.into_vec();
-        if data.is_empty() && bufsize > 0 && self.inner.kind == SOCK_STREAM {
-            self.inner.ahead().eof = true;
+        Ok(self.received(data, bufsize, plain))
+    }
+
+    /// What was read ahead, for a receive of `bufsize` bytes with `flags`; `None` if nothing.
+    async fn take_read_ahead(&self, bufsize: usize, flags: i32, patient: bool) -> Option<Result<Vec<u8>>> {
+        if bufsize == 0 || self.inner.kind != SOCK_STREAM {
+            return None;
         }
-        Ok(data)
+        let core = &self.bridge().core;
+        self.inner.reads.take(core, bufsize, flags & MSG_PEEK != 0, patient).await
+    }
+
+    /// Notes what a receive returned: EOF, or (for a plain blocking `recv`) data, after which the
+    /// next receive is sent ahead.
+    fn received(&self, data: Vec<u8>, bufsize: usize, plain: bool) -> Vec<u8> {
+        if self.inner.kind != SOCK_STREAM || bufsize == 0 {
+            return data;
+        }
+        if data.is_empty() {
+            self.inner.ahead().eof = true;
+        } else if plain && self.inner.ahead().connected && !self.inner.released.load(Ordering::Acquire) {
+            let bridge = self.bridge();
+            bridge.remember_reader(self.inner.fd, &self.inner.reads);
+            self.inner.reads.post(&bridge.core, bufsize.max(READ_AHEAD_BYTES).min(self.max_payload()));
+        }
+        data
     }
 
     /// `recvfrom(bufsize)`: the data and the sender (`None` for an unnamed Unix socket, and for
@@ -326,7 +384,11 @@ impl Socket {
 
     /// `recvfrom(bufsize, flags)`.
     pub async fn recvfrom_flags(&self, bufsize: usize, flags: i32) -> Result<(Vec<u8>, Option<Address>)> {
-        let params = RecvParams { fd: self.checked_fd()?, bufsize: bufsize as u64, flags };
+        let fd = self.checked_fd()?;
+        if let Some(got) = self.take_read_ahead(bufsize, flags, false).await {
+            return Ok((self.settle(got, |d| d.is_empty())?, None));
+        }
+        let params = RecvParams { fd, bufsize: bufsize as u64, flags, ahead: false };
         let r = self.bridge().core.call::<rpc::Recvfrom>(&params).await;
         let r = self.settle(r, |r| r.data.is_empty())?;
         Ok((r.data.into_vec(), r.address))
@@ -423,6 +485,7 @@ impl Socket {
         if self.inner.released.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        self.bridge().forget_reader(self.inner.fd, &self.inner.reads);
         match self.bridge().core.call::<rpc::Close>(&FdParams { fd: self.inner.fd }).await {
             Ok(()) | Err(Error::Closed) => Ok(()),
             Err(e) => Err(e),
@@ -439,6 +502,7 @@ impl Socket {
     /// Closes the daemon's handle without waiting for the answer (for drops, which cannot wait).
     pub(crate) fn release_now(&self) {
         if !self.inner.released.swap(true, Ordering::AcqRel) {
+            self.bridge().forget_reader(self.inner.fd, &self.inner.reads);
             self.bridge().core.fire::<rpc::Close>(&FdParams { fd: self.inner.fd });
         }
     }

@@ -305,6 +305,11 @@ impl BridgeSocket {
         self.with(async |io| {
             let mut buf = Vec::new();
             let mut held = None;
+            if bufsize == 0 {
+                // As CPython: no call to the kernel, which would wait for data (or fail with
+                // EAGAIN) on a socket with nothing to read.
+                return Ok((buf, held));
+            }
             if flags & MSG_WAITALL != 0 && mode == Mode::Blocking && self.kind == SOCK_STREAM {
                 // The fd is non-blocking, so the kernel would return what it has; a blocking
                 // MSG_WAITALL gathers until the buffer is full or the peer closes.

@@ -1,0 +1,239 @@
+//! Reading ahead: after a blocking `recv` on a connected stream socket returns data, the client
+//! sends the next receive before it is asked. What a user must still see: every byte, in order,
+//! whatever mix of calls reads them; timeouts, non-blocking mode, flags and `select` behaving as
+//! without it; a socket waiting in a receive sent ahead still closing and dropping; no idle close
+//! while a page waits for data.
+
+use serde_json::{Value, json};
+use sockbridge_tests::wasm_client::{MSG_PEEK, MSG_WAITALL};
+use sockbridge_tests::{Raw, TestDaemon, errname, tcp_pair, within};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peek_waitall_and_zero_byte_recvs_see_the_bytes_read_ahead() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let (_srv, cli, conn) = tcp_pair(&bridge).await;
+    cli.send(b"0123456789").await.unwrap();
+    assert_eq!(within(conn.recv_flags(4, MSG_PEEK)).await.unwrap(), b"0123");
+    assert_eq!(within(conn.recv(4)).await.unwrap(), b"0123");
+    // "456789" is on its way ahead, or here.
+    assert_eq!(within(conn.recv(0)).await.unwrap(), b"");
+    assert_eq!(within(conn.recv_flags(3, MSG_PEEK)).await.unwrap(), b"456");
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"456789");
+    cli.sendall(b"ab").await.unwrap();
+    assert_eq!(within(conn.recv_flags(2, MSG_WAITALL)).await.unwrap(), b"ab");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_byte_recv_returns_at_once_with_nothing_to_read() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let (_srv, _cli, conn) = tcp_pair(&bridge).await;
+    // As CPython: recv(0) asks the kernel nothing, so it neither waits nor fails.
+    assert_eq!(within(conn.recv(0)).await.unwrap(), b"");
+    daemon.stop().await;
+}
+
+/// Every byte arrives once and in order, whatever mix of calls reads it: plain `recv`s of several
+/// sizes (which read ahead), peeks, `MSG_WAITALL`, timeouts and non-blocking mode, `recvfrom`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_reads_lose_and_reorder_nothing() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let (_srv, cli, conn) = tcp_pair(&bridge).await;
+    let sent: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let writer = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            for chunk in sent.chunks(50_000) {
+                cli.sendall(chunk).await.unwrap();
+            }
+            cli.close().await.unwrap();
+        })
+    };
+    let mut got = Vec::new();
+    for round in 0usize.. {
+        let data = match round % 7 {
+            0..=2 => within(conn.recv([1, 1000, 65536][round % 3])).await.unwrap(),
+            3 => {
+                let peeked = within(conn.recv_flags(500, MSG_PEEK)).await.unwrap();
+                let data = within(conn.recv(500)).await.unwrap();
+                assert!(data.starts_with(&peeked) || peeked.starts_with(&data), "a peek saw other bytes");
+                data
+            }
+            4 => within(conn.recv_flags(3000, MSG_WAITALL)).await.unwrap(),
+            5 => {
+                conn.settimeout(Some(Duration::from_secs(10))).unwrap();
+                let data = within(conn.recv(7000)).await.unwrap();
+                conn.settimeout(None).unwrap();
+                data
+            }
+            _ => within(conn.recvfrom(2000)).await.unwrap().0,
+        };
+        if data.is_empty() {
+            break;
+        }
+        got.extend_from_slice(&data);
+    }
+    writer.await.unwrap();
+    assert_eq!(got.len(), sent.len());
+    assert!(got == sent, "bytes lost or reordered");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_or_non_blocking_recv_after_a_read_ahead_behaves_as_without() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let (_srv, cli, conn) = tcp_pair(&bridge).await;
+    cli.send(b"first").await.unwrap();
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"first");
+    // A receive is now waiting ahead; nothing more is coming yet.
+    conn.settimeout(Some(Duration::from_millis(200))).unwrap();
+    let e = within(conn.recv(100)).await.unwrap_err();
+    assert_eq!(e.exception(), "TimeoutError", "{e}");
+    conn.setblocking(false).unwrap();
+    let e = within(conn.recv(100)).await.unwrap_err();
+    assert_eq!((errname(&e), e.exception()), ("EAGAIN", "BlockingIOError"), "{e}");
+    // Nothing was lost by the receive that gave way.
+    cli.send(b"second").await.unwrap();
+    let (readable, _, _) = within(bridge.select(&[&conn], &[], &[], Some(Duration::from_secs(5)))).await.unwrap();
+    assert_eq!(readable.len(), 1);
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"second");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_read_ahead_are_readable_for_select() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let (_srv, cli, conn) = tcp_pair(&bridge).await;
+    cli.sendall(b"0123456789").await.unwrap();
+    assert_eq!(within(conn.recv(4)).await.unwrap(), b"0123");
+    // "456789" is read ahead (or about to be): the kernel has nothing, yet the socket is readable.
+    let (readable, _, _) = within(bridge.select(&[&conn], &[], &[], Some(Duration::from_secs(5)))).await.unwrap();
+    assert_eq!(readable.len(), 1, "data read ahead must count as readable");
+    let (readable, _, _) = within(bridge.select(&[&conn], &[], &[], Some(Duration::ZERO))).await.unwrap();
+    assert_eq!(readable.len(), 1);
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"456789");
+    let (readable, _, _) = within(bridge.select(&[&conn], &[], &[], Some(Duration::ZERO))).await.unwrap();
+    assert!(readable.is_empty(), "nothing left to read");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eof_and_errors_come_through_the_receive_ahead_once() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let (_srv, cli, conn) = tcp_pair(&bridge).await;
+    cli.sendall(b"bye").await.unwrap();
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"bye");
+    cli.close().await.unwrap();
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"");
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"", "EOF again, from the socket");
+
+    // A reset peer: the receive waiting ahead meets ECONNRESET, raised once.
+    let (_srv, cli, conn) = tcp_pair(&bridge).await;
+    cli.sendall(b"x").await.unwrap();
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"x");
+    cli.setsockopt(sockbridge_tests::wasm_client::SOL_SOCKET, sockbridge_tests::wasm_client::SO_LINGER, {
+        let mut linger = [0u8; 8];
+        linger[..4].copy_from_slice(&1i32.to_ne_bytes());
+        linger.to_vec()
+    })
+    .await
+    .unwrap();
+    cli.close().await.unwrap();
+    let e = within(conn.recv(100)).await.unwrap_err();
+    assert_eq!((errname(&e), e.exception()), ("ECONNRESET", "ConnectionResetError"), "{e}");
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_reading_ahead_closes_and_drops() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let (_srv, cli, conn) = tcp_pair(&bridge).await;
+    cli.send(b"hi").await.unwrap();
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"hi");
+    within(conn.close()).await.unwrap();
+    assert_eq!(within(cli.recv(100)).await.unwrap(), b"", "the peer sees the close");
+    assert_eq!(errname(&within(conn.recv(100)).await.unwrap_err()), "EBADF");
+
+    let (_srv, cli, conn) = tcp_pair(&bridge).await;
+    cli.send(b"hi").await.unwrap();
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"hi");
+    drop(conn);
+    assert_eq!(within(cli.recv(100)).await.unwrap(), b"", "dropping closes, receive ahead or not");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_waiting_on_a_receive_ahead_is_not_idle() {
+    let daemon = TestDaemon::start_with(|c| c.limits.idle_timeout = Duration::from_millis(300)).await;
+    let bridge = daemon.client().await;
+    let (_srv, cli, conn) = tcp_pair(&bridge).await;
+    cli.send(b"one").await.unwrap();
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"one");
+    let reader = tokio::spawn(async move { conn.recv(100).await });
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    cli.send(b"two").await.unwrap();
+    assert_eq!(within(reader).await.unwrap().unwrap(), b"two");
+    daemon.stop().await;
+}
+
+/// Sends a request without waiting for its answer.
+async fn send(raw: &mut Raw, id: u64, method: &str, params: Value) {
+    raw.send_text(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()).await;
+}
+
+/// A raw session with a connected pair: the accepted end is fd 5, the client end fd 4.
+async fn raw_pair(raw: &mut Raw) {
+    raw.ok("socket", json!({"family": 2, "type": 1})).await;
+    raw.ok("bind", json!({"fd": 3, "address": ["127.0.0.1", 0]})).await;
+    raw.ok("listen", json!({"fd": 3})).await;
+    let addr = raw.ok("getsockname", json!({"fd": 3})).await;
+    raw.ok("socket", json!({"family": 2, "type": 1})).await;
+    raw.ok("connect", json!({"fd": 4, "address": addr})).await;
+    assert_eq!(raw.ok("accept", json!({"fd": 3})).await["fd"], json!(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_wire_a_receive_ahead_gives_way_and_holds_no_in_flight_place() {
+    let daemon = TestDaemon::start_with(|c| c.limits.max_inflight_per_session = 1).await;
+    let mut raw = daemon.raw().await;
+    raw_pair(&mut raw).await;
+
+    // It gives way to a later request naming its socket, having read nothing.
+    send(&mut raw, 100, "recv", json!({"fd": 5, "bufsize": 10, "ahead": true})).await;
+    // A second one while the first waits is refused at once.
+    let e = raw.err("recv", json!({"fd": 5, "bufsize": 10, "ahead": true})).await;
+    assert_eq!(e["data"]["errname"], "EAGAIN", "{e}");
+    // Sends go by (they do not touch the read side): the receive ahead gets their bytes.
+    raw.ok("sendall", json!({"fd": 4, "data": "aGk="})).await;
+    assert_eq!(raw.recv().await, json!({"jsonrpc": "2.0", "id": 100, "result": "aGk="}));
+
+    send(&mut raw, 101, "recv", json!({"fd": 5, "bufsize": 10, "ahead": true})).await;
+    send(&mut raw, 102, "getsockname", json!({"fd": 5})).await;
+    let mut answers = [raw.recv().await, raw.recv().await];
+    answers.sort_by_key(|a| a["id"].as_u64());
+    assert_eq!(answers[0]["id"], json!(101));
+    assert_eq!(answers[0]["error"]["data"]["errname"], "EAGAIN", "{}", answers[0]);
+    assert_eq!(answers[1]["id"], json!(102));
+    // Nothing was read by it: the next bytes go to the next recv.
+    raw.ok("sendall", json!({"fd": 4, "data": "eW8="})).await;
+    assert_eq!(raw.ok("recv", json!({"fd": 5, "bufsize": 10})).await, json!("eW8="));
+
+    let e = raw.err("recvfrom", json!({"fd": 5, "bufsize": 10, "ahead": true})).await;
+    assert_eq!(e["code"], json!(-32602), "{e}");
+
+    // The one in-flight place stays free for a blocking call while a receive waits ahead.
+    send(&mut raw, 103, "recv", json!({"fd": 5, "bufsize": 10, "ahead": true})).await;
+    send(&mut raw, 104, "recv", json!({"fd": 4, "bufsize": 10})).await;
+    let e = raw.err("recv", json!({"fd": 4, "bufsize": 10})).await;
+    assert_eq!(e["code"], json!(-32001), "the place is request 104's: {e}");
+    daemon.stop().await;
+}
