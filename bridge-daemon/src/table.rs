@@ -8,6 +8,7 @@ use crate::lock;
 use crate::net::BridgeSocket;
 use crate::policy::own::OwnGuard;
 use bridge_protocol::errno::code::{EAGAIN, EMFILE};
+use bridge_protocol::params::MAX_RECV_AHEAD as MAX_AHEAD;
 use bridge_protocol::{FIRST_FD, Fd};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,8 +31,8 @@ pub(crate) struct Entry {
     pub(crate) reads: Arc<Lane>,
     pub(crate) writes: Arc<Lane>,
     claims: Arc<Mutex<Option<Claims>>>,
-    /// The `recv` sent ahead, while one is queued or waiting: cancelled to make it give way.
-    ahead: Arc<Mutex<Option<CancellationToken>>>,
+    /// The `recv`s sent ahead that are queued or waiting.
+    ahead: Arc<Mutex<Aheads>>,
 }
 
 impl Entry {
@@ -40,22 +41,25 @@ impl Entry {
         lock(&self.claims)
     }
 
-    /// Starts a `recv` sent ahead: one at a time per socket (so a page cannot pile them up behind
-    /// a waiting call), counted in `reading` while it lasts.
+    /// Starts a `recv` sent ahead: at most `MAX_RECV_AHEAD` at a time per socket (so a page cannot
+    /// pile them up behind a waiting call), counted in `reading` while they last.
     pub(crate) fn begin_ahead(&self, reading: &Arc<AtomicUsize>) -> OpResult<AheadRecv> {
-        let mut slot = lock(&self.ahead);
-        if slot.is_some() {
-            return Err(OpError::refused(EAGAIN, "this socket already has a recv sent ahead"));
+        let mut aheads = lock(&self.ahead);
+        if aheads.count >= MAX_AHEAD {
+            return Err(OpError::refused(
+                EAGAIN,
+                format!("this socket already has {MAX_AHEAD} recvs sent ahead, the most it may"),
+            ));
         }
-        let token = CancellationToken::new();
-        *slot = Some(token.clone());
+        aheads.count += 1;
+        let token = aheads.token.get_or_insert_with(CancellationToken::new).clone();
         reading.fetch_add(1, Ordering::Relaxed);
-        Ok(AheadRecv { token, slot: Arc::clone(&self.ahead), reading: Arc::clone(reading) })
+        Ok(AheadRecv { token, aheads: Arc::clone(&self.ahead), reading: Arc::clone(reading) })
     }
 
-    /// Makes the `recv` sent ahead, if any, give way to a later request.
+    /// Makes the `recv`s sent ahead, if any, give way to a later request.
     pub(crate) fn give_way(&self) {
-        if let Some(token) = lock(&self.ahead).as_ref() {
+        if let Some(token) = lock(&self.ahead).token.take() {
             token.cancel();
         }
     }
@@ -67,10 +71,19 @@ impl Entry {
     }
 }
 
+/// A socket's `recv`s sent ahead.
+#[derive(Debug, Default)]
+pub(crate) struct Aheads {
+    /// Queued or waiting.
+    count: usize,
+    /// Cancelled to make them give way; the ones sent after that get a new one.
+    token: Option<CancellationToken>,
+}
+
 /// A `recv` sent ahead, from its arrival until it has answered.
 pub(crate) struct AheadRecv {
     token: CancellationToken,
-    slot: Arc<Mutex<Option<CancellationToken>>>,
+    aheads: Arc<Mutex<Aheads>>,
     reading: Arc<AtomicUsize>,
 }
 
@@ -93,7 +106,11 @@ impl AheadRecv {
 
 impl Drop for AheadRecv {
     fn drop(&mut self) {
-        lock(&self.slot).take();
+        let mut aheads = lock(&self.aheads);
+        aheads.count -= 1;
+        if aheads.count == 0 {
+            aheads.token = None;
+        }
         self.reading.fetch_sub(1, Ordering::Relaxed);
     }
 }

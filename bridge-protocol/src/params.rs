@@ -127,6 +127,9 @@ pub struct AcceptResult {
     pub address: Address,
 }
 
+/// The most `recv`s sent ahead (`ahead: true`) a socket may have queued or waiting at once.
+pub const MAX_RECV_AHEAD: usize = 4;
+
 /// Params of `recv` and `recvfrom`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,8 +143,8 @@ pub struct RecvParams {
     pub flags: i32,
     /// A `recv` sent ahead, before the page asked for it: it waits as a blocking `recv` does, but
     /// gives way (fails with `EAGAIN`, having read nothing) when a later request names its socket,
-    /// other than `send`, `sendall` or `sendto`. `recv` only; the client reads ahead this way on
-    /// blocking stream sockets (see `docs/protocol.md`).
+    /// other than `send`, `sendall` or `sendto`. At most [`MAX_RECV_AHEAD`] per socket. `recv`
+    /// only; the client reads ahead this way on blocking stream sockets (see `docs/protocol.md`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ahead: bool,
 }

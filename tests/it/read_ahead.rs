@@ -207,22 +207,29 @@ async fn on_the_wire_a_receive_ahead_gives_way_and_holds_no_in_flight_place() {
     let mut raw = daemon.raw().await;
     raw_pair(&mut raw).await;
 
-    // It gives way to a later request naming its socket, having read nothing.
-    send(&mut raw, 100, "recv", json!({"fd": 5, "bufsize": 10, "ahead": true})).await;
-    // A second one while the first waits is refused at once.
+    // A socket may have four waiting at once; a fifth is refused at once.
+    for id in 100..104 {
+        send(&mut raw, id, "recv", json!({"fd": 5, "bufsize": 10, "ahead": true})).await;
+    }
     let e = raw.err("recv", json!({"fd": 5, "bufsize": 10, "ahead": true})).await;
     assert_eq!(e["data"]["errname"], "EAGAIN", "{e}");
-    // Sends go by (they do not touch the read side): the receive ahead gets their bytes.
+    // Sends go by (they do not touch the read side): the first receive ahead gets their bytes.
     raw.ok("sendall", json!({"fd": 4, "data": "aGk="})).await;
     assert_eq!(raw.recv().await, json!({"jsonrpc": "2.0", "id": 100, "result": "aGk="}));
 
-    send(&mut raw, 101, "recv", json!({"fd": 5, "bufsize": 10, "ahead": true})).await;
-    send(&mut raw, 102, "getsockname", json!({"fd": 5})).await;
-    let mut answers = [raw.recv().await, raw.recv().await];
+    // The others give way to a later request naming their socket, having read nothing.
+    send(&mut raw, 104, "getsockname", json!({"fd": 5})).await;
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(raw.recv().await);
+    }
     answers.sort_by_key(|a| a["id"].as_u64());
-    assert_eq!(answers[0]["id"], json!(101));
-    assert_eq!(answers[0]["error"]["data"]["errname"], "EAGAIN", "{}", answers[0]);
-    assert_eq!(answers[1]["id"], json!(102));
+    for (answer, id) in answers.iter().zip(101..) {
+        assert_eq!(answer["id"], json!(id));
+        if id < 104 {
+            assert_eq!(answer["error"]["data"]["errname"], "EAGAIN", "{answer}");
+        }
+    }
     // Nothing was read by it: the next bytes go to the next recv.
     raw.ok("sendall", json!({"fd": 4, "data": "eW8="})).await;
     assert_eq!(raw.ok("recv", json!({"fd": 5, "bufsize": 10})).await, json!("eW8="));
@@ -235,5 +242,38 @@ async fn on_the_wire_a_receive_ahead_gives_way_and_holds_no_in_flight_place() {
     send(&mut raw, 104, "recv", json!({"fd": 4, "bufsize": 10})).await;
     let e = raw.err("recv", json!({"fd": 4, "bufsize": 10})).await;
     assert_eq!(e["code"], json!(-32001), "the place is request 104's: {e}");
+    daemon.stop().await;
+}
+
+/// Receives called together get the bytes in the order they were called, as their requests would,
+/// whether the bytes were read ahead or not; the EOF comes last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_receives_get_the_bytes_in_call_order() {
+    use futures_util::StreamExt;
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let (_srv, cli, conn) = tcp_pair(&bridge).await;
+    let sent: Vec<u8> = (0..4_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let writer = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            for chunk in sent.chunks(100_000) {
+                cli.sendall(chunk).await.unwrap();
+            }
+            cli.close().await.unwrap();
+        })
+    };
+    let mut got = Vec::new();
+    let mut recvs = futures_util::stream::repeat(()).map(|()| conn.recv(65536)).buffered(16);
+    while let Some(data) = within(recvs.next()).await {
+        let data = data.unwrap();
+        if data.is_empty() {
+            break;
+        }
+        got.extend_from_slice(&data);
+    }
+    writer.await.unwrap();
+    assert_eq!(got.len(), sent.len());
+    assert!(got == sent, "bytes out of call order");
     daemon.stop().await;
 }

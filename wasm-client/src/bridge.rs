@@ -176,7 +176,7 @@ impl Bridge {
         for &fd in &rlist {
             let reads = self.readers().get(&fd).and_then(Weak::upgrade);
             if let Some(reads) = reads
-                && reads.settle(&self.core, true).await
+                && reads.settle(&self.core).await
             {
                 unread.push(fd);
             }

@@ -11,18 +11,27 @@
 //! its socket other than a send. A call that must not wait that long (a `recv` with a timeout, in
 //! non-blocking mode or with flags, a `recvfrom`, a `select`) first makes it give way and takes what
 //! it brought, so no byte is lost or reordered, and bytes read ahead count as readable for
-//! `select`. A socket has at most one receive ahead, and nothing more is read ahead until what was
-//! read has been taken, so the memory held is at most one `max_payload_bytes` per socket.
+//! `select`. Receives are sent ahead only while no receive of the page's own is on its way.
+//!
+//! A socket keeps up to [`MAX_RECV_AHEAD`] receives ahead, so the daemon always has one waiting
+//! while the answers of the others travel (one alone would still cost a round trip per chunk).
+//! Reading ahead stops while [`UNREAD_LIMIT`] bytes are unread, so a page that reads slowly holds
+//! at most that plus four receives' worth per socket, and the rest stays in the kernel, where TCP
+//! flow control slows the sender.
 
 use crate::core::Core;
 use crate::error::{Error, Result};
 use bridge_protocol::errno::code::{EAGAIN, EBADF};
-use bridge_protocol::params::RecvParams;
+use bridge_protocol::params::{MAX_RECV_AHEAD, RecvParams};
 use bridge_protocol::{Fd, Payload, rpc};
 use futures_channel::oneshot;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-/// What a socket has read ahead (shared with the answer's callback, so a socket waiting for data
+/// Reading ahead stops while this much is unread.
+const UNREAD_LIMIT: usize = 256 * 1024;
+
+/// What a socket has read ahead (shared with the answers' callbacks, so a socket waiting for data
 /// can still be dropped).
 pub(crate) struct ReadAhead {
     fd: Fd,
@@ -34,18 +43,47 @@ struct State {
     /// Received ahead and not yet returned: `data[start..]`.
     data: Vec<u8>,
     start: usize,
-    /// A receive is on its way ahead.
-    posted: bool,
-    /// How the receive sent ahead ended when it brought no data: EOF (`Ok`) or an error, for the
+    /// Receives on their way ahead.
+    posted: usize,
+    /// How a receive sent ahead ended when it brought no data: EOF (`Ok`) or an error, for the
     /// next receive to return.
     end: Option<Result<()>>,
-    /// Callers waiting for the receive on its way.
+    /// Callers waiting for a receive on its way.
     waiting: Vec<oneshot::Sender<()>>,
+    /// The size of each receive sent ahead.
+    bufsize: usize,
+    /// The socket is not in blocking mode: no reading ahead.
+    paused: bool,
+    /// The socket is closing or closed: never again.
+    closed: bool,
+    /// A caller asked the receives ahead to give way: none is sent until they all have answered.
+    giving_way: bool,
+    /// The page's own receives on their way: reading ahead waits for them.
+    calls: usize,
+    /// Receives taking from here, in the order they were called: each waits for its turn, so
+    /// concurrent receives get the bytes in call order, as their requests would.
+    turns: VecDeque<u64>,
+    next_turn: u64,
 }
 
 impl State {
+    fn unread(&self) -> usize {
+        self.data.len() - self.start
+    }
+
     fn has_unread(&self) -> bool {
-        self.start < self.data.len() || self.end.is_some()
+        self.unread() > 0 || self.end.is_some()
+    }
+
+    fn may_post(&self) -> bool {
+        !self.closed
+            && !self.paused
+            && !self.giving_way
+            && self.calls == 0
+            && self.end.is_none()
+            && self.bufsize > 0
+            && self.posted < MAX_RECV_AHEAD
+            && self.unread() < UNREAD_LIMIT
     }
 }
 
@@ -58,32 +96,46 @@ impl ReadAhead {
         self.state.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Sends a receive of `bufsize` ahead, unless one is on its way or something is unread.
-    pub(crate) fn post(self: &Arc<Self>, core: &Core, bufsize: usize) {
-        {
-            let mut state = self.state();
-            if state.posted || state.has_unread() {
-                return;
+    /// Reads ahead in receives of `bufsize`, as far as the limits allow.
+    pub(crate) fn post(self: &Arc<Self>, core: &Arc<Core>, bufsize: usize) {
+        let mut state = self.state();
+        state.bufsize = bufsize;
+        self.fill(&mut state, core);
+    }
+
+    /// Sends receives ahead while they may go. Under the state's lock, so that none can follow
+    /// the socket's `close` (its handle may then name another socket).
+    fn fill(self: &Arc<Self>, state: &mut State, core: &Arc<Core>) {
+        while state.may_post() {
+            let me = Arc::clone(self);
+            let weak = Arc::downgrade(core);
+            let params = RecvParams { fd: self.fd, bufsize: state.bufsize as u64, flags: 0, ahead: true };
+            if core.start_ahead(&params, move |result| me.arrived(result, &weak)).is_err() {
+                break;
             }
-            state.posted = true;
-        }
-        let me = Arc::clone(self);
-        let params = RecvParams { fd: self.fd, bufsize: bufsize as u64, flags: 0, ahead: true };
-        if core.start_ahead(&params, move |result| me.arrived(result)).is_err() {
-            self.state().posted = false;
+            state.posted += 1;
         }
     }
 
-    /// The answer of the receive sent ahead.
-    fn arrived(&self, result: Result<Payload>) {
+    /// The answer of a receive sent ahead.
+    fn arrived(self: &Arc<Self>, result: Result<Payload>, core: &Weak<Core>) {
         let mut state = self.state();
-        state.posted = false;
+        state.posted -= 1;
+        if state.posted == 0 {
+            state.giving_way = false;
+        }
+        // Answers come in the order the socket gave them; after an EOF or an error the next ones
+        // (an EOF again, say) are the kernel's to repeat.
         match result {
+            _ if state.end.is_some() => {}
             Ok(data) if data.is_empty() => state.end = Some(Ok(())),
             Ok(data) => {
                 let start = std::mem::take(&mut state.start);
                 state.data.drain(..start);
                 state.data.extend_from_slice(data.as_bytes());
+                if let Some(core) = core.upgrade() {
+                    self.fill(&mut state, &core);
+                }
             }
             // It gave way, or the socket or the session closed: nothing was read, and the next
             // call learns the rest for itself.
@@ -101,15 +153,51 @@ impl ReadAhead {
         self.state().end.get_or_insert(Err(error));
     }
 
-    /// Takes what was read ahead for a receive of at most `bufsize` (> 0) bytes, leaving it in
-    /// place if `peek`: data, else the EOF (empty) or error the reading ahead ended with; `None`
+    /// Follows the socket's mode: reading ahead only in blocking mode.
+    pub(crate) fn set_blocking(&self, blocking: bool) {
+        self.state().paused = !blocking;
+    }
+
+    /// The socket is closing: nothing more is sent ahead. (Its `close` ends what is on its way.)
+    pub(crate) fn close(&self) {
+        self.state().closed = true;
+    }
+
+    /// A receive of the page's own is on its way until the guard drops; none is sent ahead
+    /// meanwhile.
+    pub(crate) fn call(self: &Arc<Self>) -> CallGuard {
+        self.state().calls += 1;
+        CallGuard(Arc::clone(self))
+    }
+
+    /// A receive's turn: it takes (or sends its own request) only when the receives called
+    /// before it are done.
+    pub(crate) fn turn(&self) -> Turn<'_> {
+        let mut state = self.state();
+        let turn = state.next_turn;
+        state.next_turn += 1;
+        state.turns.push_back(turn);
+        Turn { reads: self, turn }
+    }
+
+    /// Takes what was read ahead for a receive of at most `bufsize` (> 0) bytes, in its `turn`,
+    /// leaving it in place if `peek`: data, else the EOF (empty) or error the reading ahead ended with; `None`
     /// if there is nothing. A receive on its way is waited for. A caller that is not `patient`
-    /// (it would not wait as long as a blocking `recv`) first makes it give way.
-    pub(crate) async fn take(&self, core: &Core, bufsize: usize, peek: bool, patient: bool) -> Option<Result<Vec<u8>>> {
+    /// (it would not wait as long as a blocking `recv`) first makes them give way.
+    pub(crate) async fn take(
+        &self,
+        turn: &Turn<'_>,
+        core: &Core,
+        bufsize: usize,
+        peek: bool,
+        patient: bool,
+    ) -> Option<Result<Vec<u8>>> {
+        let mut asked = false;
         loop {
-            {
+            let (rx, my_turn) = {
                 let mut state = self.state();
-                if state.start < state.data.len() {
+                let my_turn = state.turns.front() == Some(&turn.turn);
+                if my_turn && state.unread() > 0 {
                     let end = state.data.len().min(state.start + bufsize);
                     let out = state.data[state.start..end].to_vec();
                     if !peek {
@@ -122,34 +210,81 @@ impl ReadAhead {
                     return Some(Ok(out));
                 }
                 match &state.end {
+                    _ if !my_turn => {}
                     Some(Ok(())) if peek => return Some(Ok(Vec::new())),
                     Some(_) => return state.end.take().map(|end| end.map(|()| Vec::new())),
-                    None if !state.posted => return None,
+                    None if state.posted == 0 => return None,
                     None => {}
                 }
+                let (tx, rx) = oneshot::channel();
+                state.waiting.push(tx);
+                (rx, my_turn)
+            };
+            if my_turn && !patient && !asked {
+                asked = true;
+                self.give_way(core);
             }
-            self.settle(core, !patient).await;
+            let _ = rx.await;
         }
     }
 
-    /// Waits until no receive is on its way (first making it give way if `give_way`); whether
-    /// something is then unread.
-    pub(crate) async fn settle(&self, core: &Core, give_way: bool) -> bool {
-        let rx = {
-            let mut state = self.state();
-            if !state.posted {
-                return state.has_unread();
+    /// Makes the receives ahead give way and waits for their answers; whether something is
+    /// then unread (readable, for `select`).
+    pub(crate) async fn settle(&self, core: &Core) -> bool {
+        let mut asked = false;
+        loop {
+            let rx = {
+                let mut state = self.state();
+                if state.posted == 0 {
+                    return state.has_unread();
+                }
+                let (tx, rx) = oneshot::channel();
+                state.waiting.push(tx);
+                rx
+            };
+            if !asked {
+                asked = true;
+                self.give_way(core);
             }
-            let (tx, rx) = oneshot::channel();
-            state.waiting.push(tx);
-            rx
-        };
-        if give_way {
-            // Any later request naming the socket makes the daemon end the receive sent ahead; a
-            // zero-byte recv asks for nothing else.
-            core.fire::<rpc::Recv>(&RecvParams { fd: self.fd, bufsize: 0, flags: 0, ahead: false });
+            let _ = rx.await;
         }
-        let _ = rx.await;
-        self.state().has_unread()
+    }
+
+    /// Any later request naming the socket makes the daemon end its receives sent ahead; a
+    /// zero-byte recv asks for nothing else. None is sent ahead until they have all answered.
+    fn give_way(&self, core: &Core) {
+        {
+            let mut state = self.state();
+            if state.posted == 0 {
+                return;
+            }
+            state.giving_way = true;
+        }
+        core.fire::<rpc::Recv>(&RecvParams { fd: self.fd, bufsize: 0, flags: 0, ahead: false });
+    }
+}
+
+/// A receive's place in line (see [`ReadAhead::turn`]), given up when dropped.
+pub(crate) struct Turn<'a> {
+    reads: &'a ReadAhead,
+    turn: u64,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut state = self.reads.state();
+        state.turns.retain(|&t| t != self.turn);
+        for tx in state.waiting.drain(..) {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// See [`ReadAhead::call`].
+pub(crate) struct CallGuard(Arc<ReadAhead>);
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        self.0.state().calls -= 1;
     }
 }

@@ -3,7 +3,7 @@
 use crate::bridge::Bridge;
 use crate::error::{Error, Result};
 use crate::file::SocketFile;
-use crate::read_ahead::ReadAhead;
+use crate::read_ahead::{ReadAhead, Turn};
 use bridge_protocol::constants::{MSG_PEEK, MSG_WAITALL};
 use bridge_protocol::constants::{SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM};
 use bridge_protocol::errno::code::{EAGAIN, EMSGSIZE};
@@ -78,6 +78,7 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         if !self.released.swap(true, Ordering::AcqRel) {
+            self.reads.close();
             self.bridge.forget_reader(self.fd, &self.reads);
             self.bridge.core.fire::<rpc::Close>(&FdParams { fd: self.fd });
         }
@@ -98,6 +99,8 @@ impl std::fmt::Debug for Socket {
 impl Socket {
     pub(crate) fn new(bridge: Bridge, fd: Fd, family: i32, kind: i32, proto: i32) -> Socket {
         let timeout = if kind & SOCK_NONBLOCK != 0 { Some(Duration::ZERO) } else { None };
+        let reads = Arc::new(ReadAhead::new(fd));
+        reads.set_blocking(timeout.is_none());
         Socket {
             inner: Arc::new(Inner {
                 bridge,
@@ -110,7 +113,7 @@ impl Socket {
                 io_refs: AtomicUsize::new(0),
                 timeout: Mutex::new(timeout),
                 ahead: Mutex::new(Ahead::default()),
-                reads: Arc::new(ReadAhead::new(fd)),
+                reads,
             }),
         }
     }
@@ -234,6 +237,7 @@ impl Socket {
     pub fn settimeout(&self, timeout: Option<Duration>) -> Result<()> {
         // As CPython: the value is stored even when the socket is closed and the call then fails.
         *self.inner.timeout.lock().unwrap_or_else(|poison| poison.into_inner()) = timeout;
+        self.inner.reads.set_blocking(timeout.is_none());
         let fd = self.fd()?;
         let timeout = timeout.map(|t| t.as_secs_f64());
         self.bridge().core.fire::<rpc::Settimeout>(&SettimeoutParams { fd, timeout });
@@ -326,38 +330,56 @@ impl Socket {
     /// `recv(bufsize, flags)` with `MSG_PEEK`, `MSG_WAITALL`, `MSG_DONTWAIT`.
     pub async fn recv_flags(&self, bufsize: usize, flags: i32) -> Result<Vec<u8>> {
         let fd = self.checked_fd()?;
-        // A blocking recv(n) waits for the receive sent ahead as it would wait for the socket.
+        let core = &self.bridge().core;
+        let reads = &self.inner.reads;
+        // Concurrent receives take their turns, in call order, until their request has gone.
+        let turn = reads.turn();
+        // A blocking recv(n) waits for the receives sent ahead as it would wait for the socket.
         let plain = flags == 0 && self.gettimeout().is_none();
-        if let Some(got) = self.take_read_ahead(bufsize, flags, plain).await {
+        if let Some(got) = self.take_read_ahead(&turn, bufsize, flags, plain).await {
             let mut data = self.settle(got, |d| d.is_empty())?;
             if flags & MSG_WAITALL != 0 && !data.is_empty() && data.len() < bufsize {
                 // The rest comes from the socket, as one MSG_WAITALL call would gather it.
                 let params = RecvParams { fd, bufsize: (bufsize - data.len()) as u64, flags, ahead: false };
-                match self.bridge().core.call::<rpc::Recv>(&params).await {
+                let call = reads.call();
+                let rx = core.start::<rpc::Recv>(&params)?;
+                drop(turn);
+                match rx.await.unwrap_or(Err(Error::Closed)) {
                     Ok(more) => data.extend_from_slice(more.as_bytes()),
                     // The kernel returns what it gathered and reports a real error next time.
                     Err(e) => {
                         if e.errno().is_none_or(|n| n != EAGAIN) && !matches!(&e, Error::Os(os) if os.is_timeout()) {
-                            self.inner.reads.defer(e);
+                            reads.defer(e);
                         }
                     }
                 }
+                drop(call);
             }
             return Ok(self.received(data, bufsize, plain));
         }
         let params = RecvParams { fd, bufsize: bufsize as u64, flags, ahead: false };
-        let data = self.bridge().core.call::<rpc::Recv>(&params).await;
+        let call = reads.call();
+        let rx = core.start::<rpc::Recv>(&params)?;
+        drop(turn);
+        let data = rx.await.unwrap_or(Err(Error::Closed));
+        drop(call);
         let data = self.settle(data, |d| d.is_empty())?.into_vec();
         Ok(self.received(data, bufsize, plain))
     }
 
     /// What was read ahead, for a receive of `bufsize` bytes with `flags`; `None` if nothing.
-    async fn take_read_ahead(&self, bufsize: usize, flags: i32, patient: bool) -> Option<Result<Vec<u8>>> {
+    async fn take_read_ahead(
+        &self,
+        turn: &Turn<'_>,
+        bufsize: usize,
+        flags: i32,
+        patient: bool,
+    ) -> Option<Result<Vec<u8>>> {
         if bufsize == 0 || self.inner.kind != SOCK_STREAM {
             return None;
         }
         let core = &self.bridge().core;
-        self.inner.reads.take(core, bufsize, flags & MSG_PEEK != 0, patient).await
+        self.inner.reads.take(turn, core, bufsize, flags & MSG_PEEK != 0, patient).await
     }
 
     /// Notes what a receive returned: EOF, or (for a plain blocking `recv`) data, after which the
@@ -368,7 +390,7 @@ impl Socket {
         }
         if data.is_empty() {
             self.inner.ahead().eof = true;
-        } else if plain && self.inner.ahead().connected && !self.inner.released.load(Ordering::Acquire) {
+        } else if plain && self.inner.ahead().connected {
             let bridge = self.bridge();
             bridge.remember_reader(self.inner.fd, &self.inner.reads);
             self.inner.reads.post(&bridge.core, bufsize.max(READ_AHEAD_BYTES).min(self.max_payload()));
@@ -385,11 +407,16 @@ impl Socket {
     /// `recvfrom(bufsize, flags)`.
     pub async fn recvfrom_flags(&self, bufsize: usize, flags: i32) -> Result<(Vec<u8>, Option<Address>)> {
         let fd = self.checked_fd()?;
-        if let Some(got) = self.take_read_ahead(bufsize, flags, false).await {
+        let turn = self.inner.reads.turn();
+        if let Some(got) = self.take_read_ahead(&turn, bufsize, flags, false).await {
             return Ok((self.settle(got, |d| d.is_empty())?, None));
         }
         let params = RecvParams { fd, bufsize: bufsize as u64, flags, ahead: false };
-        let r = self.bridge().core.call::<rpc::Recvfrom>(&params).await;
+        let call = self.inner.reads.call();
+        let rx = self.bridge().core.start::<rpc::Recvfrom>(&params)?;
+        drop(turn);
+        let r = rx.await.unwrap_or(Err(Error::Closed));
+        drop(call);
         let r = self.settle(r, |r| r.data.is_empty())?;
         Ok((r.data.into_vec(), r.address))
     }
@@ -485,6 +512,7 @@ impl Socket {
         if self.inner.released.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        self.inner.reads.close();
         self.bridge().forget_reader(self.inner.fd, &self.inner.reads);
         match self.bridge().core.call::<rpc::Close>(&FdParams { fd: self.inner.fd }).await {
             Ok(()) | Err(Error::Closed) => Ok(()),
@@ -502,6 +530,7 @@ impl Socket {
     /// Closes the daemon's handle without waiting for the answer (for drops, which cannot wait).
     pub(crate) fn release_now(&self) {
         if !self.inner.released.swap(true, Ordering::AcqRel) {
+            self.inner.reads.close();
             self.bridge().forget_reader(self.inner.fd, &self.inner.reads);
             self.bridge().core.fire::<rpc::Close>(&FdParams { fd: self.inner.fd });
         }
