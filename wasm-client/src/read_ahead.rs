@@ -13,8 +13,9 @@
 //! it brought, so no byte is lost or reordered, and bytes read ahead count as readable for
 //! `select`. Receives are sent ahead only while no receive of the page's own is on its way.
 //!
-//! A socket keeps up to [`MAX_RECV_AHEAD`] receives ahead, so the daemon always has one waiting
-//! while the answers of the others travel (one alone would still cost a round trip per chunk).
+//! A socket keeps one receive ahead, and up to [`MAX_RECV_AHEAD`] while they come back full, so in
+//! a stream's full flow the daemon always has one waiting while the answers of the others travel
+//! (one alone would still cost a round trip per chunk).
 //! Reading ahead stops while [`UNREAD_LIMIT`] bytes are unread, so a page that reads slowly holds
 //! at most that plus four receives' worth per socket, and the rest stays in the kernel, where TCP
 //! flow control slows the sender.
@@ -52,12 +53,16 @@ struct State {
     waiting: Vec<oneshot::Sender<()>>,
     /// The size of each receive sent ahead.
     bufsize: usize,
+    /// How many to keep on their way: one, until a receive ahead comes back full (a stream in
+    /// full flow), then [`MAX_RECV_AHEAD`]. A socket that carries small messages keeps one
+    /// waiting in the daemon, not four.
+    depth: usize,
     /// The socket is not in blocking mode: no reading ahead.
     paused: bool,
     /// The socket is closing or closed: never again.
     closed: bool,
-    /// A caller asked the receives ahead to give way: none is sent until they all have answered.
-    giving_way: bool,
+    /// Callers that asked the receives ahead to give way and still wait: none is sent meanwhile.
+    yielding: usize,
     /// The page's own receives on their way: reading ahead waits for them.
     calls: usize,
     /// Receives taking from here, in the order they were called: each waits for its turn, so
@@ -78,11 +83,11 @@ impl State {
     fn may_post(&self) -> bool {
         !self.closed
             && !self.paused
-            && !self.giving_way
+            && self.yielding == 0
             && self.calls == 0
             && self.end.is_none()
             && self.bufsize > 0
-            && self.posted < MAX_RECV_AHEAD
+            && self.posted < self.depth.clamp(1, MAX_RECV_AHEAD)
             && self.unread() < UNREAD_LIMIT
     }
 }
@@ -121,15 +126,13 @@ impl ReadAhead {
     fn arrived(self: &Arc<Self>, result: Result<Payload>, core: &Weak<Core>) {
         let mut state = self.state();
         state.posted -= 1;
-        if state.posted == 0 {
-            state.giving_way = false;
-        }
         // Answers come in the order the socket gave them; after an EOF or an error the next ones
         // (an EOF again, say) are the kernel's to repeat.
         match result {
             _ if state.end.is_some() => {}
             Ok(data) if data.is_empty() => state.end = Some(Ok(())),
             Ok(data) => {
+                state.depth = if data.len() >= state.bufsize { MAX_RECV_AHEAD } else { 1 };
                 let start = std::mem::take(&mut state.start);
                 state.data.drain(..start);
                 state.data.extend_from_slice(data.as_bytes());
@@ -192,7 +195,7 @@ impl ReadAhead {
         peek: bool,
         patient: bool,
     ) -> Option<Result<Vec<u8>>> {
-        let mut asked = false;
+        let mut yielding = None;
         loop {
             let (rx, my_turn) = {
                 let mut state = self.state();
@@ -220,9 +223,8 @@ impl ReadAhead {
                 state.waiting.push(tx);
                 (rx, my_turn)
             };
-            if my_turn && !patient && !asked {
-                asked = true;
-                self.give_way(core);
+            if my_turn && !patient && yielding.is_none() {
+                yielding = Some(self.give_way(core));
             }
             let _ = rx.await;
         }
@@ -231,36 +233,30 @@ impl ReadAhead {
     /// Makes the receives ahead give way and waits for their answers; whether something is
     /// then unread (readable, for `select`).
     pub(crate) async fn settle(&self, core: &Core) -> bool {
-        let mut asked = false;
+        let mut yielding = None;
         loop {
             let rx = {
                 let mut state = self.state();
-                if state.posted == 0 {
+                if state.posted == 0 || state.has_unread() {
                     return state.has_unread();
                 }
                 let (tx, rx) = oneshot::channel();
                 state.waiting.push(tx);
                 rx
             };
-            if !asked {
-                asked = true;
-                self.give_way(core);
+            if yielding.is_none() {
+                yielding = Some(self.give_way(core));
             }
             let _ = rx.await;
         }
     }
 
     /// Any later request naming the socket makes the daemon end its receives sent ahead; a
-    /// zero-byte recv asks for nothing else. None is sent ahead until they have all answered.
-    fn give_way(&self, core: &Core) {
-        {
-            let mut state = self.state();
-            if state.posted == 0 {
-                return;
-            }
-            state.giving_way = true;
-        }
+    /// zero-byte recv asks for nothing else. None is sent ahead while the guard lives.
+    fn give_way(&self, core: &Core) -> Yielding<'_> {
+        self.state().yielding += 1;
         core.fire::<rpc::Recv>(&RecvParams { fd: self.fd, bufsize: 0, flags: 0, ahead: false });
+        Yielding(self)
     }
 }
 
@@ -277,6 +273,15 @@ impl Drop for Turn<'_> {
         for tx in state.waiting.drain(..) {
             let _ = tx.send(());
         }
+    }
+}
+
+/// See [`ReadAhead::give_way`].
+struct Yielding<'a>(&'a ReadAhead);
+
+impl Drop for Yielding<'_> {
+    fn drop(&mut self) {
+        self.0.state().yielding -= 1;
     }
 }
 
