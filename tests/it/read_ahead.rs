@@ -5,7 +5,7 @@
 //! while a page waits for data.
 
 use serde_json::{Value, json};
-use sockbridge_tests::wasm_client::{MSG_PEEK, MSG_WAITALL};
+use sockbridge_tests::wasm_client::{MSG_PEEK, MSG_WAITALL, Socket};
 use sockbridge_tests::{Raw, TestDaemon, errname, tcp_pair, within};
 use std::time::Duration;
 
@@ -36,6 +36,19 @@ async fn a_zero_byte_recv_returns_at_once_with_nothing_to_read() {
     daemon.stop().await;
 }
 
+/// Sends `len` patterned bytes from `cli` in `sendall`s of `chunk`, then closes it; the bytes.
+fn stream_then_close(cli: Socket, len: u32, chunk: usize) -> (Vec<u8>, tokio::task::JoinHandle<()>) {
+    let sent: Vec<u8> = (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bytes = sent.clone();
+    let writer = tokio::spawn(async move {
+        for piece in bytes.chunks(chunk) {
+            cli.sendall(piece).await.unwrap();
+        }
+        cli.close().await.unwrap();
+    });
+    (sent, writer)
+}
+
 /// Every byte arrives once and in order, whatever mix of calls reads it: plain `recv`s of several
 /// sizes (which read ahead), peeks, `MSG_WAITALL`, timeouts and non-blocking mode, `recvfrom`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,16 +56,7 @@ async fn mixed_reads_lose_and_reorder_nothing() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
     let (_srv, cli, conn) = tcp_pair(&bridge).await;
-    let sent: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    let writer = {
-        let sent = sent.clone();
-        tokio::spawn(async move {
-            for chunk in sent.chunks(50_000) {
-                cli.sendall(chunk).await.unwrap();
-            }
-            cli.close().await.unwrap();
-        })
-    };
+    let (sent, writer) = stream_then_close(cli, 3_000_000, 50_000);
     let mut got = Vec::new();
     for round in 0usize.. {
         let data = match round % 7 {
@@ -253,16 +257,7 @@ async fn concurrent_receives_get_the_bytes_in_call_order() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
     let (_srv, cli, conn) = tcp_pair(&bridge).await;
-    let sent: Vec<u8> = (0..4_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
-    let writer = {
-        let sent = sent.clone();
-        tokio::spawn(async move {
-            for chunk in sent.chunks(100_000) {
-                cli.sendall(chunk).await.unwrap();
-            }
-            cli.close().await.unwrap();
-        })
-    };
+    let (sent, writer) = stream_then_close(cli, 4_000_000, 100_000);
     let mut got = Vec::new();
     let mut recvs = futures_util::stream::repeat(()).map(|()| conn.recv(65536)).buffered(16);
     while let Some(data) = within(recvs.next()).await {
