@@ -195,7 +195,7 @@ impl Core {
     }
 
     /// Sends a `recv` sent ahead now, outside the in-flight allowance (the daemon does not count
-    /// it either: a socket has at most one); `done` gets its result.
+    /// it either: a socket has at most `MAX_RECV_AHEAD`); `done` gets its result.
     #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn start_ahead(
         &self,
@@ -207,7 +207,7 @@ impl Core {
     }
 
     /// Sends a `recv` sent ahead now, outside the in-flight allowance (the daemon does not count
-    /// it either: a socket has at most one); `done` gets its result.
+    /// it either: a socket has at most `MAX_RECV_AHEAD`); `done` gets its result.
     #[cfg(target_arch = "wasm32")]
     pub(crate) fn start_ahead(&self, params: &RecvParams, done: impl FnOnce(Result<Payload>) + 'static) -> Result<()> {
         self.submit::<rpc::Recv>(params, Submit::Uncounted, Box::new(move |outcome| done(decode::<rpc::Recv>(outcome))))

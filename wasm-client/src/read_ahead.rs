@@ -184,9 +184,9 @@ impl ReadAhead {
     }
 
     /// Takes what was read ahead for a receive of at most `bufsize` (> 0) bytes, in its `turn`,
-    /// leaving it in place if `peek`: data, else the EOF (empty) or error the reading ahead ended with; `None`
-    /// if there is nothing. A receive on its way is waited for. A caller that is not `patient`
-    /// (it would not wait as long as a blocking `recv`) first makes them give way.
+    /// leaving it in place if `peek`: data, else the EOF (empty) or error the reading ahead ended
+    /// with; `None` if there is nothing. A receive on its way is waited for. A caller that is not
+    /// `patient` (it would not wait as long as a blocking `recv`) first makes them give way.
     pub(crate) async fn take(
         &self,
         turn: &Turn<'_>,

@@ -330,10 +330,8 @@ impl Socket {
     /// `recv(bufsize, flags)` with `MSG_PEEK`, `MSG_WAITALL`, `MSG_DONTWAIT`.
     pub async fn recv_flags(&self, bufsize: usize, flags: i32) -> Result<Vec<u8>> {
         let fd = self.checked_fd()?;
-        let core = &self.bridge().core;
-        let reads = &self.inner.reads;
         // Concurrent receives take their turns, in call order, until their request has gone.
-        let turn = reads.turn();
+        let turn = self.inner.reads.turn();
         // A blocking recv(n) waits for the receives sent ahead as it would wait for the socket.
         let plain = flags == 0 && self.gettimeout().is_none();
         if let Some(got) = self.take_read_ahead(&turn, bufsize, flags, plain).await {
@@ -341,30 +339,36 @@ impl Socket {
             if flags & MSG_WAITALL != 0 && !data.is_empty() && data.len() < bufsize {
                 // The rest comes from the socket, as one MSG_WAITALL call would gather it.
                 let params = RecvParams { fd, bufsize: (bufsize - data.len()) as u64, flags, ahead: false };
-                let call = reads.call();
-                let rx = core.start::<rpc::Recv>(&params)?;
-                drop(turn);
-                match rx.await.unwrap_or(Err(Error::Closed)) {
+                match self.own_receive::<rpc::Recv>(turn, &params).await {
                     Ok(more) => data.extend_from_slice(more.as_bytes()),
                     // The kernel returns what it gathered and reports a real error next time.
                     Err(e) => {
                         if e.errno().is_none_or(|n| n != EAGAIN) && !matches!(&e, Error::Os(os) if os.is_timeout()) {
-                            reads.defer(e);
+                            self.inner.reads.defer(e);
                         }
                     }
                 }
-                drop(call);
             }
             return Ok(self.received(data, bufsize, plain));
         }
         let params = RecvParams { fd, bufsize: bufsize as u64, flags, ahead: false };
-        let call = reads.call();
-        let rx = core.start::<rpc::Recv>(&params)?;
-        drop(turn);
-        let data = rx.await.unwrap_or(Err(Error::Closed));
-        drop(call);
+        let data = self.own_receive::<rpc::Recv>(turn, &params).await;
         let data = self.settle(data, |d| d.is_empty())?.into_vec();
         Ok(self.received(data, bufsize, plain))
+    }
+
+    /// Sends a receive of the page's own and waits for its answer. Its `turn` is given up once the
+    /// request has gone, so concurrent receives keep their call order; nothing is sent ahead while
+    /// it is on its way.
+    async fn own_receive<R: bridge_protocol::Rpc<Params = RecvParams>>(
+        &self,
+        turn: Turn<'_>,
+        params: &RecvParams,
+    ) -> Result<R::Result> {
+        let _call = self.inner.reads.call();
+        let rx = self.bridge().core.start::<R>(params)?;
+        drop(turn);
+        rx.await.unwrap_or(Err(Error::Closed))
     }
 
     /// What was read ahead, for a receive of `bufsize` bytes with `flags`; `None` if nothing.
@@ -412,11 +416,7 @@ impl Socket {
             return Ok((self.settle(got, |d| d.is_empty())?, None));
         }
         let params = RecvParams { fd, bufsize: bufsize as u64, flags, ahead: false };
-        let call = self.inner.reads.call();
-        let rx = self.bridge().core.start::<rpc::Recvfrom>(&params)?;
-        drop(turn);
-        let r = rx.await.unwrap_or(Err(Error::Closed));
-        drop(call);
+        let r = self.own_receive::<rpc::Recvfrom>(turn, &params).await;
         let r = self.settle(r, |r| r.data.is_empty())?;
         Ok((r.data.into_vec(), r.address))
     }
