@@ -30,7 +30,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 /// Reading ahead stops while this much is unread.
-const UNREAD_LIMIT: usize = 256 * 1024;
+const UNREAD_LIMIT: usize = 1024 * 1024;
 
 /// What a socket has read ahead (shared with the answers' callbacks, so a socket waiting for data
 /// can still be dropped).

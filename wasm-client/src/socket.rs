@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The least a receive sent ahead asks for: a loop of small `recv`s still gets whole chunks.
-const READ_AHEAD_BYTES: usize = 64 * 1024;
+const READ_AHEAD_BYTES: usize = 256 * 1024;
 
 /// A socket on the daemon, with Python's methods and meaning.
 ///
