@@ -58,6 +58,12 @@ struct Args {
     /// forks a process per connection).
     #[arg(long, default_value_t = 5000)]
     proxy_connections: usize,
+    /// MiB the slow page receives in headless Chromium.
+    #[arg(long, default_value_t = 1024)]
+    slow_mib: u64,
+    /// The slow page's reading speed at most, in MB/s.
+    #[arg(long, default_value_t = 32)]
+    slow_rate: u64,
     /// Skip the headless-Chromium workloads.
     #[arg(long)]
     no_browser: bool,
@@ -84,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     raise_fd_limit();
     if args.role.as_deref() == Some("peers") {
-        return peers::serve_peers(args.mib << 20).await;
+        return peers::serve_peers(args.mib << 20, args.slow_mib << 20).await;
     }
     if let Some(addr) = std::env::var_os("PROBE_TCP") {
         return probe_tcp(&addr.to_string_lossy()).await;
@@ -93,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
         return probe_ws(&url.to_string_lossy()).await;
     }
     let bytes = args.mib << 20;
-    let mut peers: Peers = RemotePeers::start(bytes).await?;
+    let mut peers: Peers = RemotePeers::start(bytes, args.slow_mib << 20).await?;
     let daemon = Daemon::start(&args.daemon).await?;
     if std::env::var_os("PROBE").is_some() {
         return probe(&daemon.url, peers.echo).await;
@@ -210,8 +216,10 @@ async fn main() -> anyhow::Result<()> {
         match &daemon.pages {
             Some(pages) => {
                 eprintln!("headless Chromium");
-                let (text, ok) = browser_run(pages, &peers, args.mib, args.echoes).await?;
-                for _ in 0..2 {
+                let websocat = proxies.iter().find(|p| p.name == "websocat");
+                let (text, ok) = browser_run(pages, &peers, websocat, daemon.pid, &args).await?;
+                // Both codecs' uploads, and the page's own WebSocket's through websocat.
+                for _ in 0..2 + usize::from(websocat.is_some()) {
                     let (got, _) = peers.sink_finished().await?;
                     anyhow::ensure!(got == bytes, "the sink got {got} of {bytes} bytes from the page");
                 }
@@ -241,34 +249,75 @@ fn rounds_for(n: usize) -> Vec<Vec<f64>> {
 }
 
 /// Runs bench/browser.mjs: the output line and whether it succeeded.
-async fn browser_run(pages: &str, peers: &Peers, mib: u64, echoes: usize) -> anyhow::Result<(String, bool)> {
+async fn browser_run(
+    pages: &str,
+    peers: &Peers,
+    websocat: Option<&systems::Proxy>,
+    daemon_pid: u32,
+    args: &Args,
+) -> anyhow::Result<(String, bool)> {
+    let ws = |url: Option<&String>| url.cloned().unwrap_or_else(|| "-".into());
     let out = tokio::process::Command::new("node")
         .arg("bench/browser.mjs")
         .args([pages, &peers.sink.to_string(), &peers.source.to_string(), &peers.echo.to_string()])
-        .args([mib.to_string(), (echoes / 2).to_string()])
+        .args([args.mib.to_string(), (args.echoes / 2).to_string()])
+        .args([ws(websocat.map(|p| &p.sink)), ws(websocat.map(|p| &p.source)), ws(websocat.map(|p| &p.echo))])
+        .args([peers.flood.to_string(), args.slow_mib.to_string(), args.slow_rate.to_string()])
+        .arg(daemon_pid.to_string())
         .stderr(std::process::Stdio::inherit())
         .output()
         .await?;
     Ok((String::from_utf8_lossy(&out.stdout).trim().to_owned(), out.status.success()))
 }
 
-/// The Chromium results as a table, next to the native client's medians.
+/// The Chromium results as tables: the wasm client next to the native client's medians and to the
+/// page's own WebSocket (when websocat was there to measure it), then the slow page's memory.
 fn browser_table(line: &str, native_up: f64, native_down: f64) -> anyhow::Result<String> {
     let v: serde_json::Value = serde_json::from_str(line)?;
+    let num = |path: &[&str]| path.iter().fold(&v, |v, k| &v[k]).as_f64().unwrap_or(f64::NAN);
+    let ceiling = v.get("websocket").is_some();
     let mut out = String::from(
-        "| wasm client in headless Chromium (one run) | upload MB/s | × native | download MB/s | × native | RTT mean µs |\n|---|---:|---:|---:|---:|---:|\n",
+        "| headless Chromium (one run) | upload MB/s | × native | × page's WebSocket | download MB/s | × native | × page's WebSocket | RTT mean µs |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for (codec, name) in [("msgpack", "MessagePack"), ("json", "JSON")] {
-        let up = v[codec]["up"].as_f64().unwrap_or(f64::NAN);
-        let down = v[codec]["down"].as_f64().unwrap_or(f64::NAN);
-        let rtt = v[codec]["rtt"].as_f64().unwrap_or(f64::NAN);
+    let (ws_up, ws_down) = (num(&["websocket", "up"]), num(&["websocket", "down"]));
+    for (key, name) in [("msgpack", "wasm client, MessagePack"), ("json", "wasm client, JSON")] {
+        let (up, down, rtt) = (num(&[key, "up"]), num(&[key, "down"]), num(&[key, "rtt"]));
+        let of = |x: f64, base: f64| if base.is_nan() { "".to_owned() } else { format!("{:.2}", x / base) };
         out += &format!(
-            "| {name} | {up:.0} | {:.2} | {down:.0} | {:.2} | {rtt:.0} |\n",
+            "| {name} | {up:.0} | {:.2} | {} | {down:.0} | {:.2} | {} | {rtt:.0} |\n",
             up / native_up,
-            down / native_down
+            of(up, ws_up),
+            down / native_down,
+            of(down, ws_down)
         );
     }
-    out += "\n(× native: against the native client's MessagePack medians above.)\n";
+    if ceiling {
+        let rtt = num(&["websocket", "rtt"]);
+        out += &format!(
+            "| the page's own WebSocket, raw binary messages through websocat | {ws_up:.0} | {:.2} | 1.00 | {ws_down:.0} | {:.2} | 1.00 | {rtt:.0} |\n",
+            ws_up / native_up,
+            ws_down / native_down
+        );
+    }
+    out += "\n(× native: against the native client's MessagePack medians above. × page's WebSocket: against \
+            what a page's own WebSocket moves through websocat in the same Chromium, the ceiling for any \
+            client in a page.)\n";
+    let slow = &v["slow"];
+    if slow.is_object() {
+        let mib = |k: &str| slow[k].as_f64().unwrap_or(f64::NAN) / 1048576.0;
+        let (bytes, seconds) = (mib("bytes"), slow["seconds"].as_f64().unwrap_or(f64::NAN));
+        out += &format!(
+            "\n| slow page: {bytes:.0} MiB received, read at {:.0} MB/s ({seconds:.0} s) | before | peak | growth |\n|---|---:|---:|---:|\n",
+            bytes * 1.048576 / seconds
+        );
+        for (name, before, peak) in [
+            ("daemon RSS", "daemonBefore", "daemonPeak"),
+            ("Chromium renderers' RSS (the page)", "pageBefore", "pagePeak"),
+        ] {
+            let (b, p) = (mib(before), mib(peak));
+            out += &format!("| {name} | {b:.1} MiB | {p:.1} MiB | {:.1} MiB |\n", p - b);
+        }
+    }
     Ok(out)
 }
 

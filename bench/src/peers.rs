@@ -4,7 +4,8 @@
 //! | peer | does |
 //! |---|---|
 //! | [`Sink`] | reads each connection to its end and reports how many bytes arrived, and when |
-//! | [`Source`] | writes a fixed number of bytes to each connection, then closes it |
+//! | [`Source`] | writes a fixed number of bytes to each connection, then closes it (two of them: the
+//! bulk source, and the flood that the slow page reads) |
 //! | [`Echo`] | sends back whatever arrives |
 //! | [`UdpSink`] | counts datagrams |
 
@@ -154,13 +155,16 @@ pub(crate) fn monotonic_ns() -> u64 {
 /// The peers' process: starts them, prints their addresses as one JSON line, then one line per
 /// sink connection that brought data (`done BYTES NANOS`), and answers `udp` on standard input
 /// with the datagram count.
-pub(crate) async fn serve_peers(bytes: u64) -> anyhow::Result<()> {
+pub(crate) async fn serve_peers(bytes: u64, flood_bytes: u64) -> anyhow::Result<()> {
     use tokio::io::AsyncBufReadExt;
     let mut sink = Sink::start().await?;
     let source = Source::start(bytes).await?;
+    let flood = Source::start(flood_bytes).await?;
     let echo = Echo::start().await?;
     let udp = UdpSink::start().await?;
-    println!("{}", serde_json::json!({"sink": sink.addr, "source": source.addr, "echo": echo.addr, "udp": udp.addr}));
+    println!("{}", serde_json::json!({
+        "sink": sink.addr, "source": source.addr, "flood": flood.addr, "echo": echo.addr, "udp": udp.addr,
+    }));
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
         tokio::select! {
@@ -182,6 +186,8 @@ pub(crate) async fn serve_peers(bytes: u64) -> anyhow::Result<()> {
 pub(crate) struct RemotePeers {
     pub(crate) sink: SocketAddr,
     pub(crate) source: SocketAddr,
+    /// A source of `flood_bytes` per connection, for the slow page.
+    pub(crate) flood: SocketAddr,
     pub(crate) echo: SocketAddr,
     pub(crate) udp: SocketAddr,
     lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
@@ -191,10 +197,10 @@ pub(crate) struct RemotePeers {
 
 impl RemotePeers {
     /// Starts `sockbridge-bench peers` (this same program).
-    pub(crate) async fn start(bytes: u64) -> anyhow::Result<RemotePeers> {
+    pub(crate) async fn start(bytes: u64, flood_bytes: u64) -> anyhow::Result<RemotePeers> {
         use tokio::io::AsyncBufReadExt;
         let mut child = tokio::process::Command::new(std::env::current_exe()?)
-            .args(["peers", "--mib", &(bytes >> 20).to_string()])
+            .args(["peers", "--mib", &(bytes >> 20).to_string(), "--slow-mib", &(flood_bytes >> 20).to_string()])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -210,6 +216,7 @@ impl RemotePeers {
         Ok(RemotePeers {
             sink: addr("sink")?,
             source: addr("source")?,
+            flood: addr("flood")?,
             echo: addr("echo")?,
             udp: addr("udp")?,
             lines,
