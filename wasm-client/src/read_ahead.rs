@@ -15,7 +15,10 @@
 //!
 //! A socket keeps one receive ahead, and up to [`MAX_RECV_AHEAD`] while they come back full, so in
 //! a stream's full flow the daemon always has one waiting while the answers of the others travel
-//! (one alone would still cost a round trip per chunk).
+//! (one alone would still cost a round trip per chunk). When one comes back short (a conversation,
+//! not a stream), the next is sent at the socket's next call instead, after that call's own request
+//! ([`ReadAhead::kick`]): so in Python's `send` then `recv` the send reaches the daemon first, with
+//! the receive right behind it.
 //! Reading ahead stops while [`UNREAD_LIMIT`] bytes are unread, so a page that reads slowly holds
 //! at most that plus four receives' worth per socket, and the rest stays in the kernel, where TCP
 //! flow control slows the sender.
@@ -57,6 +60,8 @@ struct State {
     /// full flow), then [`MAX_RECV_AHEAD`]. A socket that carries small messages keeps one
     /// waiting in the daemon, not four.
     depth: usize,
+    /// Receives ahead wait for the socket's next call (see [`ReadAhead::kick`]).
+    deferred: bool,
     /// The socket is not in blocking mode: no reading ahead.
     paused: bool,
     /// The socket is closing or closed: never again.
@@ -101,11 +106,21 @@ impl ReadAhead {
         self.state.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Reads ahead in receives of `bufsize`, as far as the limits allow.
-    pub(crate) fn post(self: &Arc<Self>, core: &Arc<Core>, bufsize: usize) {
+    /// Reads ahead in receives of `bufsize`, from the socket's next call on (a receive of the
+    /// page's own has just returned data).
+    pub(crate) fn post(&self, bufsize: usize) {
         let mut state = self.state();
         state.bufsize = bufsize;
-        self.fill(&mut state, core);
+        state.deferred = true;
+    }
+
+    /// The socket's next call is under way, its own request (a send's, say) sent: receives ahead
+    /// that were deferred go now.
+    pub(crate) fn kick(self: &Arc<Self>, core: &Arc<Core>) {
+        let mut state = self.state();
+        if std::mem::take(&mut state.deferred) {
+            self.fill(&mut state, core);
+        }
     }
 
     /// Sends receives ahead while they may go. Under the state's lock, so that none can follow
@@ -132,11 +147,14 @@ impl ReadAhead {
             _ if state.end.is_some() => {}
             Ok(data) if data.is_empty() => state.end = Some(Ok(())),
             Ok(data) => {
-                state.depth = if data.len() >= state.bufsize { MAX_RECV_AHEAD } else { 1 };
+                let full = data.len() >= state.bufsize;
+                state.depth = if full { MAX_RECV_AHEAD } else { 1 };
                 let start = std::mem::take(&mut state.start);
                 state.data.drain(..start);
                 state.data.extend_from_slice(data.as_bytes());
-                if let Some(core) = core.upgrade() {
+                if !full {
+                    state.deferred = true;
+                } else if let Some(core) = core.upgrade() {
                     self.fill(&mut state, &core);
                 }
             }
@@ -188,9 +206,9 @@ impl ReadAhead {
     /// with; `None` if there is nothing. A receive on its way is waited for. A caller that is not
     /// `patient` (it would not wait as long as a blocking `recv`) first makes them give way.
     pub(crate) async fn take(
-        &self,
+        self: &Arc<Self>,
         turn: &Turn<'_>,
-        core: &Core,
+        core: &Arc<Core>,
         bufsize: usize,
         peek: bool,
         patient: bool,
@@ -200,6 +218,9 @@ impl ReadAhead {
             let (rx, my_turn) = {
                 let mut state = self.state();
                 let my_turn = state.turns.front() == Some(&turn.turn);
+                if my_turn && patient && std::mem::take(&mut state.deferred) {
+                    self.fill(&mut state, core);
+                }
                 if my_turn && state.unread() > 0 {
                     let end = state.data.len().min(state.start + bufsize);
                     let out = state.data[state.start..end].to_vec();

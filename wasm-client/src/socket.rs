@@ -191,8 +191,12 @@ impl Socket {
                 }
             }
         };
-        let sent = self.bridge().core.start_now::<R>(params, done);
-        if !matches!(sent, Ok(true)) {
+        let core = &self.bridge().core;
+        let sent = core.start_now::<R>(params, done);
+        if matches!(sent, Ok(true)) {
+            // The send is on its way: a receive ahead waiting for this call follows it.
+            self.inner.reads.kick(core);
+        } else {
             self.inner.ahead().outstanding -= 1;
         }
         sent
@@ -397,7 +401,7 @@ impl Socket {
         } else if plain && self.inner.ahead().connected {
             let bridge = self.bridge();
             bridge.remember_reader(self.inner.fd, &self.inner.reads);
-            self.inner.reads.post(&bridge.core, bufsize.max(READ_AHEAD_BYTES).min(self.max_payload()));
+            self.inner.reads.post(bufsize.max(READ_AHEAD_BYTES).min(self.max_payload()));
         }
         data
     }
