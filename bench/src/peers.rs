@@ -162,9 +162,12 @@ pub(crate) async fn serve_peers(bytes: u64, flood_bytes: u64) -> anyhow::Result<
     let flood = Source::start(flood_bytes).await?;
     let echo = Echo::start().await?;
     let udp = UdpSink::start().await?;
-    println!("{}", serde_json::json!({
-        "sink": sink.addr, "source": source.addr, "flood": flood.addr, "echo": echo.addr, "udp": udp.addr,
-    }));
+    println!(
+        "{}",
+        serde_json::json!({
+            "sink": sink.addr, "source": source.addr, "flood": flood.addr, "echo": echo.addr, "udp": udp.addr,
+        })
+    );
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
         tokio::select! {
