@@ -108,7 +108,7 @@ impl ReadAhead {
 
     /// Reads ahead in receives of `bufsize`, from the socket's next call on (a receive of the
     /// page's own has just returned data).
-    pub(crate) fn post(&self, bufsize: usize) {
+    pub(crate) fn arm(&self, bufsize: usize) {
         let mut state = self.state();
         state.bufsize = bufsize;
         state.deferred = true;
@@ -213,14 +213,16 @@ impl ReadAhead {
         peek: bool,
         patient: bool,
     ) -> Option<Result<Vec<u8>>> {
+        // This receive is the socket's next call: receives ahead deferred until now go, before it
+        // waits (not after: one that comes back short while it waits defers the next again).
+        if patient {
+            self.kick(core);
+        }
         let mut yielding = None;
         loop {
             let (rx, my_turn) = {
                 let mut state = self.state();
                 let my_turn = state.turns.front() == Some(&turn.turn);
-                if my_turn && patient && std::mem::take(&mut state.deferred) {
-                    self.fill(&mut state, core);
-                }
                 if my_turn && state.unread() > 0 {
                     let end = state.data.len().min(state.start + bufsize);
                     let out = state.data[state.start..end].to_vec();

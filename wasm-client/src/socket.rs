@@ -401,7 +401,7 @@ impl Socket {
         } else if plain && self.inner.ahead().connected {
             let bridge = self.bridge();
             bridge.remember_reader(self.inner.fd, &self.inner.reads);
-            self.inner.reads.post(bufsize.max(READ_AHEAD_BYTES).min(self.max_payload()));
+            self.inner.reads.arm(bufsize.max(READ_AHEAD_BYTES).min(self.max_payload()));
         }
         data
     }
