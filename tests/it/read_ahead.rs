@@ -2,7 +2,8 @@
 //! sends the next receive before it is asked. What a user must still see: every byte, in order,
 //! whatever mix of calls reads them; timeouts, non-blocking mode, flags and `select` behaving as
 //! without it; a socket waiting in a receive sent ahead still closing and dropping; no idle close
-//! while a page waits for data.
+//! while a page waits for data; and in a conversation, each send on the wire before the receive
+//! ahead that follows it.
 
 use serde_json::{Value, json};
 use sockbridge_tests::wasm_client::{MSG_PEEK, MSG_WAITALL, Socket};
@@ -271,4 +272,116 @@ async fn concurrent_receives_get_the_bytes_in_call_order() {
     assert_eq!(got.len(), sent.len());
     assert!(got == sent, "bytes out of call order");
     daemon.stop().await;
+}
+
+/// Forwards one WebSocket connection to the daemon byte for byte, and records the JSON requests the
+/// client sends, in the order they crossed the wire.
+async fn wire_tap(
+    daemon: std::net::SocketAddr,
+) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    tokio::spawn(async move {
+        let (client, _) = listener.accept().await.unwrap();
+        let upstream = tokio::net::TcpStream::connect(daemon).await.unwrap();
+        let (mut from_client, mut to_client) = client.into_split();
+        let (mut from_daemon, mut to_daemon) = upstream.into_split();
+        tokio::spawn(async move { tokio::io::copy(&mut from_daemon, &mut to_client).await });
+        // Client to daemon: the HTTP handshake, then masked frames, each a whole message.
+        let mut buf = Vec::new();
+        let mut chunk = vec![0u8; 1 << 16];
+        let mut handshake = true;
+        loop {
+            let n = from_client.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if handshake {
+                // The request goes on naming the daemon as its Host, as the daemon requires.
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                let request = String::from_utf8(buf.drain(..end + 4).collect()).unwrap();
+                let request = request.replace(&format!("Host: {addr}"), &format!("Host: {daemon}"));
+                if to_daemon.write_all(request.as_bytes()).await.is_err() {
+                    return;
+                }
+                handshake = false;
+                to_daemon.write_all(&buf).await.unwrap_or_default();
+            } else if to_daemon.write_all(&chunk[..n]).await.is_err() {
+                return;
+            }
+            while let Some((opcode, payload, used)) = ws_frame(&buf) {
+                if opcode == 1 {
+                    record.lock().unwrap().push(serde_json::from_slice(&payload).unwrap());
+                }
+                buf.drain(..used);
+            }
+        }
+    });
+    (addr, seen)
+}
+
+/// One whole client frame at the start of `buf`: its opcode, its unmasked payload, and its length.
+fn ws_frame(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
+    let (&b0, &b1) = (buf.first()?, buf.get(1)?);
+    assert!(b0 & 0x80 != 0, "the client sends each message as one frame");
+    let (len, mut at) = match b1 & 0x7f {
+        126 => (u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?) as usize, 4),
+        127 => (u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?) as usize, 10),
+        n => (n as usize, 2),
+    };
+    let mask: [u8; 4] = buf.get(at..at + 4)?.try_into().ok()?;
+    at += 4;
+    let payload = buf.get(at..at + len)?.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
+    Some((b0 & 0x0f, payload, at + len))
+}
+
+/// In a conversation (each answer short), the receive ahead goes right behind the socket's next
+/// `send`, so the send reaches the daemon, and the peer, first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_conversation_the_send_goes_before_the_receive_ahead() {
+    use sockbridge_tests::wasm_client::{Bridge, Codec, ConnectOptions};
+    let daemon = TestDaemon::start().await;
+    let (tap, seen) = wire_tap(daemon.addr).await;
+    let options = ConnectOptions { codec: Some(Codec::Json), token: Some(daemon.token.clone()), ..Default::default() };
+    let bridge = within(Bridge::connect_with(&format!("ws://{tap}/"), &options)).await.unwrap();
+    let (_server, cli, conn) = tcp_pair(&bridge).await;
+    let fd = cli.fileno();
+    for _ in 0..3 {
+        conn.sendall(b"ping").await.unwrap();
+        assert_eq!(within(cli.recv(1024)).await.unwrap(), b"ping");
+        cli.send(b"pong").await.unwrap();
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            got.extend(within(conn.recv(4)).await.unwrap());
+        }
+        assert_eq!(got, b"pong");
+    }
+    let on_cli = || -> Vec<String> {
+        let seen = seen.lock().unwrap();
+        seen.iter()
+            .filter(|r| r["params"]["fd"] == json!(fd) && matches!(r["method"].as_str(), Some("recv" | "send")))
+            .map(|r| {
+                format!(
+                    "{}{}",
+                    r["method"].as_str().unwrap(),
+                    if r["params"]["ahead"] == json!(true) { " ahead" } else { "" }
+                )
+            })
+            .collect()
+    };
+    within(async {
+        while on_cli().len() < 7 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        on_cli(),
+        ["recv", "send", "recv ahead", "send", "recv ahead", "send", "recv ahead"],
+        "the first recv is the program's own; after each short answer the next receive ahead follows the send"
+    );
 }
