@@ -406,11 +406,16 @@ impl Session {
         let _ = self.out.send(Outbound { message, _bytes: Some(bytes) }).await;
     }
 
-    async fn respond<R: Serialize>(&self, id: Option<Id>, result: OpResult<R>) {
+    async fn respond<R: Serialize + 'static>(&self, id: Option<Id>, result: OpResult<R>) {
         self.respond_in(id, result, None).await;
     }
 
-    async fn respond_in<R: Serialize>(&self, id: Option<Id>, result: OpResult<R>, room: Option<OwnedSemaphorePermit>) {
+    async fn respond_in<R: Serialize + 'static>(
+        &self,
+        id: Option<Id>,
+        result: OpResult<R>,
+        room: Option<OwnedSemaphorePermit>,
+    ) {
         let Some(id) = id else {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "a notification failed");
@@ -453,7 +458,7 @@ impl Session {
         match call {
             Call::Hello(_) => {
                 let hello = HelloResult { protocol: self.codec.subprotocol().to_owned(), ..self.shared.hello.clone() };
-                self.respond(id, Ok(&hello)).await;
+                self.respond(id, Ok(hello)).await;
             }
             Call::Socket(p) => self.respond(id, self.socket(p)).await,
             Call::Bind(p) => self.respond(id, self.bind(p).await).await,

@@ -161,7 +161,7 @@ pub enum Body<'a> {
 
 impl Body<'_> {
     /// Decodes the result of `method`.
-    pub fn decode<R: DeserializeOwned>(self, method: Method) -> Result<R, ResponseError> {
+    pub fn decode<R: DeserializeOwned + 'static>(self, method: Method) -> Result<R, ResponseError> {
         match self {
             Body::Json(raw) => json::decode_result(method, raw),
             Body::Msgpack(bytes) => msgpack::decode_result(method, bytes),
@@ -203,7 +203,7 @@ impl Codec {
     }
 
     /// Encodes a request (or, with no id, a notification).
-    pub fn encode_request<P: Serialize>(self, id: Option<&Id>, method: Method, params: &P) -> Frame {
+    pub fn encode_request<P: Serialize + 'static>(self, id: Option<&Id>, method: Method, params: &P) -> Frame {
         match self {
             Codec::Json => Frame::Text(json::encode_request(id, method, params)),
             Codec::Msgpack => Frame::Binary(msgpack::encode_request(id, method, params)),
@@ -211,7 +211,7 @@ impl Codec {
     }
 
     /// Encodes a successful response.
-    pub fn encode_result<R: Serialize>(self, id: &Id, result: &R) -> Frame {
+    pub fn encode_result<R: Serialize + 'static>(self, id: &Id, result: &R) -> Frame {
         match self {
             Codec::Json => Frame::Text(json::encode_result(id, result)),
             Codec::Msgpack => Frame::Binary(msgpack::encode_result(id, result)),

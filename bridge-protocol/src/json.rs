@@ -6,10 +6,14 @@
 
 use crate::message::{ErrorObject, Id, code};
 use crate::method::{Call, Method};
+use crate::params::SendParams;
+use crate::payload::Payload;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::any::Any;
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 const VERSION: &str = "2.0";
 
@@ -79,13 +83,40 @@ pub fn invalid_params(method: Method, why: &str) -> ErrorObject {
 }
 
 /// Encodes a request (or, with no id, a notification).
-pub fn encode_request<P: Serialize>(id: Option<&Id>, method: Method, params: &P) -> String {
+pub fn encode_request<P: Serialize + 'static>(id: Option<&Id>, method: Method, params: &P) -> String {
+    // `send` and `sendall` carry a stream's bytes: written directly, without serde's escape scan.
+    if let Some(SendParams { fd, data, flags }) = (params as &dyn Any).downcast_ref::<SendParams>() {
+        let mut head = String::from(r#"{"jsonrpc":"2.0","#);
+        if let Some(id) = id {
+            let _ = write!(head, r#""id":{},"#, to_string(id));
+        }
+        let _ = write!(head, r#""method":"{}","params":{{"fd":{fd},"data":"#, method.name());
+        return with_base64(&head, data, &format!(r#","flags":{flags}}}}}"#));
+    }
     to_string(&OutRequest { jsonrpc: VERSION, id, method: method.name(), params })
 }
 
 /// Encodes a successful response.
-pub fn encode_result<R: Serialize>(id: &Id, result: &R) -> String {
+pub fn encode_result<R: Serialize + 'static>(id: &Id, result: &R) -> String {
+    // `recv`'s result is a stream's bytes: written directly, without serde's escape scan.
+    if let Some(data) = (result as &dyn Any).downcast_ref::<Payload>() {
+        let head = format!(r#"{{"jsonrpc":"2.0","id":{},"result":"#, to_string(id));
+        return with_base64(&head, data, "}");
+    }
     to_string(&OutResult { jsonrpc: VERSION, id, result })
+}
+
+/// `head`, `data` as a base64 JSON string, then `tail`, in one allocation. This is what serde_json
+/// writes for a [`Payload`] between them, without its byte-by-byte check for characters to escape:
+/// base64's alphabet has none. The messages that carry a stream's bytes take this path.
+fn with_base64(head: &str, data: &Payload, tail: &str) -> String {
+    let mut out = String::with_capacity(head.len() + Payload::base64_len(data.len()) + 2 + tail.len());
+    out.push_str(head);
+    out.push('"');
+    base64_simd::STANDARD.encode_append(data.as_bytes(), &mut out);
+    out.push('"');
+    out.push_str(tail);
+    out
 }
 
 /// Encodes an error response (`id` `None` is sent as `null`).
@@ -140,8 +171,21 @@ pub fn decode_response(text: &str) -> Result<Response<'_>, ResponseError> {
 }
 
 /// Decodes a result of the type `method` returns.
-pub fn decode_result<R: DeserializeOwned>(method: Method, raw: &RawValue) -> Result<R, ResponseError> {
-    serde_json::from_str(raw.get()).map_err(|_| ResponseError::WrongResultType(method))
+pub fn decode_result<R: DeserializeOwned + 'static>(method: Method, raw: &RawValue) -> Result<R, ResponseError> {
+    // A `recv` result: `raw` is valid JSON already, so a string with no backslash is exactly the
+    // base64 between its quotes; decode it without a second scan. Anything else (an escaped
+    // character, another type) takes serde_json's path.
+    let mut decoded: Option<R> = None;
+    if let Some(slot) = (&mut decoded as &mut dyn Any).downcast_mut::<Option<Payload>>()
+        && let Some(text) = raw.get().strip_prefix('"').and_then(|t| t.strip_suffix('"'))
+        && let Ok(bytes) = base64_simd::STANDARD.decode_to_vec(text)
+    {
+        *slot = Some(Payload(bytes));
+    }
+    match decoded {
+        Some(result) => Ok(result),
+        None => serde_json::from_str(raw.get()).map_err(|_| ResponseError::WrongResultType(method)),
+    }
 }
 
 #[cfg(test)]
@@ -269,6 +313,54 @@ mod tests {
         let e = decode_err(r#"{"jsonrpc":"2.0","id":1,"method":"recv","params":{}}"#);
         assert!(e.error.message.contains("'recv'"), "{}", e.error.message);
         assert!(e.error.message.contains("bufsize"), "{}", e.error.message);
+    }
+
+    /// The direct paths for stream bytes write exactly what serde_json writes, and read exactly
+    /// what it reads.
+    #[test]
+    fn byte_paths_match_serde() {
+        let ids = [None, Some(Id::Num(0)), Some(Id::Num(u64::MAX)), Some(Id::Str("a\"\\\u{1}é".into()))];
+        for n in [0, 1, 2, 3, 4, 100, 65536] {
+            let data = Payload((0..n).map(|i| (i * 31 % 256) as u8).collect());
+            for id in &ids {
+                for method in [Method::Send, Method::Sendall] {
+                    for flags in [0, 64, -1] {
+                        let params = SendParams { fd: 7, data: data.clone(), flags };
+                        let fast = encode_request(id.as_ref(), method, &params);
+                        let serde = to_string(&OutRequest {
+                            jsonrpc: VERSION,
+                            id: id.as_ref(),
+                            method: method.name(),
+                            params: &params,
+                        });
+                        assert_eq!(fast, serde);
+                        let call = if method == Method::Send { Call::Send(params) } else { Call::Sendall(params) };
+                        assert_eq!(decode_ok(&fast).call, call);
+                    }
+                }
+                let Some(id) = id else { continue };
+                let fast = encode_result(id, &data);
+                assert_eq!(fast, to_string(&OutResult { jsonrpc: VERSION, id, result: &data }));
+                let resp = decode_response(&fast).ok();
+                let raw = resp.and_then(|r| r.outcome.ok());
+                assert_eq!(raw.and_then(|raw| decode_result::<Payload>(Method::Recv, raw).ok()).as_ref(), Some(&data));
+            }
+        }
+        // Escapes are legal JSON: they take serde_json's path and mean the same.
+        let resp = decode_response(r#"{"jsonrpc":"2.0","id":1,"result":"\u0061Gk\/"}"#).ok();
+        let raw = resp.and_then(|r| r.outcome.ok());
+        assert_eq!(
+            raw.and_then(|raw| decode_result::<Payload>(Method::Recv, raw).ok()),
+            Some(Payload(vec![0x68, 0x69, 0x3f]))
+        );
+        // Not base64, and not a string: the wrong type, either way.
+        for bad in [r#""aGk""#, r#""a\"Gk=""#, "5", "null", r#"["aGk="]"#] {
+            let text = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{bad}}}"#);
+            let resp = decode_response(&text).ok();
+            let raw = resp.and_then(|r| r.outcome.ok());
+            let got = raw.map(|raw| decode_result::<Payload>(Method::Recv, raw).is_err());
+            assert_eq!(got, Some(true), "{bad}");
+        }
     }
 
     #[test]
