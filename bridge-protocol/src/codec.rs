@@ -157,6 +157,9 @@ pub enum Body<'a> {
     Json(&'a RawValue),
     /// One MessagePack value.
     Msgpack(&'a [u8]),
+    /// A JSON string with its quotes and no escapes, found without a parser
+    /// ([`json::decode_string_response`]): a `recv`'s bytes, most often.
+    JsonString(&'a str),
 }
 
 impl Body<'_> {
@@ -165,6 +168,7 @@ impl Body<'_> {
         match self {
             Body::Json(raw) => json::decode_result(method, raw),
             Body::Msgpack(bytes) => msgpack::decode_result(method, bytes),
+            Body::JsonString(quoted) => json::decode_string_result(method, quoted),
         }
     }
 }
@@ -244,6 +248,9 @@ impl Codec {
     pub fn decode_response(self, frame: FrameRef<'_>) -> Result<Response<'_>, ResponseError> {
         match (self, frame) {
             (Codec::Json, FrameRef::Text(text)) => {
+                if let Some((id, quoted)) = json::decode_string_response(text) {
+                    return Ok(Response { id: Some(Id::Num(id)), outcome: Ok(Body::JsonString(quoted)) });
+                }
                 let r = json::decode_response(text)?;
                 Ok(Response { id: r.id, outcome: r.outcome.map(Body::Json) })
             }
