@@ -360,28 +360,60 @@ async fn in_a_conversation_the_send_goes_before_the_receive_ahead() {
         }
         assert_eq!(got, b"pong");
     }
-    let on_cli = || -> Vec<String> {
+    assert_eq!(
+        recvs_and_sends(&seen, fd, 7).await,
+        ["recv", "send", "recv ahead", "send", "recv ahead", "send", "recv ahead"],
+        "the first recv is the program's own; after each short answer the next receive ahead follows the send"
+    );
+}
+
+/// With the receive posted before the send (`join!(recv, send)`, or Python's reader and writer
+/// threads), the send still reaches the daemon first, and the receive ahead follows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receive_posted_before_the_send_lets_the_send_go_first() {
+    use sockbridge_tests::wasm_client::{Bridge, Codec, ConnectOptions};
+    let daemon = TestDaemon::start().await;
+    let (tap, seen) = wire_tap(daemon.addr).await;
+    let options = ConnectOptions { codec: Some(Codec::Json), token: Some(daemon.token.clone()), ..Default::default() };
+    let bridge = within(Bridge::connect_with(&format!("ws://{tap}/"), &options)).await.unwrap();
+    let (_server, cli, conn) = tcp_pair(&bridge).await;
+    let fd = cli.fileno();
+    for _ in 0..3 {
+        let echo = async {
+            let mut got = Vec::new();
+            while got.len() < 4 {
+                got.extend(conn.recv(4).await.unwrap());
+            }
+            conn.sendall(&got).await.unwrap();
+        };
+        let (got, sent, ()) = within(async { tokio::join!(cli.recv(1024), cli.send(b"ping"), echo) }).await;
+        assert_eq!((got.unwrap(), sent.unwrap()), (b"ping".to_vec(), 4));
+    }
+    assert_eq!(
+        recvs_and_sends(&seen, fd, 6).await,
+        ["recv", "send", "send", "recv ahead", "send", "recv ahead"],
+        "the first recv is the program's own; then each send goes before the receive ahead posted before it"
+    );
+}
+
+/// The first `n` recv and send requests the tap saw for `fd`, as "recv", "recv ahead" or "send".
+async fn recvs_and_sends(seen: &std::sync::Mutex<Vec<Value>>, fd: i32, n: usize) -> Vec<String> {
+    let on_fd = || -> Vec<String> {
         let seen = seen.lock().unwrap();
         seen.iter()
             .filter(|r| r["params"]["fd"] == json!(fd) && matches!(r["method"].as_str(), Some("recv" | "send")))
             .map(|r| {
-                format!(
-                    "{}{}",
-                    r["method"].as_str().unwrap(),
-                    if r["params"]["ahead"] == json!(true) { " ahead" } else { "" }
-                )
+                let ahead = if r["params"]["ahead"] == json!(true) { " ahead" } else { "" };
+                format!("{}{ahead}", r["method"].as_str().unwrap())
             })
+            .take(n)
             .collect()
     };
     within(async {
-        while on_cli().len() < 7 {
+        while on_fd().len() < n {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
     .await;
-    assert_eq!(
-        on_cli(),
-        ["recv", "send", "recv ahead", "send", "recv ahead", "send", "recv ahead"],
-        "the first recv is the program's own; after each short answer the next receive ahead follows the send"
-    );
+    on_fd()
 }

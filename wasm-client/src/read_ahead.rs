@@ -18,7 +18,8 @@
 //! (one alone would still cost a round trip per chunk). When one comes back short (a conversation,
 //! not a stream), the next is sent at the socket's next call instead, after that call's own request
 //! ([`ReadAhead::kick`]): so in Python's `send` then `recv` the send reaches the daemon first, with
-//! the receive right behind it.
+//! the receive right behind it. A `recv` that starts first yields once before sending it, so a
+//! `send` polled alongside (`join!(recv, send)`) goes first too.
 //! Reading ahead stops while [`UNREAD_LIMIT`] bytes are unread, so a page that reads slowly holds
 //! at most that plus four receives' worth per socket, and the rest stays in the kernel, where TCP
 //! flow control slows the sender.
@@ -30,7 +31,9 @@ use bridge_protocol::params::{MAX_RECV_AHEAD, RecvParams};
 use bridge_protocol::{Fd, Payload, rpc};
 use futures_channel::oneshot;
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll};
 
 /// Reading ahead stops while this much is unread.
 const UNREAD_LIMIT: usize = 1024 * 1024;
@@ -214,8 +217,13 @@ impl ReadAhead {
         patient: bool,
     ) -> Option<Result<Vec<u8>>> {
         // This receive is the socket's next call: receives ahead deferred until now go, before it
-        // waits (not after: one that comes back short while it waits defers the next again).
+        // waits (not after: one that comes back short while it waits defers the next again). They
+        // go after one yield, so that a send polled alongside this receive (Python's two threads,
+        // or `join!(recv, send)`) reaches the daemon first, as it does when called first.
         if patient {
+            if self.state().deferred {
+                YieldOnce(false).await;
+            }
             self.kick(core);
         }
         let mut yielding = None;
@@ -280,6 +288,21 @@ impl ReadAhead {
         self.state().yielding += 1;
         core.fire::<rpc::Recv>(&RecvParams { fd: self.fd, bufsize: 0, flags: 0, ahead: false });
         Yielding(self)
+    }
+}
+
+/// Pending once, ready when polled again: lets the futures polled alongside take their turn.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            return Poll::Ready(());
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
