@@ -343,12 +343,7 @@ fn ws_frame(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
 /// `send`, so the send reaches the daemon, and the peer, first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_a_conversation_the_send_goes_before_the_receive_ahead() {
-    use sockbridge_tests::wasm_client::{Bridge, Codec, ConnectOptions};
-    let daemon = TestDaemon::start().await;
-    let (tap, seen) = wire_tap(daemon.addr).await;
-    let options = ConnectOptions { codec: Some(Codec::Json), token: Some(daemon.token.clone()), ..Default::default() };
-    let bridge = within(Bridge::connect_with(&format!("ws://{tap}/"), &options)).await.unwrap();
-    let (_server, cli, conn) = tcp_pair(&bridge).await;
+    let (_daemon, seen, _bridge, _server, cli, conn) = tapped_pair().await;
     let fd = cli.fileno();
     for _ in 0..3 {
         conn.sendall(b"ping").await.unwrap();
@@ -371,12 +366,7 @@ async fn in_a_conversation_the_send_goes_before_the_receive_ahead() {
 /// threads), the send still reaches the daemon first, and the receive ahead follows it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receive_posted_before_the_send_lets_the_send_go_first() {
-    use sockbridge_tests::wasm_client::{Bridge, Codec, ConnectOptions};
-    let daemon = TestDaemon::start().await;
-    let (tap, seen) = wire_tap(daemon.addr).await;
-    let options = ConnectOptions { codec: Some(Codec::Json), token: Some(daemon.token.clone()), ..Default::default() };
-    let bridge = within(Bridge::connect_with(&format!("ws://{tap}/"), &options)).await.unwrap();
-    let (_server, cli, conn) = tcp_pair(&bridge).await;
+    let (_daemon, seen, _bridge, _server, cli, conn) = tapped_pair().await;
     let fd = cli.fileno();
     for _ in 0..3 {
         let echo = async {
@@ -394,6 +384,26 @@ async fn a_receive_posted_before_the_send_lets_the_send_go_first() {
         ["recv", "send", "send", "recv ahead", "send", "recv ahead"],
         "the first recv is the program's own; then each send goes before the receive ahead posted before it"
     );
+}
+
+/// A daemon behind a wire tap, a bridge through the tap (JSON, which the tap reads), and a connected
+/// TCP pair on it: the daemon, what the tap saw, the bridge, the listener, the client end and the
+/// server's end.
+async fn tapped_pair() -> (
+    TestDaemon,
+    std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    sockbridge_tests::wasm_client::Bridge,
+    Socket,
+    Socket,
+    Socket,
+) {
+    use sockbridge_tests::wasm_client::{Bridge, Codec, ConnectOptions};
+    let daemon = TestDaemon::start().await;
+    let (tap, seen) = wire_tap(daemon.addr).await;
+    let options = ConnectOptions { codec: Some(Codec::Json), token: Some(daemon.token.clone()), ..Default::default() };
+    let bridge = within(Bridge::connect_with(&format!("ws://{tap}/"), &options)).await.unwrap();
+    let (server, cli, conn) = tcp_pair(&bridge).await;
+    (daemon, seen, bridge, server, cli, conn)
 }
 
 /// The first `n` recv and send requests the tap saw for `fd`, as "recv", "recv ahead" or "send".
