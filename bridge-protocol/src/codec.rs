@@ -168,7 +168,7 @@ impl Body<'_> {
         match self {
             Body::Json(raw) => json::decode_result(method, raw),
             Body::Msgpack(bytes) => msgpack::decode_result(method, bytes),
-            Body::JsonString(quoted) => json::decode_string_result(method, quoted),
+            Body::JsonString(quoted) => json::decode_result_text(method, quoted),
         }
     }
 }

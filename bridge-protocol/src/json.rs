@@ -206,36 +206,27 @@ pub fn decode_string_response(text: &str) -> Option<(u64, &str)> {
     plain.then_some((id, quoted))
 }
 
-/// Decodes a result string found by [`decode_string_response`] as the type `method` returns.
-pub fn decode_string_result<R: DeserializeOwned + 'static>(method: Method, quoted: &str) -> Result<R, ResponseError> {
-    let mut decoded: Option<R> = None;
-    if let Some(slot) = (&mut decoded as &mut dyn Any).downcast_mut::<Option<Payload>>() {
-        // No escapes: the bytes between the quotes are the string.
-        let inner = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default();
-        let bytes = base64_simd::STANDARD.decode_to_vec(inner).map_err(|_| ResponseError::WrongResultType(method))?;
-        *slot = Some(Payload(bytes));
-    }
-    match decoded {
-        Some(result) => Ok(result),
-        None => serde_json::from_str(quoted).map_err(|_| ResponseError::WrongResultType(method)),
-    }
-}
-
 /// Decodes a result of the type `method` returns.
 pub fn decode_result<R: DeserializeOwned + 'static>(method: Method, raw: &RawValue) -> Result<R, ResponseError> {
-    // A `recv` result: `raw` is valid JSON already, so a string with no backslash is exactly the
-    // base64 between its quotes; decode it without a second scan. Anything else (an escaped
+    decode_result_text(method, raw.get())
+}
+
+/// Decodes a result, given as JSON text (a [`RawValue`]'s, or the string [`decode_string_response`]
+/// found), as the type `method` returns.
+pub fn decode_result_text<R: DeserializeOwned + 'static>(method: Method, json: &str) -> Result<R, ResponseError> {
+    // A `recv` result: in valid JSON, a string whose contents decode as base64 holds no escape, so
+    // its contents are the base64; decode them without a second scan. Anything else (an escaped
     // character, another type) takes serde_json's path.
     let mut decoded: Option<R> = None;
     if let Some(slot) = (&mut decoded as &mut dyn Any).downcast_mut::<Option<Payload>>()
-        && let Some(text) = raw.get().strip_prefix('"').and_then(|t| t.strip_suffix('"'))
+        && let Some(text) = json.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
         && let Ok(bytes) = base64_simd::STANDARD.decode_to_vec(text)
     {
         *slot = Some(Payload(bytes));
     }
     match decoded {
         Some(result) => Ok(result),
-        None => serde_json::from_str(raw.get()).map_err(|_| ResponseError::WrongResultType(method)),
+        None => serde_json::from_str(json).map_err(|_| ResponseError::WrongResultType(method)),
     }
 }
 
@@ -452,10 +443,10 @@ mod tests {
             assert_eq!(decode_string_response(text), None, "{text} taken");
         }
         // Its results decode as the parser's do: bytes, a wrong type, or another string type.
-        assert_eq!(decode_string_result::<Payload>(Method::Recv, "\"aGk=\"").ok(), Some(Payload(b"hi".to_vec())));
-        assert!(decode_string_result::<Payload>(Method::Recv, "\"aGk\"").is_err());
-        assert_eq!(decode_string_result::<String>(Method::Getsockname, "\"/tmp/s\"").ok().as_deref(), Some("/tmp/s"));
-        assert!(decode_string_result::<u64>(Method::Send, "\"5\"").is_err());
+        assert_eq!(decode_result_text::<Payload>(Method::Recv, "\"aGk=\"").ok(), Some(Payload(b"hi".to_vec())));
+        assert!(decode_result_text::<Payload>(Method::Recv, "\"aGk\"").is_err());
+        assert_eq!(decode_result_text::<String>(Method::Getsockname, "\"/tmp/s\"").ok().as_deref(), Some("/tmp/s"));
+        assert!(decode_result_text::<u64>(Method::Send, "\"5\"").is_err());
     }
 
     #[test]

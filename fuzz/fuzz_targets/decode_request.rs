@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(parsed.id, Some(Id::Num(id)));
         let raw = parsed.outcome.expect("a result");
         assert_eq!(raw.get(), quoted);
-        let fast = json::decode_string_result::<Payload>(Method::Recv, quoted).ok();
+        let fast = json::decode_result_text::<Payload>(Method::Recv, quoted).ok();
         assert_eq!(fast, json::decode_result::<Payload>(Method::Recv, raw).ok());
     }
     match json::decode_request(text) {
