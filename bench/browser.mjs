@@ -78,12 +78,15 @@ try {
       await s.connect(echo);
       await s.setsockopt(sb.IPPROTO_TCP, sb.TCP_NODELAY, 1);
       const msg = new Uint8Array(64).fill(0x42);
-      t = performance.now();
-      for (let i = 0; i < echoes; i++) {
+      const echo64 = async () => {
         await s.send(msg);
         let n = 0;
         while (n < 64) n += (await s.recv(64 - n)).length;
-      }
+      };
+      // Untimed first: the browser compiles the wasm code's hot paths during the first ~1,000 calls.
+      for (let i = 0; i < echoes; i++) await echo64();
+      t = performance.now();
+      for (let i = 0; i < echoes; i++) await echo64();
       const rtt = (performance.now() - t) * 1e3 / echoes;
       await s.close();
       bridge.close();
@@ -122,15 +125,18 @@ try {
     if (got !== bytes) throw new Error(`the page's WebSocket got ${got} of ${bytes} bytes`);
     ws = await open(wsEcho);
     const msg = new Uint8Array(64).fill(0x42);
-    t = performance.now();
-    for (let i = 0; i < echoes; i++) {
+    const echo64 = () => {
       let n = 0;
       const back = new Promise((resolve) => {
         ws.onmessage = (e) => { n += e.data.byteLength; if (n >= 64) resolve(); };
       });
       ws.send(msg);
-      await back;
-    }
+      return back;
+    };
+    // Untimed first, as for the wasm client.
+    for (let i = 0; i < echoes; i++) await echo64();
+    t = performance.now();
+    for (let i = 0; i < echoes; i++) await echo64();
     const rtt = (performance.now() - t) * 1e3 / echoes;
     ws.close();
     out.websocket = { up, down, rtt };
