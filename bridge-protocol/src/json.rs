@@ -476,4 +476,26 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#
         );
     }
+
+    /// An answer nested past serde_json's limit fails to decode, without exhausting the stack (the
+    /// client reads answers with this on wasm32 too, whose stack is 1 MiB). A result is skipped as
+    /// raw text without recursion, and refused when it is read as its method's result.
+    #[test]
+    fn deep_answers_are_refused() {
+        let deep = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{}1{}}}"#, "[".repeat(200_000), "]".repeat(200_000));
+        let raw = decode_response(&deep).ok().and_then(|r| r.outcome.ok());
+        let raw = raw.unwrap_or_else(|| panic!("a deep result is skipped as raw text"));
+        assert!(matches!(
+            decode_result::<Vec<Address>>(Method::Getaddrinfo, raw),
+            Err(ResponseError::WrongResultType(_))
+        ));
+        let deep = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"error":{{"code":1,"message":"x","data":{}{}}}}}"#,
+            "[".repeat(200_000),
+            "]".repeat(200_000)
+        );
+        assert!(decode_response(&deep).is_err());
+        let within = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{}1{}}}"#, "[".repeat(100), "]".repeat(100));
+        assert!(decode_response(&within).is_ok(), "100 levels are within serde_json's limit");
+    }
 }

@@ -56,6 +56,13 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The daemon's default port on 127.0.0.1.
 pub const DEFAULT_PORT: u16 = 7320;
 
+/// The deepest nesting of arrays and maps (JSON: arrays and objects) a message may have, in either
+/// direction and either codec. A message nested deeper is a parse error (`-32700`) for that message
+/// alone, found without recursion in the MessagePack codec and by serde_json's own limit of 128 in
+/// the JSON codec, so no message can exhaust a decoder's stack. Real messages nest at most 3 levels
+/// (a request, its params, an address).
+pub const MAX_NESTING: usize = 128;
+
 /// The first handle number of a session, as in a fresh process (0-2 are stdio there).
 pub const FIRST_FD: Fd = 3;
 

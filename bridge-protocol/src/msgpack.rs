@@ -18,6 +18,7 @@
 //! assert_eq!(msgpack::decode_request(&bytes).unwrap().call, Call::Send(params));
 //! ```
 
+use crate::MAX_NESTING;
 use crate::codec::{Body, OutError, OutRequest, OutResult, Request, RequestError, Response, ResponseError};
 use crate::json::invalid_params;
 use crate::message::{ErrorObject, Id, code};
@@ -151,14 +152,23 @@ fn starts_with_map(bytes: &[u8]) -> bool {
     matches!(bytes.first(), Some(0x80..=0x8f | 0xde | 0xdf))
 }
 
+/// The error for a message nested deeper than [`MAX_NESTING`] (JSON's parser gives the same code).
+fn too_deep() -> ErrorObject {
+    ErrorObject::new(code::PARSE_ERROR, format!("parse error: arrays and maps nest deeper than {MAX_NESTING} levels"))
+}
+
 /// Decodes one request from a binary message.
 pub fn decode_request(bytes: &[u8]) -> Result<Request, RequestError> {
     // One whole value and nothing after it, or it is not a message at all.
-    if skip_value(bytes) != Some(&[]) {
-        return Err(RequestError {
-            id: None,
-            error: ErrorObject::new(code::PARSE_ERROR, "parse error: the message is not one MessagePack value"),
-        });
+    match skip_value(bytes) {
+        Ok([]) => {}
+        Err(Skip::TooDeep) => return Err(RequestError { id: None, error: too_deep() }),
+        Ok(_) | Err(Skip::Malformed) => {
+            return Err(RequestError {
+                id: None,
+                error: ErrorObject::new(code::PARSE_ERROR, "parse error: the message is not one MessagePack value"),
+            });
+        }
     }
     if !starts_with_map(bytes) {
         let error = if bytes.is_empty() {
@@ -178,47 +188,78 @@ pub fn decode_request(bytes: &[u8]) -> Result<Request, RequestError> {
     }
 }
 
-/// Reads past one MessagePack value; `None` if the bytes end first or are not MessagePack.
-fn skip_value(bytes: &[u8]) -> Option<&[u8]> {
-    fn take(rest: &[u8], n: usize) -> Option<&[u8]> {
-        rest.get(n..)
+/// Why [`skip_value`] stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Skip {
+    /// The bytes end first, or are not MessagePack.
+    Malformed,
+    /// Arrays and maps nest deeper than [`MAX_NESTING`].
+    TooDeep,
+}
+
+/// Reads past one MessagePack value and returns what follows it.
+///
+/// It does not recurse: it counts the values still to read at each open array or map, so a message
+/// of nothing but nested array headers costs one pass and no stack. Nesting deeper than
+/// [`MAX_NESTING`] is refused before anything is deserialized, so the serde decoders that run after
+/// it (which do recurse) never go deeper either. A declared length larger than the message only
+/// makes the count run out of bytes.
+fn skip_value(bytes: &[u8]) -> Result<&[u8], Skip> {
+    fn take(rest: &[u8], n: usize) -> Result<&[u8], Skip> {
+        rest.get(n..).ok_or(Skip::Malformed)
     }
-    fn be(rest: &[u8], n: usize) -> Option<(usize, &[u8])> {
-        let len = rest.get(..n)?.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        Some((len, &rest[n..]))
+    fn be(rest: &[u8], n: usize) -> Result<(usize, &[u8]), Skip> {
+        let len = rest.get(..n).ok_or(Skip::Malformed)?.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        Ok((len, &rest[n..]))
     }
-    fn items(mut rest: &[u8], count: usize) -> Option<&[u8]> {
-        for _ in 0..count {
-            rest = skip_value(rest)?;
+    // Values still to read at each open level; level 0 is the value asked for.
+    let mut open = [0usize; MAX_NESTING + 1];
+    open[0] = 1;
+    let mut depth = 0;
+    let mut rest = bytes;
+    loop {
+        while open[depth] == 0 {
+            if depth == 0 {
+                return Ok(rest);
+            }
+            depth -= 1;
         }
-        Some(rest)
-    }
-    let (&marker, rest) = bytes.split_first()?;
-    match marker {
-        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => Some(rest),
-        0x80..=0x8f => items(rest, usize::from(marker & 0x0f) * 2),
-        0x90..=0x9f => items(rest, usize::from(marker & 0x0f)),
-        0xa0..=0xbf => take(rest, usize::from(marker & 0x1f)),
-        0xc4 | 0xd9 => be(rest, 1).and_then(|(n, r)| take(r, n)),
-        0xc5 | 0xda => be(rest, 2).and_then(|(n, r)| take(r, n)),
-        0xc6 | 0xdb => be(rest, 4).and_then(|(n, r)| take(r, n)),
-        0xc7 => be(rest, 1).and_then(|(n, r)| take(r, n + 1)),
-        0xc8 => be(rest, 2).and_then(|(n, r)| take(r, n + 1)),
-        0xc9 => be(rest, 4).and_then(|(n, r)| take(r, n + 1)),
-        0xca | 0xce | 0xd2 => take(rest, 4),
-        0xcb | 0xcf | 0xd3 => take(rest, 8),
-        0xcc | 0xd0 => take(rest, 1),
-        0xcd | 0xd1 => take(rest, 2),
-        0xd4 => take(rest, 2),
-        0xd5 => take(rest, 3),
-        0xd6 => take(rest, 5),
-        0xd7 => take(rest, 9),
-        0xd8 => take(rest, 17),
-        0xdc => be(rest, 2).and_then(|(n, r)| items(r, n)),
-        0xdd => be(rest, 4).and_then(|(n, r)| items(r, n)),
-        0xde => be(rest, 2).and_then(|(n, r)| items(r, n * 2)),
-        0xdf => be(rest, 4).and_then(|(n, r)| items(r, n * 2)),
-        0xc1 => None,
+        open[depth] -= 1;
+        let (&marker, after) = rest.split_first().ok_or(Skip::Malformed)?;
+        // A container's entries, or the bytes of a scalar.
+        let (items, after) = match marker {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, after),
+            0x80..=0x8f => (usize::from(marker & 0x0f) * 2, after),
+            0x90..=0x9f => (usize::from(marker & 0x0f), after),
+            0xa0..=0xbf => (0, take(after, usize::from(marker & 0x1f))?),
+            0xc4 | 0xd9 => be(after, 1).and_then(|(n, r)| Ok((0, take(r, n)?)))?,
+            0xc5 | 0xda => be(after, 2).and_then(|(n, r)| Ok((0, take(r, n)?)))?,
+            0xc6 | 0xdb => be(after, 4).and_then(|(n, r)| Ok((0, take(r, n)?)))?,
+            0xc7 => be(after, 1).and_then(|(n, r)| Ok((0, take(r, n + 1)?)))?,
+            0xc8 => be(after, 2).and_then(|(n, r)| Ok((0, take(r, n + 1)?)))?,
+            0xc9 => be(after, 4).and_then(|(n, r)| Ok((0, take(r, n + 1)?)))?,
+            0xca | 0xce | 0xd2 => (0, take(after, 4)?),
+            0xcb | 0xcf | 0xd3 => (0, take(after, 8)?),
+            0xcc | 0xd0 => (0, take(after, 1)?),
+            0xcd | 0xd1 | 0xd4 => (0, take(after, 2)?),
+            0xd5 => (0, take(after, 3)?),
+            0xd6 => (0, take(after, 5)?),
+            0xd7 => (0, take(after, 9)?),
+            0xd8 => (0, take(after, 17)?),
+            0xdc => be(after, 2)?,
+            0xdd => be(after, 4)?,
+            0xde => be(after, 2).map(|(n, r)| (n * 2, r))?,
+            0xdf => be(after, 4).map(|(n, r)| (n.saturating_mul(2), r))?,
+            0xc1 => return Err(Skip::Malformed),
+        };
+        rest = after;
+        if items > 0 {
+            if depth == MAX_NESTING {
+                return Err(Skip::TooDeep);
+            }
+            depth += 1;
+            open[depth] = items;
+        }
     }
 }
 
@@ -241,10 +282,10 @@ pub fn decode_response(bytes: &[u8]) -> Result<Response<'_>, ResponseError> {
     let mut id = None;
     let mut outcome = None;
     for _ in 0..entries {
-        let value_start = skip_value(rest).ok_or(ResponseError::Malformed)?;
+        let value_start = skip_value(rest).map_err(|_| ResponseError::Malformed)?;
         let key: &str =
             rmp_serde::from_slice(&rest[..rest.len() - value_start.len()]).map_err(|_| ResponseError::Malformed)?;
-        let after = skip_value(value_start).ok_or(ResponseError::Malformed)?;
+        let after = skip_value(value_start).map_err(|_| ResponseError::Malformed)?;
         let value = &value_start[..value_start.len() - after.len()];
         match key {
             "jsonrpc" => version_ok = rmp_serde::from_slice::<&str>(value).is_ok_and(|v| v == VERSION),
@@ -367,6 +408,34 @@ mod tests {
         let Ok(Body::Msgpack(value)) = resp.outcome else { panic!("not a result") };
         assert_eq!(decode_result::<()>(Method::Close, value).ok(), Some(()));
         assert!(decode_response(&[0x91, 0x01]).is_err());
+    }
+
+    /// The frame that once overflowed the daemon's stack: 200,000 one-element array headers.
+    #[test]
+    fn deep_nesting_is_refused_without_recursion() {
+        let mut deep = vec![0x91; 200_000];
+        deep.push(0xc0);
+        assert_eq!(skip_value(&deep), Err(Skip::TooDeep));
+        let e = decode_err(&deep);
+        assert_eq!(e.error.code, code::PARSE_ERROR);
+        assert!(e.error.message.contains("128"), "{}", e.error.message);
+        assert!(decode_response(&deep).is_err());
+        // Maps too, and arrays of huge declared length.
+        let maps: Vec<u8> = std::iter::repeat_n([0x81, 0xc0], 100_000).flatten().chain([0xc0]).collect();
+        assert_eq!(decode_err(&maps).error.code, code::PARSE_ERROR);
+        let long = [0xdd, 0xff, 0xff, 0xff, 0xff, 0xdd, 0xff, 0xff, 0xff, 0xff, 0xc0];
+        assert_eq!(skip_value(&long), Err(Skip::Malformed));
+        // Exactly MAX_NESTING levels is still one value; one more is not.
+        let mut edge = vec![0x91; MAX_NESTING];
+        edge.push(0xc0);
+        assert_eq!(skip_value(&edge), Ok(&[][..]));
+        edge.insert(0, 0x91);
+        assert_eq!(skip_value(&edge), Err(Skip::TooDeep));
+        // A response nested inside its result is refused as malformed, not read.
+        let mut answer = encode_result(&Id::Num(1), &());
+        answer.pop();
+        answer.extend(std::iter::repeat_n(0x91, 10_000).chain([0xc0]));
+        assert!(decode_response(&answer).is_err());
     }
 
     #[test]

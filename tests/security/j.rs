@@ -2,7 +2,7 @@
 //! or gets echoed back.
 
 use serde_json::{Value, json};
-use sockbridge_tests::{Raw, ScriptedResolver, TestDaemon, within};
+use sockbridge_tests::{Raw, ScriptedResolver, SpawnOptions, Spawned, TestDaemon, within};
 use tokio_tungstenite::tungstenite::Message;
 
 fn code(response: &Value) -> i64 {
@@ -185,4 +185,56 @@ async fn j08_the_fuzz_corpus_decodes_without_panics_and_a_session_answers_all_of
         assert_eq!(answer["id"], "corpus", "{text} -> {answer}");
     }
     alive(&mut raw).await;
+}
+
+/// An echo through a session of its own: a TCP pair, one message each way.
+async fn echo(bridge: &wasm_client::Bridge, text: &[u8]) {
+    let (_server, client, conn) = sockbridge_tests::tcp_pair(bridge).await;
+    within(client.sendall(text)).await.unwrap();
+    let got = within(conn.recv(1024)).await.unwrap();
+    within(conn.sendall(&got)).await.unwrap();
+    assert_eq!(within(client.recv(1024)).await.unwrap(), text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn j09_a_deeply_nested_messagepack_frame_is_one_sessions_parse_error() {
+    // The built daemon as its own process: a stack overflow would abort it, not just a task.
+    let daemon = Spawned::start(SpawnOptions::default()).await;
+    let control = daemon.client().await;
+    echo(&control, b"before").await;
+    let (base, token) = bridge_protocol::auth::split_url(&daemon.url);
+    let offer = format!("sockbridge.v1.msgpack, {}", bridge_protocol::auth::subprotocol(token.unwrap_or_default()));
+    let mut raw = Raw::open_with(base, None, Some(&offer)).await.unwrap();
+    assert_eq!(raw.protocol(), Some("sockbridge.v1.msgpack"));
+    // 200,000 one-element array headers and a nil: once a stack overflow that aborted the daemon.
+    let mut frame = vec![0x91u8; 200_000];
+    frame.push(0xc0);
+    raw.send_message(Message::binary(frame)).await;
+    let answer = raw.next_binary().await;
+    assert_eq!(answer["error"]["code"], -32700, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap_or_default().contains("nest deeper"), "{answer}");
+    // The same shape inside a request's params: the same answer, and the session goes on.
+    let text = |s: &str| [vec![0xa0 | s.len() as u8], s.as_bytes().to_vec()].concat();
+    let mut request = vec![0x84];
+    for part in ["jsonrpc", "2.0", "id"] {
+        request.extend(text(part));
+    }
+    request.push(7);
+    for part in ["method", "socket", "params"] {
+        request.extend(text(part));
+    }
+    request.extend(std::iter::repeat_n(0x91u8, 100_000).chain([0xc0]));
+    raw.send_message(Message::binary(request)).await;
+    assert_eq!(raw.next_binary().await["error"]["code"], -32700);
+    let hello = bridge_protocol::msgpack::encode_request(
+        Some(&bridge_protocol::Id::Num(8)),
+        bridge_protocol::Method::Hello,
+        &bridge_protocol::params::HelloParams::default(),
+    );
+    raw.send_message(Message::binary(hello)).await;
+    let answer = raw.next_binary().await;
+    assert_eq!(answer["result"]["protocol"], "sockbridge.v1.msgpack", "{answer}");
+    echo(&control, b"after").await;
+    let status = daemon.stop().await;
+    assert!(status.success(), "the daemon exits cleanly: {status}");
 }
