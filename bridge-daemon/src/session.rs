@@ -30,24 +30,30 @@ use bridge_protocol::constants::{AF_INET, AF_UNIX};
 use bridge_protocol::errno::code::ENFILE;
 use bridge_protocol::params::*;
 use bridge_protocol::{Call, Codec, ErrorObject, Fd, Id, Method, Payload, code};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use serde::Serialize;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
+use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
-use tokio_tungstenite::WebSocketStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-/// The WebSocket a session runs on.
-pub(crate) type Ws = WebSocketStream<TcpStream>;
+/// What a session runs on: a WebSocket's messages, both ways. The daemon gives it a
+/// `tokio_tungstenite::WebSocketStream`; tests give it channels.
+pub(crate) trait Ws:
+    Sink<Message, Error = WsError> + Stream<Item = Result<Message, WsError>> + Send + 'static
+{
+}
+
+impl<T> Ws for T where T: Sink<Message, Error = WsError> + Stream<Item = Result<Message, WsError>> + Send + 'static {}
 
 /// Room a receive's response needs beyond its data: the envelope and a sender's address.
 const RESPONSE_ALLOWANCE: usize = 512;
@@ -98,6 +104,9 @@ struct Session {
     inflight_bytes: Arc<Semaphore>,
     /// Cancelled when the session ends: stops its `select` and resolver tasks.
     done: CancellationToken,
+    /// Cancelled when an answer could not be handed to the WebSocket within `write_timeout`: the
+    /// page has stopped reading, and the session ends.
+    stalled: CancellationToken,
     /// `recv`s sent ahead now queued or waiting (they hold no in-flight place, but the session is
     /// not idle while one waits).
     reading_ahead: Arc<AtomicUsize>,
@@ -115,6 +124,16 @@ struct InFlight {
 /// Where a receive leaves the outbound room it took for its data, for its response to use.
 type Room = Arc<Mutex<Option<OwnedSemaphorePermit>>>;
 
+/// When the session last heard from its page, last had a request or work in flight, and pinged.
+struct Liveness {
+    heard: Instant,
+    asked: Instant,
+    pinged: Option<Instant>,
+}
+
+/// The close reason when the daemon stops.
+const SHUTTING_DOWN: &str = "the bridge daemon is shutting down";
+
 /// Which lane of a socket an operation runs in.
 #[derive(Clone, Copy)]
 enum Direction {
@@ -125,7 +144,7 @@ enum Direction {
 /// Runs a session of a page of `origin` until the WebSocket closes or `shutdown` fires, then
 /// releases everything it held.
 pub(crate) async fn run(
-    ws: Ws,
+    ws: impl Ws,
     shared: Arc<Shared>,
     id: u64,
     origin: OriginKey,
@@ -136,9 +155,12 @@ pub(crate) async fn run(
     async move {
         tracing::info!("session opened");
         let (sink, stream) = ws.split();
-        let sink = Arc::new(tokio::sync::Mutex::new(sink));
+        let sink: SharedSink = Arc::new(tokio::sync::Mutex::new(Box::pin(sink)));
         let (out, rx) = mpsc::channel(shared.limits.outbound_queue);
-        let writer = tokio::spawn(write_loop(Arc::clone(&sink), rx).in_current_span());
+        let stalled = CancellationToken::new();
+        let writer = tokio::spawn(
+            write_loop(Arc::clone(&sink), rx, shared.limits.write_timeout, stalled.clone()).in_current_span(),
+        );
         let abort_writer = writer.abort_handle();
         let limits = &shared.limits;
         let session = Arc::new(Session {
@@ -155,10 +177,16 @@ pub(crate) async fn run(
             inflight: Arc::new(Semaphore::new(shared.limits.max_inflight_per_session)),
             inflight_bytes: Arc::new(Semaphore::new(shared.limits.max_inflight_bytes)),
             done: CancellationToken::new(),
+            stalled,
             reading_ahead: Arc::default(),
             shared,
         });
-        let close = session.read_loop(stream, &shutdown).await;
+        // A panic while serving the session ends this session, never the daemon: its sockets are
+        // released below as after any other end.
+        let close = AssertUnwindSafe(session.read_loop(stream, &shutdown)).catch_unwind().await.unwrap_or_else(|_| {
+            tracing::error!("the session failed unexpectedly (a panic); closing it");
+            close_frame(CloseCode::Error, "internal error in the bridge; this session is closed")
+        });
         session.teardown().await;
         drop(session);
         let finish = async {
@@ -177,27 +205,45 @@ pub(crate) async fn run(
 
 /// The session's half of the WebSocket that writes, shared by the writer task and whoever answers
 /// when the writer is idle.
-type SharedSink = Arc<tokio::sync::Mutex<SplitSink<Ws, Message>>>;
+type SharedSink = Arc<tokio::sync::Mutex<Pin<Box<dyn Sink<Message, Error = WsError> + Send>>>>;
 
-/// Writes queued messages, batching whatever is queued into one flush. Stops after a close frame.
-async fn write_loop(sink: SharedSink, mut rx: mpsc::Receiver<Outbound>) {
-    'outer: while let Some(first) = rx.recv().await {
-        let mut sink = sink.lock().await;
-        let mut next = Some(first);
-        while let Some(out) = next.take() {
-            let closing = matches!(out.message, Message::Close(_));
-            // The byte allowance is returned once tungstenite holds the message (its own buffer is
-            // bounded by max_write_buffer_size).
-            if sink.feed(out.message).await.is_err() || closing {
-                break 'outer;
+/// Writes queued messages, batching whatever is queued into one flush. Stops after a close frame,
+/// or when a write does not finish within `write_timeout` (the page has stopped reading: `stalled`
+/// is cancelled, and the session ends).
+async fn write_loop(
+    sink: SharedSink,
+    mut rx: mpsc::Receiver<Outbound>,
+    deadline: Duration,
+    stalled: CancellationToken,
+) {
+    let write = async {
+        'outer: while let Some(first) = rx.recv().await {
+            let mut sink = sink.lock().await;
+            let mut next = Some(first);
+            while let Some(out) = next.take() {
+                let closing = matches!(out.message, Message::Close(_));
+                // The byte allowance is returned once tungstenite holds the message (its own buffer
+                // is bounded by max_write_buffer_size).
+                match tokio::time::timeout(deadline, sink.feed(out.message)).await {
+                    Ok(Ok(())) if !closing => {}
+                    Ok(_) => break 'outer,
+                    Err(_) => return Err(()),
+                }
+                next = rx.try_recv().ok();
             }
-            next = rx.try_recv().ok();
+            match tokio::time::timeout(deadline, sink.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => return Err(()),
+            }
         }
-        if sink.flush().await.is_err() {
-            break;
-        }
+        Ok(())
+    };
+    if write.await.is_err() {
+        stalled.cancel();
+        return;
     }
-    let _ = sink.lock().await.close().await;
+    let _ = tokio::time::timeout(deadline, async { sink.lock().await.close().await }).await;
 }
 
 fn close_frame(code: CloseCode, reason: &str) -> Option<CloseFrame> {
@@ -237,60 +283,41 @@ impl Session {
         &self.shared.net
     }
 
-    /// Reads requests until the page closes, goes quiet past `pong_timeout` after a ping, or sits
-    /// idle (no request, nothing in flight) past `idle_timeout`.
+    /// Reads requests until the page closes, goes quiet past `pong_timeout` after a ping, sits idle
+    /// (no request, nothing in flight) past `idle_timeout`, stops reading answers for
+    /// `write_timeout`, or the daemon shuts down.
+    ///
+    /// Requests are handled one at a time, in order. Most finish at once; one that waits (to hand
+    /// its answer to a page that does not read it) is raced against the same checks, so no page can
+    /// hold its session, or the daemon's shutdown, by not reading.
     async fn read_loop(
         self: &Arc<Self>,
-        mut stream: SplitStream<Ws>,
+        mut stream: impl Stream<Item = Result<Message, WsError>> + Unpin,
         shutdown: &CancellationToken,
     ) -> Option<CloseFrame> {
-        use tokio_tungstenite::tungstenite::Error as WsError;
         let limits = &self.shared.limits;
         let period = limits.ping_interval.min(limits.pong_timeout).min(limits.idle_timeout) / 4;
         let mut tick = tokio::time::interval(period.max(Duration::from_millis(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut heard = Instant::now();
-        let mut asked = Instant::now();
-        let mut pinged: Option<Instant> = None;
+        let mut live = Liveness { heard: Instant::now(), asked: Instant::now(), pinged: None };
         loop {
             let msg = tokio::select! {
                 biased;
-                () = shutdown.cancelled() => return close_frame(CloseCode::Away, "the bridge daemon is shutting down"),
+                () = shutdown.cancelled() => return close_frame(CloseCode::Away, SHUTTING_DOWN),
+                () = self.stalled.cancelled() => return self.stall(),
                 msg = stream.next() => msg,
-                _ = tick.tick() => {
-                    let now = Instant::now();
-                    if pinged.is_some_and(|at| now - at >= limits.pong_timeout) {
-                        tracing::info!("no answer to a ping; closing");
-                        return close_frame(CloseCode::Policy, "the page did not answer the bridge's ping");
-                    }
-                    if self.busy() {
-                        asked = now;
-                    } else if now - asked >= limits.idle_timeout {
-                        tracing::info!("idle; closing");
-                        return close_frame(CloseCode::Away, "the session was idle past the bridge's idle_timeout");
-                    }
-                    if pinged.is_none() && now - heard >= limits.ping_interval {
-                        let ping = Outbound { message: Message::Ping(Default::default()), _bytes: None };
-                        // A full queue means the page is not reading: its pong will not come.
-                        let _ = self.out.try_send(ping);
-                        pinged = Some(now);
-                    }
-                    continue;
-                }
+                _ = tick.tick() => match self.check(&mut live, false) {
+                    Some(close) => return close,
+                    None => continue,
+                },
             };
-            heard = Instant::now();
-            pinged = None;
-            match msg {
+            live.heard = Instant::now();
+            live.pinged = None;
+            let frame = match &msg {
                 None | Some(Ok(Message::Close(_))) => return None,
-                Some(Ok(Message::Text(text))) => {
-                    asked = heard;
-                    self.on_request(FrameRef::Text(text.as_str())).await;
-                }
-                Some(Ok(Message::Binary(bytes))) => {
-                    asked = heard;
-                    self.on_request(FrameRef::Binary(&bytes)).await;
-                }
-                Some(Ok(_)) => {}
+                Some(Ok(Message::Text(text))) => FrameRef::Text(text.as_str()),
+                Some(Ok(Message::Binary(bytes))) => FrameRef::Binary(bytes),
+                Some(Ok(_)) => continue,
                 Some(Err(WsError::Capacity(_))) => {
                     tracing::info!("message over the hard size limit; closing");
                     return close_frame(CloseCode::Size, "message too big for this bridge");
@@ -303,8 +330,66 @@ impl Session {
                     tracing::debug!(error = %e, "WebSocket read failed");
                     return None;
                 }
+            };
+            live.asked = live.heard;
+            let request = self.on_request(frame);
+            tokio::pin!(request);
+            loop {
+                tokio::select! {
+                    biased;
+                    () = &mut request => break,
+                    () = shutdown.cancelled() => return close_frame(CloseCode::Away, SHUTTING_DOWN),
+                    () = self.stalled.cancelled() => return self.stall(),
+                    _ = tick.tick() => if let Some(close) = self.check(&mut live, true) {
+                        return close;
+                    },
+                }
             }
         }
+    }
+
+    /// The periodic checks: a ping unanswered past `pong_timeout`, or idle past `idle_timeout`,
+    /// ends the session; a page silent for `ping_interval` is pinged. `waiting`: a request is still
+    /// being handled (the session is not idle).
+    fn check(&self, live: &mut Liveness, waiting: bool) -> Option<Option<CloseFrame>> {
+        let limits = &self.shared.limits;
+        let now = Instant::now();
+        if live.pinged.is_some_and(|at| now - at >= limits.pong_timeout) {
+            tracing::info!("no answer to a ping; closing");
+            return Some(close_frame(CloseCode::Policy, "the page did not answer the bridge's ping"));
+        }
+        if waiting || self.busy() {
+            live.asked = now;
+        } else if now - live.asked >= limits.idle_timeout {
+            tracing::info!("idle; closing");
+            return Some(close_frame(CloseCode::Away, "the session was idle past the bridge's idle_timeout"));
+        }
+        if live.pinged.is_none() && now - live.heard >= limits.ping_interval {
+            let ping = Outbound { message: Message::Ping(Default::default()), _bytes: None };
+            // A full queue means the page is not reading: its pong will not come.
+            let _ = self.out.try_send(ping);
+            live.pinged = Some(now);
+        }
+        None
+    }
+
+    /// Ends a session whose page stopped reading: an audit line, and close code 1008.
+    fn stall(&self) -> Option<CloseFrame> {
+        let timeout = self.shared.limits.write_timeout;
+        let reason = format!(
+            "the page did not read the bridge's answers for {} s (write_timeout); the session is closed",
+            timeout.as_secs_f64()
+        );
+        self.net().audit.refusal(&crate::audit::Event {
+            session: Some(self.page.session),
+            origin: self.page.origin.as_deref(),
+            op: "write",
+            target: String::new(),
+            resolved: None,
+            rule: "write_timeout".into(),
+            reason,
+        });
+        close_frame(CloseCode::Policy, "the page did not read the bridge's answers within write_timeout")
     }
 
     async fn on_request(self: &Arc<Self>, frame: FrameRef<'_>) {
@@ -371,8 +456,16 @@ impl Session {
     }
 
     /// Queues a message for the writer, in `room` taken earlier if given (grown or trimmed to the
-    /// message's share), else in room taken now.
+    /// message's share), else in room taken now. A message that cannot be handed over within
+    /// `write_timeout` (the page has stopped reading) is dropped and the session ends.
     async fn send_in(&self, frame: Frame, room: Option<OwnedSemaphorePermit>) {
+        let deadline = self.shared.limits.write_timeout;
+        if tokio::time::timeout(deadline, self.hand_over(frame, room)).await.is_err() {
+            self.stalled.cancel();
+        }
+    }
+
+    async fn hand_over(&self, frame: Frame, room: Option<OwnedSemaphorePermit>) {
         let share = self.share(frame.len());
         let bytes = match room {
             Some(mut room) => {
@@ -846,6 +939,8 @@ impl Session {
     /// Closes every socket and removes every socket file of the session.
     async fn teardown(&self) {
         self.done.cancel();
+        // Answers still waiting for room will never be read: they give up now.
+        self.out_bytes.close();
         let entries = self.table().drain();
         let count = entries.len();
         futures_util::future::join_all(entries.iter().map(Entry::close)).await;
@@ -867,4 +962,158 @@ fn payload_fits(method: Method, data: &Payload, max: usize) -> OpResult<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The session over channels instead of a WebSocket, on tokio's paused clock: time moves only
+    //! when every task waits, so a 30-second deadline takes no real time and no test sleeps.
+
+    use super::*;
+    use crate::config::Limits;
+    use crate::net::resolve::Resolver;
+    use crate::policy::{Policy, PolicyInput};
+    use std::net::SocketAddr;
+    use std::task::{Context, Poll};
+    use tokio_util::sync::PollSender;
+
+    /// A WebSocket made of two channels: what the page sends, and what the session writes (which
+    /// holds `room` messages; a page that does not read lets it fill).
+    struct Pipe {
+        from_page: mpsc::Receiver<Result<Message, WsError>>,
+        to_page: PollSender<Message>,
+    }
+
+    impl Stream for Pipe {
+        type Item = Result<Message, WsError>;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            self.from_page.poll_recv(cx)
+        }
+    }
+
+    impl Sink<Message> for Pipe {
+        type Error = WsError;
+        fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+            self.to_page.poll_reserve(cx).map_err(|_| WsError::ConnectionClosed)
+        }
+        fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), WsError> {
+            self.to_page.send_item(item).map_err(|_| WsError::ConnectionClosed)
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+            self.to_page.close();
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// The page's ends of a pipe.
+    struct Page {
+        send: mpsc::Sender<Result<Message, WsError>>,
+        recv: mpsc::Receiver<Message>,
+    }
+
+    fn pipe(room: usize) -> (Pipe, Page) {
+        let (send, from_page) = mpsc::channel(1024);
+        let (to_page, recv) = mpsc::channel(room);
+        (Pipe { from_page, to_page: PollSender::new(to_page) }, Page { send, recv })
+    }
+
+    fn shared(limits: Limits) -> Arc<Shared> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], bridge_protocol::DEFAULT_PORT));
+        let policy = Policy::new(
+            addr,
+            PolicyInput {
+                extra_hosts: &[],
+                extra_origins: &[],
+                token: None,
+                rules: Default::default(),
+                origin_rules: Vec::new(),
+                allow_metadata: false,
+                labs: Vec::new(),
+            },
+        );
+        let resolver = Resolver::new(1, Duration::from_secs(1), None);
+        let net = Net { policy, sandbox: None, resolver, audit: Default::default() };
+        let hello = HelloResult {
+            protocol: bridge_protocol::SUBPROTOCOL.into(),
+            protocol_version: bridge_protocol::PROTOCOL_VERSION,
+            daemon: "test".into(),
+            limits: limits.for_client(),
+            features: Vec::new(),
+            labs: Default::default(),
+        };
+        Arc::new(Shared { net, sockets: Arc::new(Semaphore::new(64)), hello, limits })
+    }
+
+    fn hello(id: u64) -> Result<Message, WsError> {
+        Ok(Message::text(format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"hello"}}"#)))
+    }
+
+    /// Starts a session over `ws`, as the daemon's first session of a page without an origin.
+    async fn session(ws: Pipe, limits: Limits, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(run(ws, shared(limits), 1, None, Codec::Json, shutdown))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_page_that_stops_reading_is_closed_at_write_timeout() {
+        let limits = Limits { outbound_bytes: 4096, outbound_queue: 4, ..Limits::default() };
+        let timeout = limits.write_timeout;
+        let (ws, mut page) = pipe(2);
+        let start = Instant::now();
+        let task = session(ws, limits, CancellationToken::new()).await;
+        for id in 0..100 {
+            page.send.send(hello(id)).await.unwrap_or_else(|_| panic!("the session ended early"));
+        }
+        task.await.unwrap_or_else(|e| panic!("{e}"));
+        let took = Instant::now() - start;
+        assert!(took >= timeout, "closed after {took:?}, before write_timeout");
+        assert!(took < timeout + FLUSH_GRACE + Duration::from_secs(1), "closed after {took:?}");
+        // The page got the answers that fitted, and nothing after them but (perhaps) the close.
+        let mut answers = 0;
+        while let Ok(message) = page.recv.try_recv() {
+            match message {
+                Message::Text(_) => answers += 1,
+                Message::Close(frame) => panic!("a close frame went past a full pipe: {frame:?}"),
+                _ => {}
+            }
+        }
+        assert!((1..100).contains(&answers), "{answers} answers");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_ends_a_session_waiting_to_answer() {
+        let limits = Limits { outbound_bytes: 4096, outbound_queue: 4, ..Limits::default() };
+        let (ws, page) = pipe(2);
+        let shutdown = CancellationToken::new();
+        let task = session(ws, limits, shutdown.clone()).await;
+        for id in 0..100 {
+            page.send.send(hello(id)).await.unwrap_or_else(|_| panic!("the session ended early"));
+        }
+        // Let the session fill the pipe and wait on it, then stop the daemon.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let start = Instant::now();
+        shutdown.cancel();
+        task.await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(Instant::now() - start <= FLUSH_GRACE, "shutdown waited for the page");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reading_page_is_pinged_and_a_silent_one_closed() {
+        let limits = Limits::default();
+        let (ping, pong) = (limits.ping_interval, limits.pong_timeout);
+        let (ws, mut page) = pipe(16);
+        let start = Instant::now();
+        let task = session(ws, limits, CancellationToken::new()).await;
+        // The page reads but never answers: a ping after ping_interval, the close after pong_timeout.
+        let first = page.recv.recv().await;
+        assert!(matches!(first, Some(Message::Ping(_))), "{first:?}");
+        assert!(Instant::now() - start >= ping);
+        let close = page.recv.recv().await;
+        let Some(Message::Close(Some(frame))) = close else { panic!("{close:?}") };
+        assert_eq!(frame.code, CloseCode::Policy);
+        assert!(Instant::now() - start >= ping + pong);
+        task.await.unwrap_or_else(|e| panic!("{e}"));
+    }
 }

@@ -464,3 +464,49 @@ async fn r16_a_listener_nobody_accepts_on_queues_at_most_its_clamped_backlog() {
     .await;
     assert_eq!(queued, backlog + 1, "the kernel queues backlog + 1, no more");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r17_a_page_that_stops_reading_is_closed_at_write_timeout_and_its_place_is_freed() {
+    let audit = sockbridge_tests::scratch_path("r17-audit.jsonl");
+    let path = audit.clone();
+    let daemon = TestDaemon::start_with(move |c| {
+        c.limits.write_timeout = Duration::from_millis(500);
+        c.limits.max_sessions = 2;
+        c.limits.outbound_bytes = 64 << 10;
+        c.audit_log = Some(path);
+    })
+    .await;
+    let mut bystander = daemon.raw().await;
+    // The page asks and asks, and reads nothing. Its requests go out from a task of their own: once
+    // the daemon stops reading for it, a write here would wait too.
+    let mut page = RawFrames::open(daemon.addr, &daemon.token).await;
+    let hello =
+        RawFrames::frame(true, 1, json!({"jsonrpc": "2.0", "id": 1, "method": "hello"}).to_string().as_bytes(), true);
+    let (_read_half, mut write_half) = page.stream.split();
+    let asking = async {
+        for _ in 0..200_000 {
+            if write_half.write_all(&hello).await.is_err() {
+                break;
+            }
+        }
+    };
+    // Until the daemon gives up on it and closes the connection, which ends the writes above.
+    within(asking).await;
+    let line = sockbridge_tests::audit_line(&audit, |v| v["rule"] == "write_timeout").await;
+    assert_eq!(line["op"], "write", "{line}");
+    // The session's place is free again: with max_sessions 2, a new session opens beside the
+    // bystander (once the closed session has released everything).
+    let second = within(async {
+        loop {
+            match Raw::open(&daemon.url, None).await {
+                Ok(raw) => break raw,
+                Err(503) => tokio::task::yield_now().await,
+                Err(status) => panic!("HTTP {status}"),
+            }
+        }
+    })
+    .await;
+    drop(second);
+    still_serves(&mut bystander).await;
+    let _ = std::fs::remove_file(&audit);
+}

@@ -231,6 +231,7 @@ limits_section! {
     ping_interval: Seconds,
     pong_timeout: Seconds,
     idle_timeout: Seconds,
+    write_timeout: Seconds,
 }
 
 /// Reads the file's text; the error says where and what.

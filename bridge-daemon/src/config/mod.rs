@@ -145,6 +145,10 @@ pub struct Limits {
     pub pong_timeout: Duration,
     /// A session with no request for this long and nothing in flight is closed (code 1001).
     pub idle_timeout: Duration,
+    /// How long an answer may wait to be handed to a page's WebSocket (the page has stopped
+    /// reading, and the session's outbound allowance is full) before the session is closed (code
+    /// 1008, with an audit line).
+    pub write_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -175,6 +179,7 @@ impl Default for Limits {
             ping_interval: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(15 * 60),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -230,6 +235,7 @@ impl Limits {
             ("ping_interval", self.ping_interval),
             ("pong_timeout", self.pong_timeout),
             ("idle_timeout", self.idle_timeout),
+            ("write_timeout", self.write_timeout),
         ];
         if let Some((name, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
             return Err(format!("{name} must be longer than zero"));
