@@ -26,7 +26,7 @@ use crate::rate::TokenBucket;
 use crate::sandbox::CreatedFile;
 use crate::table::{Entry, SocketTable};
 use bridge_protocol::codec::{Frame, FrameRef};
-use bridge_protocol::constants::{AF_INET, AF_UNIX};
+use bridge_protocol::constants::{AF_INET, AF_UNIX, SOCK_DGRAM};
 use bridge_protocol::errno::code::ENFILE;
 use bridge_protocol::params::*;
 use bridge_protocol::{Call, Codec, ErrorObject, Fd, Id, Method, Payload, code};
@@ -654,7 +654,8 @@ impl Session {
                 if let Err(e) = payload_fits(Method::Send, &p.data, max_payload) {
                     return self.respond::<()>(id, Err(e)).await;
                 }
-                self.queue(id, permit, p.fd, Direction::Write, move |_, e, mode| async move {
+                self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
+                    let _vacated = s.check_peer(&e, Method::Send).await?;
                     e.socket.send(p.data.as_bytes(), p.flags, mode).await
                 })
                 .await
@@ -663,7 +664,8 @@ impl Session {
                 if let Err(e) = payload_fits(Method::Sendall, &p.data, max_payload) {
                     return self.respond::<()>(id, Err(e)).await;
                 }
-                self.queue(id, permit, p.fd, Direction::Write, move |_, e, mode| async move {
+                self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
+                    let _vacated = s.check_peer(&e, Method::Sendall).await?;
                     e.socket.sendall(p.data.as_bytes(), p.flags, mode).await
                 })
                 .await
@@ -674,10 +676,10 @@ impl Session {
                 }
                 self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
                     let sock = &e.socket;
-                    let addr =
+                    let (addr, _vacated) =
                         s.net().dial_addr(s.caller(), Method::Sendto, sock.family(), sock.kind(), &p.address).await?;
                     s.net().bind_loopback_if_unbound(sock).await?;
-                    s.claim(&e).await;
+                    s.claim(&e, false).await;
                     sock.sendto(p.data.as_bytes(), &addr, p.flags, mode).await
                 })
                 .await
@@ -804,8 +806,10 @@ impl Session {
     }
 
     /// Puts an IP socket's local address in the `own` set (once it has one), so the page's other
-    /// sockets may reach it.
-    async fn claim(&self, entry: &Entry) {
+    /// sockets may reach it: a TCP listener's, or a UDP socket's. (A TCP socket that is only bound
+    /// is no destination: another program may listen on its port beside it, with `SO_REUSEADDR`.
+    /// The session remembers its address, as it does every address it held: see `Vacated`.)
+    async fn claim(&self, entry: &Entry, listening: bool) {
         let sock = &entry.socket;
         if sock.family() == AF_UNIX || entry.claims().as_ref().is_none_or(|c| c.own.is_some()) {
             return;
@@ -814,10 +818,28 @@ impl Session {
         let Some(addr) = local.as_socket().filter(|a| a.port() != 0) else { return };
         let proto = proto(sock.kind());
         self.page.history.remember(proto, addr);
+        if sock.kind() != SOCK_DGRAM && !listening {
+            return;
+        }
         let guard = self.net().policy.owners.register(&self.page.origin, proto, addr);
         if let Some(claims) = entry.claims().as_mut() {
             claims.own.get_or_insert(guard);
         }
+    }
+
+    /// A connected UDP socket's peer is checked again at every send, as `sendto` checks its
+    /// address: what the page could reach when it connected (its own socket) may since have closed
+    /// and its port gone to another program.
+    async fn check_peer(&self, entry: &Entry, method: Method) -> OpResult<Option<crate::net::Vacated>> {
+        let sock = &entry.socket;
+        if sock.kind() != SOCK_DGRAM || sock.family() == AF_UNIX {
+            return Ok(None);
+        }
+        // Not connected: the send fails as the kernel says.
+        let Some(peer) = sock.peer_addr().await.ok().and_then(|a| a.as_socket()) else { return Ok(None) };
+        let address = bridge_protocol::Address::from(peer);
+        let (_, vacated) = self.net().dial_addr(self.caller(), method, sock.family(), sock.kind(), &address).await?;
+        Ok(vacated)
     }
 
     async fn bind(&self, p: AddressParams) -> OpResult<()> {
@@ -832,7 +854,7 @@ impl Session {
                 lock(&self.files).push((file, guard));
             }
         } else {
-            self.claim(&entry).await;
+            self.claim(&entry, false).await;
         }
         Ok(())
     }
@@ -844,7 +866,7 @@ impl Session {
         let entry = self.entry(p.fd)?;
         self.net().bind_loopback_if_unbound(&entry.socket).await?;
         entry.socket.listen(backlog).await?;
-        self.claim(&entry).await;
+        self.claim(&entry, true).await;
         Ok(())
     }
 
@@ -884,7 +906,7 @@ impl Session {
         self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
             let sock = &e.socket;
             let result = async {
-                let addr =
+                let (addr, vacated) =
                     s.net().dial_addr(s.caller(), Method::Connect, sock.family(), sock.kind(), &p.address).await?;
                 // Connects beyond the session's rate wait their turn (a port scan goes slowly).
                 let wait = lock(&s.connects).take_turn();
@@ -892,7 +914,12 @@ impl Session {
                     tokio::time::sleep(wait).await;
                 }
                 let result = sock.connect(&addr, mode, s.shared.limits.connect_timeout).await;
-                s.claim(&e).await;
+                drop(vacated);
+                // A UDP socket is bound by its connect, and may be reached there; a TCP client's
+                // port is no destination.
+                if sock.kind() == SOCK_DGRAM {
+                    s.claim(&e, false).await;
+                }
                 result
             }
             .await;

@@ -345,3 +345,95 @@ async fn e16_an_unanswered_connect_times_out_with_etimedout_and_the_socket_can_t
     drop(listener.accept().unwrap());
     within(s.connect(("127.0.0.1", addr.port()))).await.unwrap();
 }
+
+/// Another program's socket on `port`, bound with `SO_REUSEADDR` as Python's `http.server` and
+/// most servers bind.
+fn program_socket(kind: socket2::Type, port: u16) -> socket2::Socket {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, kind, None).unwrap();
+    s.set_reuse_address(true).unwrap();
+    s.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).unwrap();
+    s
+}
+
+fn port_of(addr: &Address) -> u16 {
+    let Address::Inet { port, .. } = addr else { panic!("{addr:?}") };
+    *port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e17_a_port_the_page_only_bound_does_not_make_another_programs_server_its_own() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    // The page binds with SO_REUSEADDR and never listens; a program then serves on the same port
+    // (the kernel lets both share it).
+    let page = tcp(&bridge, AF_INET).await;
+    page.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1).await.unwrap();
+    page.bind(("127.0.0.1", 0)).await.unwrap();
+    let addr = page.getsockname().await.unwrap();
+    let program = program_socket(socket2::Type::STREAM, port_of(&addr));
+    program.listen(8).unwrap();
+    program.set_nonblocking(true).unwrap();
+    let reason = assert_denied(tcp(&bridge, AF_INET).await.connect(addr.clone()).await, "the program's server");
+    assert!(reason.contains("another program"), "{reason}");
+    assert!(program.accept().is_err(), "no connection reached the program");
+    // The page's own listener stays reachable.
+    let server = tcp_listener(&bridge).await;
+    tcp(&bridge, AF_INET).await.connect(server.getsockname().await.unwrap()).await.unwrap();
+    // And once the program is gone, the bound port refuses as the kernel refuses.
+    drop(program);
+    let e = tcp(&bridge, AF_INET).await.connect(addr).await.unwrap_err();
+    assert_eq!(errname(&e), "ECONNREFUSED", "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e18_a_page_cannot_share_a_udp_port_with_another_program() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let probe = udp_bound(&bridge).await;
+    let port = port_of(&probe.getsockname().await.unwrap());
+    probe.close().await.unwrap();
+    // A program bound first with SO_REUSEADDR: the page's SO_REUSEADDR is kept by the bridge (it
+    // reads back) but never reaches the kernel, so the port stays the program's.
+    let program = program_socket(socket2::Type::DGRAM, port);
+    let page = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
+    page.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1).await.unwrap();
+    assert_eq!(page.getsockopt(SOL_SOCKET, SO_REUSEADDR).await.unwrap(), 1);
+    let e = page.bind(("127.0.0.1", port)).await.unwrap_err();
+    assert_eq!(errname(&e), "EADDRINUSE", "{e}");
+    // The page once held the port; another program has it now, so it is not the page's to send to.
+    let sender = udp_bound(&bridge).await;
+    assert_denied(sender.sendto(b"hi", ("127.0.0.1", port)).await, "a vacated UDP port now another program's");
+    drop(program);
+    // Nobody there: the datagram goes nowhere, as the kernel would have it.
+    assert_eq!(sender.sendto(b"hi", ("127.0.0.1", port)).await.unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e19_a_port_the_page_closed_is_not_its_own_once_a_program_has_it() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let closed = sockbridge_tests::closed_port(&bridge).await;
+    let e = tcp(&bridge, AF_INET).await.connect(closed.clone()).await.unwrap_err();
+    assert_eq!(errname(&e), "ECONNREFUSED", "nobody there: the kernel's answer");
+    let program = program_socket(socket2::Type::STREAM, port_of(&closed));
+    program.listen(8).unwrap();
+    program.set_nonblocking(true).unwrap();
+    assert_denied(tcp(&bridge, AF_INET).await.connect(closed).await, "a closed port a program took");
+    assert!(program.accept().is_err(), "no connection reached the program");
+    // A UDP socket connected to the page's own socket, which then closes and whose port a program
+    // takes: its next send is refused.
+    let a = udp_bound(&bridge).await;
+    let a_addr = a.getsockname().await.unwrap();
+    let b = udp_bound(&bridge).await;
+    b.connect(a_addr.clone()).await.unwrap();
+    b.send(b"one").await.unwrap();
+    assert_eq!(within(a.recv(16)).await.unwrap(), b"one");
+    a.close().await.unwrap();
+    let program = program_socket(socket2::Type::DGRAM, port_of(&a_addr));
+    // With a timeout, a send waits for its answer (a blocking send returns once it is on its way).
+    b.settimeout(Some(Duration::from_secs(5))).unwrap();
+    assert_denied(b.send(b"two").await, "a connected UDP socket's peer, now another program's");
+    program.set_nonblocking(true).unwrap();
+    let mut buf = [std::mem::MaybeUninit::new(0u8); 16];
+    assert!(program.recv(&mut buf).is_err(), "nothing reached the program");
+}

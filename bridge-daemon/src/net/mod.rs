@@ -181,7 +181,9 @@ impl Net {
     }
 
     /// The kernel address for a `connect` or `sendto`: resolved once, every candidate checked, and
-    /// exactly a permitted one returned (see `policy::egress`).
+    /// exactly a permitted one returned (see `policy::egress`). For an address the session held
+    /// and has closed, the bridge holds the port while the call runs ([`Vacated`]), which must be
+    /// kept until the call is done.
     pub(crate) async fn dial_addr(
         &self,
         caller: Caller<'_>,
@@ -189,9 +191,9 @@ impl Net {
         family: i32,
         kind: i32,
         address: &Address,
-    ) -> OpResult<SockAddr> {
+    ) -> OpResult<(SockAddr, Option<Vacated>)> {
         if family == AF_UNIX {
-            return self.dial_unix(caller, method, unix_name(method, address)?);
+            return Ok((self.dial_unix(caller, method, unix_name(method, address)?)?, None));
         }
         let target = ip_target(method, family, address)?;
         let (name, candidates) = match target.literal(family) {
@@ -202,7 +204,24 @@ impl Net {
             ),
         };
         match self.policy.dial(caller.page, proto(kind), name.as_deref(), target.port, &candidates) {
-            Ok(ip) => Ok(SockAddr::from(target.socket_addr(family, ip))),
+            Ok(dial) => {
+                let addr = target.socket_addr(family, dial.ip);
+                let vacated = match dial.vacated {
+                    false => None,
+                    true => Some(Vacated::hold(addr, kind).map_err(|e| match e {
+                        VacatedError::Taken => self.refuse(
+                            caller,
+                            method,
+                            target.text(),
+                            Some(addr.to_string()),
+                            "own".into(),
+                            "the page closed its socket on this port, and another program uses the port now".into(),
+                        ),
+                        VacatedError::Os(e) => e.into(),
+                    })?),
+                };
+                Ok((SockAddr::from(addr), vacated))
+            }
             Err((ip, denial)) => {
                 let resolved = SocketAddr::new(ip, target.port).to_string();
                 Err(self.refuse(caller, method, target.text(), Some(resolved), denial.rule(), denial.to_string()))
@@ -300,4 +319,69 @@ impl Net {
     pub(crate) fn address_or_empty(&self, addr: &SockAddr) -> Address {
         self.address(addr).unwrap_or_else(|| Address::Unix(String::new()))
     }
+}
+
+/// A port the session held and has closed, held by the bridge while a page's `connect` or `sendto`
+/// to it runs.
+///
+/// The page may still dial such a port, so a lesson can show what a closed port does (a refused
+/// connection, a datagram that goes nowhere), but nothing else may be there. The bridge binds
+/// the address itself, without `SO_REUSEADDR`: while it holds it, no program can take the port,
+/// and a TCP connect is refused by the kernel as for a port nobody listens on (a datagram lands in
+/// the bridge's socket and is dropped). If the bind fails, another socket has the port: for UDP
+/// that is another program's, and the page is refused; for TCP it may also be a connection in
+/// TIME_WAIT or a socket of the page bound without listening, so the kernel's table of listening
+/// sockets decides: any listener on the port, and the page is refused.
+#[derive(Debug)]
+pub(crate) struct Vacated(#[allow(dead_code, reason = "held, not used")] Option<socket2::Socket>);
+
+/// Why a vacated port cannot be dialled.
+pub(crate) enum VacatedError {
+    /// Another program has the port.
+    Taken,
+    /// The bridge could not make its own socket.
+    Os(std::io::Error),
+}
+
+impl Vacated {
+    fn hold(addr: SocketAddr, kind: i32) -> Result<Vacated, VacatedError> {
+        let addr = SocketAddr::new(crate::policy::space::canonical(addr.ip()), addr.port());
+        let ty = if kind == SOCK_DGRAM { socket2::Type::DGRAM } else { socket2::Type::STREAM };
+        let sock =
+            socket2::Socket::new(socket2::Domain::for_address(addr), ty.cloexec(), None).map_err(VacatedError::Os)?;
+        match sock.bind(&SockAddr::from(addr)) {
+            Ok(()) => Ok(Vacated(Some(sock))),
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) && kind != SOCK_DGRAM => {
+                if tcp_listener_on(addr) {
+                    Err(VacatedError::Taken)
+                } else {
+                    Ok(Vacated(None))
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Err(VacatedError::Taken),
+            Err(e) => Err(VacatedError::Os(e)),
+        }
+    }
+}
+
+/// Whether the kernel has a listening TCP socket on `addr`'s port, at its address or a wildcard
+/// (from `/proc/net/tcp` and `/proc/net/tcp6`; if neither can be read, it says yes).
+fn tcp_listener_on(addr: SocketAddr) -> bool {
+    const LISTEN: &str = "0A";
+    let mut read_any = false;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        read_any = true;
+        for line in text.lines().skip(1) {
+            let mut fields = line.split_whitespace();
+            let (Some(local), Some(_remote), Some(state)) = (fields.nth(1), fields.next(), fields.next()) else {
+                continue;
+            };
+            let port = local.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            if state == LISTEN && port == Some(addr.port()) {
+                return true;
+            }
+        }
+    }
+    !read_any
 }

@@ -81,6 +81,9 @@ pub(crate) struct BridgeSocket {
     io: RwLock<Option<AsyncFd<Socket>>>,
     closed: CancellationToken,
     mode: Mutex<Mode>,
+    /// `SO_REUSEADDR` as a UDP socket's page set it. The kernel never sees it: with it, a page's
+    /// UDP socket and another program's could share a port, and one take the other's datagrams.
+    udp_reuse_addr: std::sync::atomic::AtomicBool,
 }
 
 impl BridgeSocket {
@@ -125,6 +128,7 @@ impl BridgeSocket {
             io: RwLock::new(Some(register(sock)?)),
             closed: CancellationToken::new(),
             mode: Mutex::new(mode),
+            udp_reuse_addr: Default::default(),
         })
     }
 
@@ -434,11 +438,23 @@ impl BridgeSocket {
 
     /// `setsockopt`.
     pub(crate) async fn setsockopt(&self, level: i32, optname: i32, value: &OptValue) -> OpResult<()> {
+        if let (SOCK_DGRAM, OptValue::Int(v)) = (self.kind, value)
+            && (level, optname) == (SOL_SOCKET, SO_REUSEADDR)
+        {
+            let on = libc::c_int::try_from(*v)
+                .map_err(|_| OpError::refused(libc::EINVAL, "an integer option value must fit in a C int"))?
+                != 0;
+            return self.with(async |_| Ok(self.udp_reuse_addr.store(on, std::sync::atomic::Ordering::Relaxed))).await;
+        }
         self.with(async |io| sockopt::set(io.get_ref(), level, optname, value)).await
     }
 
     /// `getsockopt`.
     pub(crate) async fn getsockopt(&self, level: i32, optname: i32, buflen: Option<u32>) -> OpResult<OptValue> {
+        if self.kind == SOCK_DGRAM && (level, optname) == (SOL_SOCKET, SO_REUSEADDR) && buflen.unwrap_or(0) == 0 {
+            let on = self.udp_reuse_addr.load(std::sync::atomic::Ordering::Relaxed);
+            return self.with(async |_| Ok(OptValue::Int(i64::from(on)))).await;
+        }
         self.with(async |io| sockopt::get(io.get_ref(), level, optname, buflen)).await
     }
 

@@ -55,13 +55,15 @@ fn check_allowed(level: i32, optname: i32) -> OpResult<()> {
 pub(crate) const MAX_LINGER_SECS: i32 = 10;
 
 /// Values the daemon changes before the kernel sees them: an `SO_LINGER` time is clamped to
-/// [`MAX_LINGER_SECS`].
+/// [`MAX_LINGER_SECS`] (a negative one, which the kernel takes as no limit, too).
 fn clamp(level: i32, optname: i32, value: &OptValue) -> OptValue {
     match value {
         OptValue::Bytes(bytes) if (level, optname) == (SOL_SOCKET, SO_LINGER) && bytes.len() >= 8 => {
             let mut raw = bytes.as_bytes().to_vec();
             let secs = i32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]);
-            raw[4..8].copy_from_slice(&secs.min(MAX_LINGER_SECS).to_ne_bytes());
+            // The kernel reads a negative time as "for ever".
+            let secs = if secs < 0 { MAX_LINGER_SECS } else { secs.min(MAX_LINGER_SECS) };
+            raw[4..8].copy_from_slice(&secs.to_ne_bytes());
             OptValue::Bytes(Payload(raw))
         }
         other => other.clone(),
@@ -167,6 +169,10 @@ mod tests {
         let forever = OptValue::Bytes(Payload([1i32.to_ne_bytes(), i32::MAX.to_ne_bytes()].concat()));
         assert!(set(&s, SOL_SOCKET, SO_LINGER, &forever).is_ok());
         let clamped = OptValue::Bytes(Payload([1i32.to_ne_bytes(), MAX_LINGER_SECS.to_ne_bytes()].concat()));
+        assert_eq!(get(&s, SOL_SOCKET, SO_LINGER, Some(8)).ok(), Some(clamped.clone()));
+        // A negative time is "no limit" to the kernel (it read back as 2^31 - 1 s): clamped too.
+        let negative = OptValue::Bytes(Payload([1i32.to_ne_bytes(), (-1i32).to_ne_bytes()].concat()));
+        assert!(set(&s, SOL_SOCKET, SO_LINGER, &negative).is_ok());
         assert_eq!(get(&s, SOL_SOCKET, SO_LINGER, Some(8)).ok(), Some(clamped));
         assert!(matches!(get(&s, SOL_SOCKET, SO_LINGER, Some(2000)), Err(OpError::Os(e)) if e.errno.is_none()));
     }

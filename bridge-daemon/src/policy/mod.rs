@@ -29,6 +29,7 @@ use crate::error::{OpError, OpResult};
 use egress::{Context, Denial, Request};
 use own::{History, OriginKey, Owners};
 use rule::{Proto, Rule, Set, Target};
+use space::canonical;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -81,6 +82,16 @@ pub(crate) struct PolicyInput<'a> {
     pub(crate) origin_rules: Vec<OriginRules>,
     pub(crate) allow_metadata: bool,
     pub(crate) labs: Vec<(Proto, SocketAddr)>,
+}
+
+/// An address a page may dial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Dial {
+    pub(crate) ip: IpAddr,
+    /// Allowed only because the session held this address earlier (`own`'s memory): nothing of
+    /// the page's is there now, so the caller must make sure nothing else is either (see
+    /// `net::Vacated`) before it sends anything there.
+    pub(crate) vacated: bool,
 }
 
 /// `own`, and `labs` when the lab services run, come first in every allow list.
@@ -199,7 +210,7 @@ impl Policy {
         name: Option<&str>,
         port: u16,
         candidates: &[IpAddr],
-    ) -> Result<IpAddr, (IpAddr, Denial)> {
+    ) -> Result<Dial, (IpAddr, Denial)> {
         let own = |proto: Proto, addr: SocketAddr| {
             page.history.has(proto, addr) || self.owners.holds(&page.origin, proto, addr)
         };
@@ -210,7 +221,9 @@ impl Policy {
             own: &own,
             labs: &self.labs,
         };
-        egress::choose(&ctx, &Request { proto, name, port }, candidates).map(|(ip, _rule)| ip)
+        let (ip, rule) = egress::choose(&ctx, &Request { proto, name, port }, candidates)?;
+        let vacated = rule == "own" && !self.owners.holds(&page.origin, proto, SocketAddr::new(canonical(ip), port));
+        Ok(Dial { ip, vacated })
     }
 
     /// Whether a page may connect to the Unix socket at this absolute path: only a path its rules
