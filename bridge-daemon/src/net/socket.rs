@@ -444,7 +444,12 @@ impl BridgeSocket {
             let on = libc::c_int::try_from(*v)
                 .map_err(|_| OpError::refused(libc::EINVAL, "an integer option value must fit in a C int"))?
                 != 0;
-            return self.with(async |_| Ok(self.udp_reuse_addr.store(on, std::sync::atomic::Ordering::Relaxed))).await;
+            return self
+                .with(async |_| {
+                    self.udp_reuse_addr.store(on, std::sync::atomic::Ordering::Relaxed);
+                    Ok(())
+                })
+                .await;
         }
         self.with(async |io| sockopt::set(io.get_ref(), level, optname, value)).await
     }
