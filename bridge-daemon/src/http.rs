@@ -124,7 +124,7 @@ pub(crate) fn check_host(head: &Head, policy: &Policy) -> Result<(), Refusal> {
         Some(_) => Err(refuse_by(
             403,
             "host",
-            "this Host is not the bridge daemon (localhost, 127.0.0.1 or [::1] with its port)",
+            "this Host is not the bridge daemon (its address, or localhost, with its port)",
         )),
         None if head.header_count("host") > 1 => Err(refuse_by(400, "host", "more than one Host header")),
         None => Err(refuse_by(400, "host", "the request has no Host header")),
@@ -203,7 +203,8 @@ fn status_text(status: u16) -> &'static str {
 pub(crate) async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8], head_only: bool) {
     let mut out = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n",
+         Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\
+         Content-Security-Policy: {CSP}\r\nX-Frame-Options: SAMEORIGIN\r\nReferrer-Policy: no-referrer\r\n",
         status_text(status),
         body.len()
     );
@@ -216,6 +217,23 @@ pub(crate) async fn respond(stream: &mut TcpStream, status: u16, content_type: &
         bytes.extend_from_slice(body);
     }
     let _ = stream.write_all(&bytes).await;
+    let _ = stream.shutdown().await;
+}
+
+/// The Content-Security-Policy of every answer: no other site may frame the pages (a frame could
+/// hand them a token of its choosing, or trick a student into clicks), and no plugin or `<base>`
+/// is loaded. Scripts are not restricted further: the playground runs the code a student types.
+const CSP: &str = "frame-ancestors 'self'; object-src 'none'; base-uri 'none'";
+
+/// Sends a page asked for at `localhost` to the daemon's own origin, where it is admitted (the
+/// browser keeps the `#sb-token=…` fragment across the redirect).
+pub(crate) async fn redirect_to(stream: &mut TcpStream, origin: &str, path: &str) {
+    let path = if path.starts_with('/') { path } else { "/" };
+    let head = format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nLocation: {origin}{path}\r\nContent-Length: 0\r\n\
+         Cache-Control: no-cache\r\nConnection: close\r\nContent-Security-Policy: {CSP}\r\n\r\n"
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
     let _ = stream.shutdown().await;
 }
 
@@ -242,7 +260,16 @@ pub(crate) async fn serve_static(stream: &mut TcpStream, head: &Head, root: Opti
     let (Ok(real_root), Ok(real)) = (tokio::fs::canonicalize(root).await, tokio::fs::canonicalize(&file).await) else {
         return respond_refusal(stream, &not_found).await;
     };
-    let real = if tokio::fs::metadata(&real).await.is_ok_and(|m| m.is_dir()) { real.join("index.html") } else { real };
+    // A directory means its index.html, which is resolved (and checked) in turn: it may be a
+    // link too.
+    let real = if tokio::fs::metadata(&real).await.is_ok_and(|m| m.is_dir()) {
+        match tokio::fs::canonicalize(real.join("index.html")).await {
+            Ok(index) => index,
+            Err(_) => return respond_refusal(stream, &not_found).await,
+        }
+    } else {
+        real
+    };
     if !real.starts_with(&real_root) {
         return respond_refusal(stream, &not_found).await;
     }
@@ -330,7 +357,7 @@ mod tests {
 
     #[test]
     fn accepts_a_good_handshake() {
-        let h = upgrade(&[("Origin", "http://localhost:7320")]);
+        let h = upgrade(&[("Origin", "http://127.0.0.1:7320")]);
         assert!(h.wants_websocket());
         assert_eq!(check_host(&h, &policy()), Ok(()));
         // RFC 6455's worked example.
@@ -354,7 +381,7 @@ mod tests {
     fn refuses_bad_handshakes() {
         let status = |h: &Head| check_upgrade(h, &policy()).err().map(|r| r.status);
         assert_eq!(status(&upgrade(&[("Origin", "https://evil.example")])), Some(403));
-        assert_eq!(status(&upgrade(&[("Origin", "http://localhost:7320"), ("Origin", "http://evil")])), Some(403));
+        assert_eq!(status(&upgrade(&[("Origin", "http://127.0.0.1:7320"), ("Origin", "http://evil")])), Some(403));
         let mut h = upgrade(&[]);
         h.headers.retain(|(n, _)| n != "Sec-WebSocket-Protocol");
         assert_eq!(status(&h), Some(400));
@@ -377,7 +404,7 @@ mod tests {
         let rule = |h: &Head| check_upgrade(h, &p).err().map(|r| r.rule);
         let good = format!("sockbridge.v1, sockbridge.token.{}", token.reveal());
         assert_eq!(rule(&upgrade(&[])), Some("token"), "no token");
-        let mut h = upgrade(&[("Origin", "http://localhost:7320")]);
+        let mut h = upgrade(&[("Origin", "http://127.0.0.1:7320")]);
         h.headers.retain(|(n, _)| n != "Sec-WebSocket-Protocol");
         h.headers.push(("Sec-WebSocket-Protocol".into(), good.clone()));
         assert_eq!(rule(&h), None);

@@ -275,6 +275,8 @@ impl Daemon {
         }
         if head.wants_websocket() {
             self.upgrade(stream, peer, head, rest).await;
+        } else if head.header("host").is_some_and(|h| policy.host_is_localhost(h)) {
+            http::redirect_to(&mut stream, &policy.own_origin(), &head.path).await;
         } else {
             http::serve_static(&mut stream, &head, self.web_root.as_deref(), limits.max_static_file_bytes).await;
         }

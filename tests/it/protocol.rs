@@ -239,10 +239,14 @@ async fn the_handshake_gate() {
     let daemon = TestDaemon::start_with(|c| c.allowed_origins = vec!["https://course.example.edu".into()]).await;
     let own = format!("http://127.0.0.1:{}", daemon.addr.port());
     let localhost = format!("http://localhost:{}", daemon.addr.port());
-    for origin in [own.as_str(), localhost.as_str(), "https://course.example.edu"] {
+    let v6 = format!("http://[::1]:{}", daemon.addr.port());
+    for origin in [own.as_str(), "https://course.example.edu"] {
         assert!(Raw::open(&daemon.url, Some(origin)).await.is_ok(), "{origin} refused");
     }
     for origin in [
+        // Another program may answer at localhost ([::1] first, in Chromium), and read the token.
+        localhost.as_str(),
+        v6.as_str(),
         "https://evil.example",
         "https://course.example.edu.evil.com",
         "http://course.example.edu",
@@ -320,17 +324,34 @@ async fn static_pages() {
     let web_root = root.clone();
     let daemon = TestDaemon::start_with(move |c| c.web_root = Some(web_root)).await;
     let port = daemon.addr.port();
-    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n");
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
     let (status, body) = http(&daemon, &get("/")).await;
     assert!(status.contains(" 200 ") && body.contains("<h1>lessons</h1>"), "{body}");
     assert!(body.contains("Content-Type: text/html"));
+    // No other site may frame the pages.
+    assert!(body.contains("Content-Security-Policy: frame-ancestors 'self'"), "{body}");
+    assert!(body.contains("X-Frame-Options: SAMEORIGIN"), "{body}");
+    // Asked for at localhost, a page is sent to the daemon's own origin, the one it admits.
+    let (status, body) = http(&daemon, &format!("GET /sub/app.js HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n")).await;
+    assert!(status.contains(" 307 "), "{status}");
+    assert!(body.contains(&format!("Location: http://127.0.0.1:{port}/sub/app.js\r\n")), "{body}");
     let (status, body) = http(&daemon, &get("/sub/app.js?v=2")).await;
     assert!(status.contains(" 200 ") && body.contains("text/javascript"), "{body}");
     for path in ["/.secret", "/../Cargo.toml", "/sub/../../etc/passwd", "/missing.html", "/%2e%2e/x"] {
         let (status, _) = http(&daemon, &get(path)).await;
         assert!(status.contains(" 404 "), "{path}: {status}");
     }
-    let (status, _) = http(&daemon, &format!("POST / HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n")).await;
+    // A directory's index.html that links out of the root is not served.
+    std::fs::create_dir_all(root.join("linked")).unwrap();
+    let outside = std::env::temp_dir().join(format!("sockbridge-outside-{}.html", std::process::id()));
+    std::fs::write(&outside, "secret").unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("linked/index.html")).unwrap();
+    for path in ["/linked/", "/linked", "/linked/index.html"] {
+        let (status, body) = http(&daemon, &get(path)).await;
+        assert!(status.contains(" 404 ") && !body.contains("secret"), "{path}: {status}");
+    }
+    std::fs::remove_file(&outside).unwrap();
+    let (status, _) = http(&daemon, &format!("POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n")).await;
     assert!(status.contains(" 405 "), "{status}");
     let (status, _) = http(&daemon, &format!("GET / HTTP/1.1\r\nHost: evil.test:{port}\r\n\r\n")).await;
     assert!(status.contains(" 403 "), "pages check Host too: {status}");

@@ -349,8 +349,9 @@ impl JsBridge {
                 .and_then(|o| Reflect::get(o, &JsValue::from_str("token")).ok())
                 .and_then(|t| t.as_string());
             let (base, in_url) = bridge_protocol::auth::split_url(&url);
-            let token = given.or(in_url.map(str::to_owned)).or_else(take_page_token).or_else(stored_token);
-            let url = match token {
+            let from_page = take_page_token().or_else(|| PAGE_TOKEN.with(|t| t.borrow_mut().take()));
+            let token = given.or(in_url.map(str::to_owned)).or(from_page.clone()).or_else(stored_token);
+            let url = match &token {
                 Some(token) => format!("{base}#{}={token}", bridge_protocol::auth::FRAGMENT_KEY),
                 None => base.to_owned(),
             };
@@ -364,6 +365,12 @@ impl JsBridge {
                 },
             };
             let bridge = Bridge::connect_with_codec(&url, codec).await.map_err(|e| js_error(&e))?;
+            // The page's address gave the token that was used, and the daemon took it: keep it.
+            if let (Some(page), Some(used)) = (&from_page, &token)
+                && page == used
+            {
+                store_token(page);
+            }
             let tracer = Tracer::default();
             if let Some(options) = options
                 && let Ok(hook) = Reflect::get(&options, &JsValue::from_str("ontrace"))
@@ -589,9 +596,24 @@ fn stored_token() -> Option<String> {
     get.call1(&storage, &JsValue::from_str(TOKEN_KEY)).ok()?.as_string()
 }
 
+fn store_token(token: &str) {
+    if let Some(storage) = local_storage()
+        && let Some(set) = global_get(&storage, "setItem").and_then(|f| f.dyn_into::<Function>().ok())
+    {
+        let _ = set.call2(&storage, &JsValue::from_str(TOKEN_KEY), &JsValue::from_str(token));
+    }
+}
+
+thread_local! {
+    /// A token [`take_page_token`] took from the address, for the next `Bridge.connect`.
+    static PAGE_TOKEN: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Takes the daemon's token out of this page's own address (`#sb-token=…`, as the daemon prints
-/// it), remembers it for the page's origin, and removes it from the address bar and history, so
-/// it is not bookmarked or shared by accident. Returns it, or `undefined` if the address has none.
+/// it) and removes it from the address bar and history, so it is not bookmarked or shared by
+/// accident. Returns it, or `undefined` if the address has none. The next `Bridge.connect` uses
+/// it, and once the daemon has accepted it, the page's origin remembers it for later visits (so an
+/// address with a wrong token, from whoever made it, never replaces a good one).
 /// `Bridge.connect` calls this itself; a page that routes on `location.hash` calls it first.
 ///
 /// ```js
@@ -606,11 +628,7 @@ pub fn take_page_token() -> Option<String> {
     let fragment = hash.strip_prefix('#')?;
     let (_, token) = bridge_protocol::auth::split_url(&hash);
     let token = token.filter(|t| bridge_protocol::auth::is_well_formed(t))?.to_owned();
-    if let Some(storage) = local_storage()
-        && let Some(set) = global_get(&storage, "setItem").and_then(|f| f.dyn_into::<Function>().ok())
-    {
-        let _ = set.call2(&storage, &JsValue::from_str(TOKEN_KEY), &JsValue::from_str(&token));
-    }
+    PAGE_TOKEN.with(|t| *t.borrow_mut() = Some(token.clone()));
     let prefix = format!("{}=", bridge_protocol::auth::FRAGMENT_KEY);
     let rest: Vec<&str> = fragment.split('&').filter(|p| !p.starts_with(&prefix)).collect();
     let path = global_get(&location, "pathname").and_then(|p| p.as_string()).unwrap_or_default();

@@ -14,12 +14,13 @@ use std::time::Duration;
 /// `labs` is set) only, no Unix sockets.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Extra origins whose pages may open a session, beyond the daemon's own
-    /// (`http://127.0.0.1:PORT`, `http://localhost:PORT`, `http://[::1]:PORT`). Exact
+    /// Extra origins whose pages may open a session, beyond the daemon's own (`http://` + the
+    /// address it listens on, e.g. `http://127.0.0.1:PORT`; not `localhost`, where another program
+    /// may answer first). Exact
     /// `scheme://host[:port]` strings, or `null`; no wildcards.
     pub allowed_origins: Vec<String>,
-    /// Extra names that may appear in the `Host` header (besides `localhost`, `127.0.0.1` and
-    /// `[::1]`), with the daemon's port.
+    /// Extra names that may appear in the `Host` header (besides the daemon's address and
+    /// `localhost`), with the daemon's port.
     pub allowed_hosts: Vec<String>,
     /// The token clients must present; `None` admits any client from an allowed origin (and any
     /// client that sends no origin), which on a computer with other users is a hole.

@@ -37,8 +37,28 @@ use std::sync::Arc;
 /// The lowest port a page may bind, other than 0 (an ephemeral port).
 pub const MIN_BIND_PORT: u16 = 1024;
 
-/// The host names that always name the daemon in a `Host` header.
-const OWN_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+/// A host name that names the daemon in a `Host` header besides its own address. Pages are
+/// admitted only from the daemon's own address, though (see [`Policy::own_origin`]).
+const LOCALHOST: &str = "localhost";
+
+/// How a `Host` header names the daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HostName {
+    /// Its address, as it listens (`127.0.0.1`).
+    Address,
+    /// `localhost`.
+    Localhost,
+    /// A name given with `--allow-host`.
+    Extra,
+}
+
+/// The origin of pages the daemon at `addr` serves.
+fn own_origin(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("http://{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
+    }
+}
 
 /// Rules for the pages of some origins (a `[[policy]]` of the configuration file).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -109,8 +129,9 @@ fn with_implicit(mut rules: Ruleset, labs: bool) -> Arc<Ruleset> {
 impl Policy {
     /// The policy for a daemon listening on `daemon_addr`.
     pub(crate) fn new(daemon_addr: SocketAddr, input: PolicyInput<'_>) -> Self {
-        let port = daemon_addr.port();
-        let mut origins: Vec<String> = OWN_HOSTS.iter().map(|host| format!("http://{host}:{port}")).collect();
+        // Only the address the daemon listens on: `http://localhost:PORT` may be another program
+        // (Chromium tries [::1] first), which would read the token from its address.
+        let mut origins = vec![own_origin(daemon_addr)];
         origins.extend(input.extra_origins.iter().cloned());
         let labs = !input.labs.is_empty();
         let origin_rules: Vec<_> =
@@ -131,27 +152,43 @@ impl Policy {
         }
     }
 
-    /// The origin of the daemon's own pages, e.g. `http://127.0.0.1:7320`.
+    /// The origin of the daemon's own pages, e.g. `http://127.0.0.1:7320`: the only one admitted
+    /// without `--allow-origin`.
     pub(crate) fn own_origin(&self) -> String {
-        match self.daemon_addr {
-            SocketAddr::V4(a) => format!("http://{}:{}", a.ip(), a.port()),
-            SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
-        }
+        own_origin(self.daemon_addr)
     }
 
-    /// Whether a `Host` header names this daemon: `localhost`, `127.0.0.1`, `[::1]` or an extra
-    /// allowed name, with the daemon's port.
+    /// Whether a `Host` header names this daemon: its own address (`127.0.0.1`), `localhost`, or
+    /// an extra allowed name, with the daemon's port.
     pub(crate) fn host_allowed(&self, host: &str) -> bool {
+        self.own_host(host).is_some()
+    }
+
+    /// Whether a `Host` header is `localhost` with the daemon's port, so that a page asked for
+    /// there should be sent to the daemon's own origin, where it is admitted.
+    pub(crate) fn host_is_localhost(&self, host: &str) -> bool {
+        self.own_host(host) == Some(HostName::Localhost)
+    }
+
+    fn own_host(&self, host: &str) -> Option<HostName> {
         let (name, port) = match host.rsplit_once(':') {
             Some((name, port)) if !name.is_empty() && !port.contains(']') => (name, port.parse::<u16>().ok()),
             _ => (host, Some(80)),
         };
-        let name_ok = OWN_HOSTS
-            .iter()
-            .copied()
-            .chain(self.hosts.iter().map(String::as_str))
-            .any(|h| name.eq_ignore_ascii_case(h));
-        name_ok && port == Some(self.daemon_addr.port())
+        if port != Some(self.daemon_addr.port()) {
+            return None;
+        }
+        let address = match self.daemon_addr {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        };
+        if name.eq_ignore_ascii_case(&address) {
+            Some(HostName::Address)
+        } else if name.eq_ignore_ascii_case(LOCALHOST) {
+            Some(HostName::Localhost)
+        } else {
+            self.hosts.iter().any(|h| name.eq_ignore_ascii_case(h)).then_some(HostName::Extra)
+        }
     }
 
     /// Whether a handshake's `Origin` may open a session: an allowed origin exactly, `null` only
@@ -291,10 +328,17 @@ mod tests {
     #[test]
     fn hosts() {
         let p = policy();
-        for ok in ["127.0.0.1:7320", "localhost:7320", "LOCALHOST:7320", "[::1]:7320"] {
+        for ok in ["127.0.0.1:7320", "localhost:7320", "LOCALHOST:7320"] {
             assert!(p.host_allowed(ok), "{ok} refused");
         }
+        assert!(p.host_is_localhost("localhost:7320") && !p.host_is_localhost("127.0.0.1:7320"));
+        // A daemon on another loopback address knows its own.
+        let other = Policy::new(SocketAddr::from(([127, 0, 0, 2], 7320)), PolicyInput::default());
+        assert!(other.host_allowed("127.0.0.2:7320") && !other.host_allowed("127.0.0.1:7320"));
+        assert!(other.origin_allowed(Some("http://127.0.0.2:7320")));
         for bad in [
+            "[::1]:7320",
+            "127.0.0.2:7320",
             "127.0.0.1",
             "127.0.0.1:7321",
             "rebind.attacker.test:7320",
@@ -313,10 +357,13 @@ mod tests {
     fn origins_match_exactly() {
         let p = policy();
         assert!(p.origin_allowed(None));
-        for ok in ["http://127.0.0.1:7320", "http://localhost:7320", "https://course.example.edu"] {
+        for ok in ["http://127.0.0.1:7320", "https://course.example.edu"] {
             assert!(p.origin_allowed(Some(ok)), "{ok} refused");
         }
         for bad in [
+            // Another program may answer there (see Policy::new).
+            "http://localhost:7320",
+            "http://[::1]:7320",
             "https://evil.example",
             "http://localhost:8001",
             "https://127.0.0.1:7320",
