@@ -22,6 +22,12 @@ use std::sync::{Arc, mpsc};
 /// Lines waiting for the writer at most.
 const QUEUE: usize = 4096;
 
+/// Refused handshakes recorded per second at most, on average, and at once: any web page can make
+/// a browser knock, so their lines are rationed (the rest are counted as dropped), while a
+/// session's refusals come from an admitted page, whose own rate limits bound them.
+const HANDSHAKE_LINES_PER_SEC: u32 = 10;
+const HANDSHAKE_LINES_BURST: u32 = 100;
+
 /// One refusal.
 #[derive(Debug, Serialize)]
 pub(crate) struct Event<'a> {
@@ -49,17 +55,55 @@ struct Line<'a> {
 }
 
 /// Where refusals are recorded: the tracing log always (at `info`), and a JSONL file if configured.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Audit {
     file: Option<mpsc::SyncSender<String>>,
     dropped: Arc<AtomicU64>,
+    handshakes: std::sync::Mutex<crate::rate::TokenBucket>,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Audit {
+            file: None,
+            dropped: Arc::default(),
+            handshakes: std::sync::Mutex::new(crate::rate::TokenBucket::new(
+                HANDSHAKE_LINES_PER_SEC,
+                HANDSHAKE_LINES_BURST,
+            )),
+        }
+    }
 }
 
 impl Audit {
     /// An audit log appending to `path` (created 0600), or only the tracing log for `None`.
+    ///
+    /// The file is opened without following a symbolic link at `path`, and must be a regular file
+    /// of the daemon's user: otherwise someone who can write the directory could plant a link and
+    /// have page-chosen text appended to a file of theirs choosing.
     pub(crate) fn open(path: Option<&Path>) -> io::Result<Audit> {
+        use std::os::unix::fs::MetadataExt;
         let Some(path) = path else { return Ok(Audit::default()) };
-        let mut file = std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
+        let refuse =
+            |why: &str| io::Error::new(io::ErrorKind::PermissionDenied, format!("audit log {}: {why}", path.display()));
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => refuse("is a symbolic link"),
+                _ => e,
+            })?;
+        let meta = file.metadata()?;
+        if !meta.file_type().is_file() {
+            return Err(refuse("is not a regular file"));
+        }
+        // SAFETY: geteuid has no preconditions.
+        if meta.uid() != unsafe { libc::geteuid() } {
+            return Err(refuse("belongs to another user"));
+        }
         let (tx, rx) = mpsc::sync_channel::<String>(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&dropped);
@@ -81,11 +125,15 @@ impl Audit {
                 let _ = out.flush();
             }
         })?;
-        Ok(Audit { file: Some(tx), dropped })
+        Ok(Audit { file: Some(tx), dropped, ..Audit::default() })
     }
 
     /// Records a refusal.
     pub(crate) fn refusal(&self, event: &Event<'_>) {
+        if event.session.is_none() && !crate::lock(&self.handshakes).try_take() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         tracing::info!(
             session = event.session,
             origin = event.origin.unwrap_or("(none)"),

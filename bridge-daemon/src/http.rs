@@ -121,11 +121,9 @@ fn refuse_by(status: u16, rule: &'static str, reason: &'static str) -> Refusal {
 pub(crate) fn check_host(head: &Head, policy: &Policy) -> Result<(), Refusal> {
     match head.header("host") {
         Some(host) if policy.host_allowed(host) => Ok(()),
-        Some(_) => Err(refuse_by(
-            403,
-            "host",
-            "this Host is not the bridge daemon (its address, or localhost, with its port)",
-        )),
+        Some(_) => {
+            Err(refuse_by(403, "host", "this Host is not the bridge daemon (its address, or localhost, with its port)"))
+        }
         None if head.header_count("host") > 1 => Err(refuse_by(400, "host", "more than one Host header")),
         None => Err(refuse_by(400, "host", "the request has no Host header")),
     }

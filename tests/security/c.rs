@@ -142,3 +142,55 @@ async fn c05_a_config_file_gives_one_origin_more_reach_than_others() {
     native.assert_connections(1).await;
     let _ = std::fs::remove_file(&file);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c06_an_audit_log_path_that_is_a_link_or_not_a_file_stops_start_up() {
+    let target = scratch_path("c06-target.txt");
+    std::fs::write(&target, "the victim's file\n").unwrap();
+    let link = scratch_path("c06-audit.jsonl");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let serve_fails = async |path: &std::path::Path| {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = bridge_daemon::Config { audit_log: Some(path.to_owned()), ..bridge_daemon::Config::default() };
+        match bridge_daemon::serve(listener, config, std::future::ready(())).await {
+            Ok(()) => panic!("the daemon started with audit log {}", path.display()),
+            Err(e) => e.to_string(),
+        }
+    };
+    let error = serve_fails(&link).await;
+    assert!(error.contains("symbolic link"), "{error}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "the victim's file\n", "nothing written through it");
+    let dir = scratch_path("c06-dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    let error = serve_fails(&dir).await;
+    assert!(error.contains("Is a directory") || error.contains("not a regular file"), "{error}");
+    for path in [&target, &link] {
+        let _ = std::fs::remove_file(path);
+    }
+    let _ = std::fs::remove_dir(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c07_refused_handshakes_are_rationed_in_the_audit_log() {
+    let audit = scratch_path("c07-audit.jsonl");
+    let _ = std::fs::remove_file(&audit);
+    let path = audit.clone();
+    let daemon = TestDaemon::start_with(move |c| c.audit_log = Some(path)).await;
+    // A foreign page knocking 500 times.
+    for _ in 0..500 {
+        assert_eq!(Raw::open(&daemon.url, Some("https://evil.example")).await.err(), Some(403));
+    }
+    // Then one refusal by a session, which is always written, behind the handshake lines.
+    let bridge = daemon.client().await;
+    let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    assert!(s.connect(("127.0.0.1", 9)).await.is_err());
+    audit_line(&audit, |v| v["op"] == "connect").await;
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let handshakes = lines.iter().filter(|v| v["op"] == "handshake").count();
+    let dropped: u64 = lines.iter().filter_map(|v| v["dropped"].as_u64()).sum();
+    assert!((100..500).contains(&handshakes), "{handshakes} handshake lines");
+    assert_eq!(handshakes as u64 + dropped, 500, "every refusal is a line or counted as dropped");
+    let _ = std::fs::remove_file(&audit);
+}
