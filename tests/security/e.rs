@@ -437,3 +437,21 @@ async fn e19_a_port_the_page_closed_is_not_its_own_once_a_program_has_it() {
     let mut buf = [std::mem::MaybeUninit::new(0u8); 16];
     assert!(program.recv(&mut buf).is_err(), "nothing reached the program");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e20_a_name_with_resolver_escapes_is_not_looked_up() {
+    let native = CountingListener::bind("127.0.0.2").await;
+    let resolver = ScriptedResolver::new();
+    resolver.answer("bad.test", &["127.0.0.2"]);
+    let daemon = daemon(&resolver, &["loopback"], &["bad.test"]).await;
+    let bridge = daemon.client().await;
+    assert_denied(tcp(&bridge, AF_INET).await.connect(("bad.test", native.port())).await, "the name itself");
+    // The C resolver reads \098 and \b as 'b', after the policy compared the name.
+    for escaped in ["\\098ad.test", "b\\097d.test", "\\bad.test", "bad\\.test"] {
+        let e = tcp(&bridge, AF_INET).await.connect((escaped, native.port())).await.unwrap_err();
+        assert_eq!(e.exception(), "gaierror", "{escaped}: {e}");
+        assert!(bridge.gethostbyname(escaped).await.is_err(), "{escaped}");
+        assert_eq!(resolver.calls(escaped), 0, "{escaped} was looked up");
+    }
+    native.assert_connections(0).await;
+}

@@ -74,7 +74,14 @@ impl Resolver {
     /// Resolves within the session's allowance (`session`) and the daemon's, failing with
     /// `gaierror(EAI_AGAIN)` when the deadline passes. A lookup that overruns goes on in the
     /// background holding both permits until it ends, so stuck lookups stay bounded.
+    ///
+    /// A name with a backslash is not looked up (`gaierror(EAI_NONAME)`): the C resolver reads
+    /// `\098` or `\b` in a name as an escape for `b`, after the policy has compared the name, so
+    /// `\098ad.test` would reach what a rule for `bad.test` denies.
     pub(crate) async fn getaddrinfo(&self, session: &Arc<Semaphore>, query: Query) -> OpResult<Vec<AddrInfo>> {
+        if query.host.as_deref().is_some_and(|h| h.contains('\\')) {
+            return Err(OpError::Os(OsError::gai(EAI_NONAME, None)));
+        }
         let work = async {
             let closed = || OpError::errno(libc::EAGAIN);
             let mine = Arc::clone(session).acquire_owned().await.map_err(|_| closed())?;
