@@ -99,12 +99,17 @@ async fn e03_the_daemons_own_port_is_refused_even_with_loopback_allowed() {
 async fn e04_metadata_services_are_refused_even_inside_an_allowed_block() {
     let resolver = ScriptedResolver::new();
     resolver.answer("metadata.google.internal", &["169.254.169.254"]).answer("innocent.example", &["169.254.169.254"]);
-    let daemon = daemon(&resolver, &["169.254.0.0/16", "[fd00::/8]", "public"], &[]).await;
+    let daemon = daemon(&resolver, &["private", "link-local", "public", "169.254.0.0/16", "[fd00::/8]"], &[]).await;
     let bridge = daemon.client().await;
     for (family, host) in [
         (AF_INET, "169.254.169.254"),
         (AF_INET, "169.254.170.2"),
+        (AF_INET, "169.254.170.23"),
+        (AF_INET, "169.254.0.23"),
+        (AF_INET, "168.63.129.16"),
         (AF_INET, "100.100.100.200"),
+        (AF_INET6, "fd00:ec2::23"),
+        (AF_INET6, "fd20:ce::254"),
         (AF_INET, "metadata.google.internal"),
         (AF_INET, "innocent.example"),
         (AF_INET6, "fd00:ec2::254"),

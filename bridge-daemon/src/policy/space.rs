@@ -58,13 +58,21 @@ impl fmt::Display for Space {
     }
 }
 
-/// Cloud metadata endpoints: AWS, GCP, Azure and OpenStack (`169.254.169.254`), AWS over IPv6
-/// (`fd00:ec2::254`), AWS ECS task metadata (`169.254.170.2`), Alibaba Cloud (`100.100.100.200`).
-pub const METADATA_IPS: [IpAddr; 4] = [
+/// Cloud metadata and credential endpoints: AWS, GCP, Azure, Oracle, DigitalOcean and OpenStack
+/// (`169.254.169.254`), AWS over IPv6 (`fd00:ec2::254`), AWS ECS task metadata (`169.254.170.2`),
+/// EKS Pod Identity (`169.254.170.23`, `fd00:ec2::23`), GCP over IPv6 (`fd20:ce::254`), Azure's
+/// WireServer (`168.63.129.16`), Tencent Cloud (`169.254.0.23`), Alibaba Cloud
+/// (`100.100.100.200`).
+pub const METADATA_IPS: [IpAddr; 9] = [
     IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
     IpAddr::V4(Ipv4Addr::new(169, 254, 170, 2)),
+    IpAddr::V4(Ipv4Addr::new(169, 254, 170, 23)),
+    IpAddr::V4(Ipv4Addr::new(169, 254, 0, 23)),
+    IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16)),
     IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
     IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23)),
+    IpAddr::V6(Ipv6Addr::new(0xfd20, 0xce, 0, 0, 0, 0, 0, 0x254)),
 ];
 
 /// Host names of metadata services, refused whatever they resolve to.
@@ -208,6 +216,12 @@ mod tests {
             ("169.254.170.2", Space::Metadata),
             ("100.100.100.200", Space::Metadata),
             ("fd00:ec2::254", Space::Metadata),
+            ("fd00:ec2::23", Space::Metadata),
+            ("fd20:ce::254", Space::Metadata),
+            ("169.254.170.23", Space::Metadata),
+            ("169.254.0.23", Space::Metadata),
+            ("168.63.129.16", Space::Metadata),
+            ("::ffff:168.63.129.16", Space::Metadata),
             ("::ffff:169.254.169.254", Space::Metadata),
             ("224.0.0.251", Space::Multicast),
             ("239.1.1.1", Space::Multicast),
