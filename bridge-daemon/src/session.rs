@@ -411,6 +411,11 @@ impl Session {
                 self.give_way(&request.call);
                 self.dispatch(request.id, request.call, frame.len()).await;
             }
+            // A well-formed notification (no id) of an unknown method gets no answer, as JSON-RPC
+            // has it; a message that cannot be read as a request gets one, with a null id.
+            Err(bad) if bad.id.is_none() && bad.error.code == code::METHOD_NOT_FOUND => {
+                tracing::debug!("a notification of an unknown method");
+            }
             Err(bad) => self.send(self.codec.encode_error(bad.id.as_ref(), &bad.error)).await,
         }
     }
@@ -700,6 +705,12 @@ impl Session {
                 };
                 let s = Arc::clone(self);
                 self.spawn(id, permit, async move { s.net().resolver.getaddrinfo(&s.dns, query).await });
+            }
+            // As CPython's: '' is INADDR_ANY and '<broadcast>' INADDR_BROADCAST, without a lookup.
+            Call::Gethostbyname(p) if p.hostname.is_empty() || p.hostname == "<broadcast>" => {
+                drop(permit);
+                let any = if p.hostname.is_empty() { "0.0.0.0" } else { "255.255.255.255" };
+                self.respond(id, Ok(any.to_owned())).await;
             }
             Call::Gethostbyname(p) => {
                 let s = Arc::clone(self);

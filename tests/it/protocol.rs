@@ -179,6 +179,8 @@ async fn notifications_run_without_a_response() {
     let mut raw = daemon.raw().await;
     raw.send_text(r#"{"jsonrpc":"2.0","method":"socket","params":{}}"#).await;
     raw.send_text(r#"{"jsonrpc":"2.0","method":"close","params":{"fd":99}}"#).await;
+    // Not even one of an unknown method, in either codec's reading.
+    raw.send_text(r#"{"jsonrpc":"2.0","method":"format_disk","params":{}}"#).await;
     // The first response on the wire answers this call: the notifications sent none.
     assert_eq!(raw.ok("socket", json!({})).await, json!(4), "the notification made fd 3");
 }

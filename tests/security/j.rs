@@ -64,6 +64,13 @@ async fn j03_out_of_range_and_mistyped_values_are_invalid_params() {
     assert_eq!(code(&r), -32602, "bufsize 2^63: {r}");
     let r = raw.call("recv", json!({"fd": 3, "bufsize": -1})).await;
     assert_eq!(code(&r), -32602, "negative bufsize: {r}");
+    // Timeouts past what CPython takes (2^63 ns): refused, not a panic.
+    for timeout in [json!(1e19), json!(1e300), json!(9.3e9)] {
+        let r = raw.call("select", json!({"rlist": [3], "wlist": [], "xlist": [], "timeout": timeout})).await;
+        assert_eq!(code(&r), -32602, "select timeout {timeout}: {r}");
+        let r = raw.call("settimeout", json!({"fd": 3, "timeout": timeout})).await;
+        assert_eq!(code(&r), -32602, "settimeout {timeout}: {r}");
+    }
     alive(&mut raw).await;
 }
 

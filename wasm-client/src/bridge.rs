@@ -171,6 +171,9 @@ impl Bridge {
         xlist: Vec<i32>,
         timeout: Option<f64>,
     ) -> Result<SelectResult> {
+        if let Some(t) = timeout {
+            crate::socket::timeout_from_secs(t)?;
+        }
         // Bytes a socket has read ahead are readable; the daemon cannot see them.
         let mut unread = Vec::new();
         for &fd in &rlist {

@@ -15,6 +15,10 @@ pub enum Error {
     /// Python's `ValueError`: an argument out of range, caught before anything is sent.
     #[error("ValueError: {0}")]
     Value(String),
+    /// Python's `OverflowError`: a number too large for the call (a timeout beyond 2^63 ns),
+    /// caught before anything is sent.
+    #[error("OverflowError: {0}")]
+    Overflow(String),
     /// The daemon refused the request itself (a JSON-RPC error that is not an OS error): bad params,
     /// or a session limit such as too many requests in flight.
     #[error("{0}")]
@@ -51,6 +55,7 @@ impl Error {
         match self {
             Error::Os(e) => &e.exception,
             Error::Value(_) => "ValueError",
+            Error::Overflow(_) => "OverflowError",
             Error::Protocol(e) if e.code == code::INVALID_PARAMS => "TypeError",
             Error::Protocol(_) | Error::Response(_) => "OSError",
             Error::Closed | Error::Connect(_) => "ConnectionError",
@@ -88,7 +93,7 @@ impl Error {
     pub fn strerror(&self) -> String {
         match self {
             Error::Os(e) => e.strerror.clone().unwrap_or_else(|| e.message()),
-            Error::Value(m) => m.clone(),
+            Error::Value(m) | Error::Overflow(m) => m.clone(),
             Error::Protocol(e) => e.message.clone(),
             other => other.to_string(),
         }

@@ -206,7 +206,7 @@ fn args<const N: usize>(values: [JsValue; N]) -> Array {
 fn js_error(e: &Error) -> JsValue {
     let message = match e {
         Error::Os(os) => os.message(),
-        Error::Value(m) => m.clone(),
+        Error::Value(m) | Error::Overflow(m) => m.clone(),
         other => other.strerror(),
     };
     let error = js_sys::Error::new(&message);

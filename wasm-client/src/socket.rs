@@ -252,10 +252,7 @@ impl Socket {
     pub fn settimeout_secs(&self, timeout: Option<f64>) -> Result<()> {
         match timeout {
             None => self.settimeout(None),
-            Some(t) => match Duration::try_from_secs_f64(t) {
-                Ok(d) => self.settimeout(Some(d)),
-                Err(_) => Err(Error::Value("Timeout value out of range".into())),
-            },
+            Some(t) => self.settimeout(Some(timeout_from_secs(t)?)),
         }
     }
 
@@ -582,4 +579,16 @@ impl Socket {
         self.inner.io_refs.fetch_add(1, Ordering::AcqRel);
         Ok(SocketFile::new(self.clone()))
     }
+}
+
+/// The longest timeout CPython takes, in seconds (`i64::MAX` nanoseconds).
+const MAX_TIMEOUT_SECS: f64 = 9_223_372_036.854_775;
+
+/// A timeout in seconds as Python's `settimeout` and `select` take it: `ValueError` if negative or
+/// not a number, `OverflowError` beyond 2^63 nanoseconds.
+pub(crate) fn timeout_from_secs(t: f64) -> Result<Duration> {
+    if t > MAX_TIMEOUT_SECS {
+        return Err(Error::Overflow("timestamp out of range for platform time_t".into()));
+    }
+    Duration::try_from_secs_f64(t).map_err(|_| Error::Value("Timeout value out of range".into()))
 }

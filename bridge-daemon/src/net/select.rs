@@ -52,7 +52,8 @@ pub(crate) async fn select(watch: Watch, timeout: Option<Duration>) -> OpResult<
     if ios.len() != watch.sockets.len() {
         return Err(OpError::bad_fd());
     }
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    // A timeout too far away to name is no timeout.
+    let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
     loop {
         let fds: Vec<(RawFd, i16)> =
             ios.iter().zip(&watch.sockets).map(|(io, w)| (io.get_ref().as_raw_fd(), w.events)).collect();
@@ -79,7 +80,8 @@ pub(crate) async fn select(watch: Watch, timeout: Option<Duration>) -> OpResult<
         };
         tokio::select! {
             biased;
-            _ = &mut closed => return Err(OpError::bad_fd()),
+            // (With no sockets at all, select only sleeps: Python's `select([], [], [], t)`.)
+            _ = &mut closed, if !watch.sockets.is_empty() => return Err(OpError::bad_fd()),
             () = sleep => return Ok(SelectResult::default()),
             Some((guard, events)) = waits.next() => {
                 let mut guard = guard?;

@@ -49,13 +49,19 @@ impl Mode {
         match timeout {
             None => Ok(Mode::Blocking),
             Some(0.0) => Ok(Mode::NonBlocking),
-            Some(t) if t.is_finite() && t > 0.0 => {
+            // CPython keeps timeouts as 64-bit nanoseconds: beyond that, OverflowError.
+            Some(t) if t.is_finite() && t > 0.0 && t <= MAX_TIMEOUT_SECS => {
                 Duration::try_from_secs_f64(t).map(Mode::Timeout).map_err(|_| "the timeout is out of range")
             }
+            Some(t) if t > MAX_TIMEOUT_SECS => Err("timestamp out of range for platform time_t"),
             Some(_) => Err("the timeout must be null or a non-negative number of seconds"),
         }
     }
 }
+
+/// The longest timeout, in seconds, as CPython allows it (`i64::MAX` nanoseconds, about 292
+/// years).
+pub(crate) const MAX_TIMEOUT_SECS: f64 = 9_223_372_036.854_775;
 
 /// Room for a result on its way to the page: `permits` of the session's outbound allowance
 /// (`Limits::outbound_bytes`), taken once data is there to read and handed on with the response.
