@@ -52,7 +52,7 @@ pub(crate) struct Inner {
 
 /// The state of sending ahead: a `send` or `sendall` on a connected socket in blocking mode returns
 /// as soon as its request is on its way, as a kernel's `send` returns once the data is in its
-/// buffer, and an error the send meets is raised by the socket's next call.
+/// buffer, and an error the send meets is raised by the socket's next send (or `shutdown`).
 #[derive(Default)]
 struct Ahead {
     /// Connected (by `connect` or `accept`).
@@ -63,7 +63,7 @@ struct Ahead {
     shut: bool,
     /// Sends on their way whose answers have not come.
     outstanding: usize,
-    /// The first error one of them met, for the next call to raise.
+    /// The first error one of them met, for the next send (or `shutdown`) to raise.
     error: Option<Error>,
     /// Callers waiting for `outstanding` to reach 0 (`close`, `shutdown`).
     drained: Vec<futures_channel::oneshot::Sender<()>>,
@@ -133,19 +133,6 @@ impl Socket {
         match self.inner.ahead().error.take() {
             Some(e) => Err(e),
             None => Ok(fd),
-        }
-    }
-
-    /// A receive's outcome, given the sends sent ahead of it: their answers come first, so an error
-    /// one of them met is known by now. Data received is returned (the error waits for the next
-    /// call); an error or EOF gives way to the send's error, as the send would have raised it first.
-    fn settle<T>(&self, result: Result<T>, empty: impl FnOnce(&T) -> bool) -> Result<T> {
-        match result {
-            Ok(value) if !empty(&value) => Ok(value),
-            other => match self.inner.ahead().error.take() {
-                Some(e) => Err(e),
-                None => other,
-            },
         }
     }
 
@@ -330,13 +317,15 @@ impl Socket {
 
     /// `recv(bufsize, flags)` with `MSG_PEEK`, `MSG_WAITALL`, `MSG_DONTWAIT`.
     pub async fn recv_flags(&self, bufsize: usize, flags: i32) -> Result<Vec<u8>> {
-        let fd = self.checked_fd()?;
+        // An error a send sent ahead has met waits for the next send: Python's recv never raises
+        // it (after the send that raised EPIPE, its recv returns b'').
+        let fd = self.fd()?;
         // Concurrent receives take their turns, in call order, until their request has gone.
         let turn = self.inner.reads.turn();
         // A blocking recv(n) waits for the receives sent ahead as it would wait for the socket.
         let plain = flags == 0 && self.gettimeout().is_none();
         if let Some(got) = self.take_read_ahead(&turn, bufsize, flags, plain).await {
-            let mut data = self.settle(got, |d| d.is_empty())?;
+            let mut data = got?;
             if flags & MSG_WAITALL != 0 && !data.is_empty() && data.len() < bufsize {
                 // The rest comes from the socket, as one MSG_WAITALL call would gather it.
                 let params = RecvParams { fd, bufsize: (bufsize - data.len()) as u64, flags, ahead: false };
@@ -354,7 +343,7 @@ impl Socket {
         }
         let params = RecvParams { fd, bufsize: bufsize as u64, flags, ahead: false };
         let data = self.own_receive::<rpc::Recv>(turn, &params).await;
-        let data = self.settle(data, |d| d.is_empty())?.into_vec();
+        let data = data?.into_vec();
         Ok(self.received(data, bufsize, plain))
     }
 
@@ -411,14 +400,13 @@ impl Socket {
 
     /// `recvfrom(bufsize, flags)`.
     pub async fn recvfrom_flags(&self, bufsize: usize, flags: i32) -> Result<(Vec<u8>, Option<Address>)> {
-        let fd = self.checked_fd()?;
+        let fd = self.fd()?;
         let turn = self.inner.reads.turn();
         if let Some(got) = self.take_read_ahead(&turn, bufsize, flags, false).await {
-            return Ok((self.settle(got, |d| d.is_empty())?, None));
+            return Ok((got?, None));
         }
         let params = RecvParams { fd, bufsize: bufsize as u64, flags, ahead: false };
-        let r = self.own_receive::<rpc::Recvfrom>(turn, &params).await;
-        let r = self.settle(r, |r| r.data.is_empty())?;
+        let r = self.own_receive::<rpc::Recvfrom>(turn, &params).await?;
         Ok((r.data.into_vec(), r.address))
     }
 
@@ -427,10 +415,10 @@ impl Socket {
     ///
     /// On a connected socket in blocking mode the call **sends ahead**: it returns as soon as the
     /// request is on its way, with the length (a blocking send sends it all), as a kernel's `send`
-    /// returns once the data is in its buffer. An error the send meets is raised, once, by a later
-    /// `send`, `sendall`, `recv`, `recvfrom` or `shutdown` (the first to start or end after the
-    /// send's answer has come); `close` waits for the sends on
-    /// their way. A socket that has seen EOF or was shut down for writing, and every other mode,
+    /// returns once the data is in its buffer. An error the send meets is raised, once, by the
+    /// socket's next `send`, `sendall` or `shutdown`, as Python's next send would raise it; a
+    /// `recv` meanwhile gets the kernel's answer (after a reset, `b''`, as in Python after the send
+    /// that raised); `close` waits for the sends on their way. A socket that has seen EOF or was shut down for writing, and every other mode,
     /// waits for each answer. So code that sends then receives, as Python code does, costs one
     /// round trip to the daemon, not two.
     pub async fn send(&self, data: &[u8]) -> Result<usize> {
