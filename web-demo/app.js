@@ -220,6 +220,8 @@ for (const button of document.querySelectorAll(".lang button")) {
   });
 }
 window.addEventListener("hashchange", async () => {
+  // A link within the page may bring a token too (#/lesson/server&sb-token=…).
+  sb.takePageToken();
   await stopRun(null);
   render();
   window.scrollTo(0, 0);

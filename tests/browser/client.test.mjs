@@ -204,3 +204,34 @@ test("the README's JavaScript example runs as written", async () => {
   assert.deepEqual(example.logs.slice(1), ["hello, sockets", "ConnectionRefusedError 111 ECONNREFUSED", "example done"]);
   await example.close();
 });
+
+test("arguments are Python's: no coercion, TypeError for the wrong type, truth for setblocking", async () => {
+  const got = await inPage(`
+    const bridge = await sb.Bridge.connect();
+    const s = await bridge.socket(sb.AF_INET, sb.SOCK_STREAM);
+    const name = async (f) => { try { await f(); return "ok"; } catch (e) { return e.name; } };
+    const out = {};
+    out.setblockingNone = await name(() => s.setblocking());
+    s.setblocking("yes");                       // truthy, as in Python: blocking
+    out.afterYes = s.getblocking();
+    s.setblocking(0);
+    out.afterZero = s.getblocking();
+    s.setblocking([]);                          // an empty tuple is false in Python
+    out.afterEmpty = s.getblocking();
+    out.settimeoutStr = await name(() => s.settimeout("5"));
+    out.settimeoutHuge = await name(() => s.settimeout(1e19));
+    out.listenStr = await name(() => s.listen("x"));
+    out.listenFloat = await name(() => s.listen(1.5));
+    out.recvStr = await name(() => s.recv("16"));
+    out.recvNeg = await name(() => s.recv(-1));
+    out.recvFlagsStr = await name(() => s.recv(16, "0"));
+    out.shutdownStr = await name(() => s.shutdown("1"));
+    out.selectHuge = await name(() => bridge.select([s], [], [], 1e19));
+    return out;`);
+  assert.deepEqual(got, {
+    setblockingNone: "TypeError", afterYes: true, afterZero: false, afterEmpty: false,
+    settimeoutStr: "TypeError", settimeoutHuge: "OverflowError", listenStr: "TypeError",
+    listenFloat: "TypeError", recvStr: "TypeError", recvNeg: "ValueError", recvFlagsStr: "TypeError",
+    shutdownStr: "TypeError", selectHuge: "OverflowError",
+  });
+});

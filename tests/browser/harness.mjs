@@ -61,7 +61,8 @@ export async function openPage(browser, daemon, viewport) {
   page.on("console", (m) => page.logs.push(m.text()));
   page.on("pageerror", (e) => page.logs.push(`pageerror: ${e.message}`));
   await page.goto(daemon.pages);
-  // The page keeps the token and takes it out of its address once its script has run.
-  await page.waitForFunction(() => !location.hash.includes("sb-token") && localStorage.getItem("sockbridge.token"));
+  // The page takes the token out of its address once its script has run (and remembers it once
+  // the daemon has accepted it).
+  await page.waitForFunction(() => !location.hash.includes("sb-token") && document.readyState === "complete");
   return page;
 }

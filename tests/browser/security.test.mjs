@@ -66,9 +66,12 @@ test("H7/H10: the daemon's own page without the token, or with a wrong one, is n
   await page.close();
 });
 
-test("the token moves from the address bar into the page's storage, and the lessons work", async () => {
+test("the token moves from the address bar into the page's storage once accepted, and the lessons work", async () => {
   const page = await openPage(browser, daemon);
   assert.equal(new URL(page.url()).hash, "", "no token left in the address");
+  await page.goto(`${daemon.http}?lang=en#/playground`);
+  await page.click("button.run");
+  await page.waitForFunction(() => document.querySelector(".status").dataset.state === "done");
   assert.equal(await page.evaluate(() => localStorage.getItem("sockbridge.token")), daemon.token);
   // A lesson link keeps working with the remembered token; a hash route keeps its place when the
   // token comes with it.
@@ -116,5 +119,35 @@ test("E1/E2: by default a page reaches its own listener, not another program on 
   });
   assert.equal(connections, 0, "the refused connect sent nothing");
   native.close();
+  await page.close();
+});
+
+test("a wrong token in the address never replaces the remembered one, and no other site can frame the pages", async () => {
+  const page = await openPage(browser, daemon);
+  await page.goto(`${daemon.http}?lang=en#/playground`);
+  await page.click("button.run");
+  await page.waitForFunction(() => document.querySelector(".status").dataset.state === "done");
+  // A link (or a frame) made by someone else, carrying a token of their choosing.
+  await page.goto(`${daemon.http}?lang=en#/playground&sb-token=${"A".repeat(43)}`);
+  await page.waitForFunction(() => !location.hash.includes("sb-token"));
+  // The wrong token costs one refused try; the remembered one then opens the session.
+  await page.click("button.run");
+  await page.waitForFunction(() => document.querySelector(".status").dataset.state === "done");
+  assert.equal(await page.evaluate(() => localStorage.getItem("sockbridge.token")), daemon.token, "kept");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("sockbridge.pending-token")), null, "forgotten");
+  // A foreign page that frames the daemon's page gets nothing: the frame is blocked.
+  const framer = await browser.newPage();
+  await framer.goto(foreignUrl);
+  await framer.evaluate((url) => new Promise((resolve) => {
+    const frame = document.createElement("iframe");
+    frame.src = url;
+    frame.onload = resolve;
+    document.body.append(frame);
+  }), `${daemon.http}#sb-token=${"B".repeat(43)}`);
+  const child = framer.frames().find((f) => f !== framer.mainFrame());
+  assert.ok(child, "the frame exists");
+  assert.ok(child.url().startsWith("chrome-error:"), `the daemon's page was not shown in the frame: ${child.url()}`);
+  assert.equal(await page.evaluate(() => localStorage.getItem("sockbridge.token")), daemon.token, "still kept");
+  await framer.close();
   await page.close();
 });

@@ -242,6 +242,60 @@ fn type_name(v: &JsValue) -> String {
     v.js_typeof().as_string().unwrap_or_default()
 }
 
+/// The Python type a JavaScript value stands for, in a `TypeError` message.
+fn python_type(v: &JsValue) -> &'static str {
+    match v.as_f64() {
+        Some(n) if n.fract() == 0.0 && n.is_finite() => "int",
+        Some(_) => "float",
+        None if v.is_string() => "str",
+        None if v.is_null() || v.is_undefined() => "NoneType",
+        None if Array::is_array(v) => "tuple",
+        None => "object",
+    }
+}
+
+/// An argument Python takes as an `int`: a whole JavaScript number (or a boolean, an int in
+/// Python); anything else is the `TypeError` CPython raises, never a coerced value.
+fn int_arg(v: &JsValue) -> Result<i64, JsValue> {
+    if let Some(b) = v.as_bool() {
+        return Ok(i64::from(b));
+    }
+    match v.as_f64() {
+        Some(n) if n.fract() == 0.0 && n.is_finite() => {
+            if n.abs() < 9.2e18 {
+                Ok(n as i64)
+            } else {
+                Err(python_error("OverflowError", "Python int too large to convert to C long"))
+            }
+        }
+        _ => {
+            Err(python_error("TypeError", &format!("'{}' object cannot be interpreted as an integer", python_type(v))))
+        }
+    }
+}
+
+/// An `int` argument that must fit a C `int`, as CPython's `i` format.
+fn c_int_arg(v: &JsValue) -> Result<i32, JsValue> {
+    let n = int_arg(v)?;
+    i32::try_from(n).map_err(|_| {
+        let side = if n < 0 { "less than minimum" } else { "greater than maximum" };
+        python_error("OverflowError", &format!("signed integer is {side}"))
+    })
+}
+
+/// An optional C `int` argument: missing (`undefined`) is `None`.
+fn opt_c_int_arg(v: &JsValue) -> Result<Option<i32>, JsValue> {
+    if v.is_undefined() { Ok(None) } else { c_int_arg(v).map(Some) }
+}
+
+/// A value's truth as Python's `bool()` sees it (`[]` and `""` are false, as `()` and `''`).
+fn python_truth(v: &JsValue) -> bool {
+    match v.dyn_ref::<Array>() {
+        Some(array) => array.length() > 0,
+        None => v.is_truthy(),
+    }
+}
+
 /// An address from JavaScript: `[host, port]`, `[host, port, flowinfo, scope_id]` or a string.
 fn to_address(v: &JsValue) -> Result<Address, JsValue> {
     if let Some(name) = v.as_string() {
@@ -304,15 +358,13 @@ fn bytes_value(data: &[u8]) -> JsValue {
     Uint8Array::from(data).into()
 }
 
-/// A buffer size: a whole, non-negative number.
-fn to_bufsize(n: f64, method: &str) -> Result<usize, JsValue> {
-    if n.fract() != 0.0 || !n.is_finite() {
-        return Err(python_error("TypeError", "the buffer size must be an integer"));
-    }
-    if n < 0.0 {
+/// A buffer size: a whole, non-negative number (`TypeError` for anything else, as CPython).
+fn to_bufsize(v: &JsValue, method: &str) -> Result<usize, JsValue> {
+    let n = int_arg(v)?;
+    if n < 0 {
         return Err(python_error("ValueError", &format!("negative buffersize in {method}")));
     }
-    Ok(n as usize)
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// A session with a bridge daemon: `await Bridge.connect(url)`.
@@ -349,11 +401,18 @@ impl JsBridge {
                 .and_then(|o| Reflect::get(o, &JsValue::from_str("token")).ok())
                 .and_then(|t| t.as_string());
             let (base, in_url) = bridge_protocol::auth::split_url(&url);
-            let from_page = take_page_token().or_else(|| PAGE_TOKEN.with(|t| t.borrow_mut().take()));
-            let token = given.or(in_url.map(str::to_owned)).or(from_page.clone()).or_else(stored_token);
-            let url = match &token {
-                Some(token) => format!("{base}#{}={token}", bridge_protocol::auth::FRAGMENT_KEY),
-                None => base.to_owned(),
+            // The tokens to try, in turn: one given by the caller; else the one this tab's address
+            // brought, then the one this origin has remembered (an address with a wrong token,
+            // from whoever made it, then costs one refused try, not the page's access).
+            let from_page = take_page_token().or_else(pending_token);
+            let tokens: Vec<Option<String>> = match given.or(in_url.map(str::to_owned)) {
+                Some(token) => vec![Some(token)],
+                None => {
+                    let mut tokens = vec![from_page.clone(), stored_token()];
+                    tokens.dedup();
+                    tokens.retain(Option::is_some);
+                    if tokens.is_empty() { vec![None] } else { tokens }
+                }
             };
             let codec = match options.as_ref().and_then(|o| Reflect::get(o, &JsValue::from_str("codec")).ok()) {
                 None => None,
@@ -364,12 +423,32 @@ impl JsBridge {
                     _ => return Err(python_error("ValueError", "options.codec must be \"msgpack\" or \"json\"")),
                 },
             };
-            let bridge = Bridge::connect_with_codec(&url, codec).await.map_err(|e| js_error(&e))?;
-            // The page's address gave the token that was used, and the daemon took it: keep it.
-            if let (Some(page), Some(used)) = (&from_page, &token)
-                && page == used
-            {
-                store_token(page);
+            let mut last = None;
+            let mut connected = None;
+            for token in &tokens {
+                let url = match token {
+                    Some(token) => format!("{base}#{}={token}", bridge_protocol::auth::FRAGMENT_KEY),
+                    None => base.to_owned(),
+                };
+                match Bridge::connect_with_codec(&url, codec).await {
+                    Ok(bridge) => {
+                        connected = Some((bridge, token.clone()));
+                        break;
+                    }
+                    Err(e) => last = Some(e),
+                }
+            }
+            let Some((bridge, used)) = connected else {
+                return Err(js_error(&last.unwrap_or(Error::Closed)));
+            };
+            // The tab's address gave a token: kept for this origin once the daemon took it, and
+            // forgotten if it did not.
+            if let Some(page) = &from_page {
+                if used.as_ref() == Some(page) {
+                    store_token(page);
+                } else {
+                    set_pending_token(None);
+                }
             }
             let tracer = Tracer::default();
             if let Some(options) = options
@@ -604,16 +683,42 @@ fn store_token(token: &str) {
     }
 }
 
+/// Where a tab keeps a token its address brought until the daemon has accepted it (the tab's own
+/// `sessionStorage`, which survives a reload; a worker keeps it in memory).
+const PENDING_KEY: &str = "sockbridge.pending-token";
+
 thread_local! {
-    /// A token [`take_page_token`] took from the address, for the next `Bridge.connect`.
-    static PAGE_TOKEN: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    static PENDING_TOKEN: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+fn pending_token() -> Option<String> {
+    let from_session = global_get(&js_sys::global(), "sessionStorage").and_then(|storage| {
+        let get: Function = global_get(&storage, "getItem")?.dyn_into().ok()?;
+        get.call1(&storage, &JsValue::from_str(PENDING_KEY)).ok()?.as_string()
+    });
+    from_session.or_else(|| PENDING_TOKEN.with(|t| t.borrow().clone()))
+}
+
+fn set_pending_token(token: Option<&str>) {
+    PENDING_TOKEN.with(|t| *t.borrow_mut() = token.map(str::to_owned));
+    if let Some(storage) = global_get(&js_sys::global(), "sessionStorage") {
+        let _ = match token {
+            Some(token) => global_get(&storage, "setItem")
+                .and_then(|f| f.dyn_into::<Function>().ok())
+                .map(|set| set.call2(&storage, &JsValue::from_str(PENDING_KEY), &JsValue::from_str(token))),
+            None => global_get(&storage, "removeItem")
+                .and_then(|f| f.dyn_into::<Function>().ok())
+                .map(|remove| remove.call1(&storage, &JsValue::from_str(PENDING_KEY))),
+        };
+    }
 }
 
 /// Takes the daemon's token out of this page's own address (`#sb-token=…`, as the daemon prints
 /// it) and removes it from the address bar and history, so it is not bookmarked or shared by
-/// accident. Returns it, or `undefined` if the address has none. The next `Bridge.connect` uses
-/// it, and once the daemon has accepted it, the page's origin remembers it for later visits (so an
-/// address with a wrong token, from whoever made it, never replaces a good one).
+/// accident. Returns it, or `undefined` if the address has none. `Bridge.connect` tries it first
+/// (then the token this origin remembers), and once the daemon has accepted it, the origin
+/// remembers it for later visits: an address with a wrong token, from whoever made it, never
+/// replaces a good one.
 /// `Bridge.connect` calls this itself; a page that routes on `location.hash` calls it first.
 ///
 /// ```js
@@ -628,7 +733,7 @@ pub fn take_page_token() -> Option<String> {
     let fragment = hash.strip_prefix('#')?;
     let (_, token) = bridge_protocol::auth::split_url(&hash);
     let token = token.filter(|t| bridge_protocol::auth::is_well_formed(t))?.to_owned();
-    PAGE_TOKEN.with(|t| *t.borrow_mut() = Some(token.clone()));
+    set_pending_token(Some(&token));
     let prefix = format!("{}=", bridge_protocol::auth::FRAGMENT_KEY);
     let rest: Vec<&str> = fragment.split('&').filter(|p| !p.starts_with(&prefix)).collect();
     let path = global_get(&location, "pathname").and_then(|p| p.as_string()).unwrap_or_default();
@@ -746,10 +851,25 @@ impl JsSocket {
     /// s.settimeout(2.5);
     /// try { await s.recv(1024); } catch (e) { if (e.name === "TimeoutError") console.log("nothing yet"); }
     /// ```
-    pub fn settimeout(&self, timeout: Option<f64>) -> Result<(), JsValue> {
-        let a = args([timeout.into()]);
+    pub fn settimeout(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number | null")] timeout: JsValue,
+    ) -> Result<(), JsValue> {
+        let a = args([timeout.clone()]);
         self.tracer
             .now("settimeout", self.fd(), a, || {
+                let timeout = match timeout.as_f64() {
+                    _ if timeout.is_null() => None,
+                    Some(t) => Some(t),
+                    None if timeout.is_undefined() => {
+                        return Err(python_error("TypeError", "settimeout() takes exactly one argument (0 given)"));
+                    }
+                    None => {
+                        let why =
+                            format!("'{}' object cannot be interpreted as an integer or float", python_type(&timeout));
+                        return Err(python_error("TypeError", &why));
+                    }
+                };
                 self.sock.settimeout_secs(timeout).map(|()| JsValue::NULL).map_err(|e| js_error(&e))
             })
             .map(drop)
@@ -761,10 +881,14 @@ impl JsSocket {
     /// s.setblocking(false);
     /// try { await s.recv(10); } catch (e) { console.log(e.name); }   // BlockingIOError
     /// ```
-    pub fn setblocking(&self, flag: bool) -> Result<(), JsValue> {
+    pub fn setblocking(&self, #[wasm_bindgen(unchecked_param_type = "boolean")] flag: JsValue) -> Result<(), JsValue> {
         self.tracer
-            .now("setblocking", self.fd(), args([flag.into()]), || {
-                self.sock.setblocking(flag).map(|()| JsValue::NULL).map_err(|e| js_error(&e))
+            .now("setblocking", self.fd(), args([flag.clone()]), || {
+                if flag.is_undefined() {
+                    return Err(python_error("TypeError", "setblocking() takes exactly one argument (0 given)"));
+                }
+                // Any value, by its truth, as CPython's setblocking takes it.
+                self.sock.setblocking(python_truth(&flag)).map(|()| JsValue::NULL).map_err(|e| js_error(&e))
             })
             .map(drop)
     }
@@ -789,10 +913,14 @@ impl JsSocket {
     /// await server.listen(5);
     /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn listen(&self, backlog: Option<i32>) -> Promise {
-        self.call("listen", args([backlog.into()]), |s, _| async move {
-            s.listen(backlog).await.map(|()| JsValue::UNDEFINED)
-        })
+    pub fn listen(&self, #[wasm_bindgen(unchecked_optional_param_type = "number")] backlog: JsValue) -> Promise {
+        let a = args([backlog.clone()]);
+        match opt_c_int_arg(&backlog) {
+            Ok(backlog) => {
+                self.call("listen", a, move |s, _| async move { s.listen(backlog).await.map(|()| JsValue::UNDEFINED) })
+            }
+            Err(e) => self.tracer.promise("listen", self.fd(), a, async move { Err(e) }),
+        }
     }
 
     /// `accept()`: resolves to `[socket, address]`.
@@ -845,10 +973,14 @@ impl JsSocket {
     /// if (data.length === 0) console.log("the other side closed");
     /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
-    pub fn recv(&self, bufsize: f64, flags: Option<i32>) -> Promise {
-        let a = args([bufsize.into(), flags.into()]);
-        match to_bufsize(bufsize, "recv") {
-            Ok(n) => self.call("recv", a, move |s, _| async move {
+    pub fn recv(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] bufsize: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "number")] flags: JsValue,
+    ) -> Promise {
+        let a = args([bufsize.clone(), flags.clone()]);
+        match to_bufsize(&bufsize, "recv").and_then(|n| Ok((n, opt_c_int_arg(&flags)?))) {
+            Ok((n, flags)) => self.call("recv", a, move |s, _| async move {
                 s.recv_flags(n, flags.unwrap_or(0)).await.map(|d| bytes_value(&d))
             }),
             Err(e) => self.tracer.promise("recv", self.fd(), a, async move { Err(e) }),
@@ -862,10 +994,14 @@ impl JsSocket {
     /// const [data, [host, port]] = await udp.recvfrom(1500);
     /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<[Uint8Array, Address | null]>")]
-    pub fn recvfrom(&self, bufsize: f64, flags: Option<i32>) -> Promise {
-        let a = args([bufsize.into(), flags.into()]);
-        match to_bufsize(bufsize, "recvfrom") {
-            Ok(n) => self.call("recvfrom", a, move |s, _| async move {
+    pub fn recvfrom(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] bufsize: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "number")] flags: JsValue,
+    ) -> Promise {
+        let a = args([bufsize.clone(), flags.clone()]);
+        match to_bufsize(&bufsize, "recvfrom").and_then(|n| Ok((n, opt_c_int_arg(&flags)?))) {
+            Ok((n, flags)) => self.call("recvfrom", a, move |s, _| async move {
                 let (data, addr) = s.recvfrom_flags(n, flags.unwrap_or(0)).await?;
                 Ok(args([bytes_value(&data), addr.as_ref().map_or(JsValue::NULL, from_address)]).into())
             }),
@@ -934,10 +1070,14 @@ impl JsSocket {
     /// await client.shutdown(SHUT_WR);   // the peer reads EOF; we can still recv
     /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn shutdown(&self, how: i32) -> Promise {
-        self.call("shutdown", args([how.into()]), move |s, _| async move {
-            s.shutdown(how).await.map(|()| JsValue::UNDEFINED)
-        })
+    pub fn shutdown(&self, #[wasm_bindgen(unchecked_param_type = "number")] how: JsValue) -> Promise {
+        let a = args([how.clone()]);
+        match c_int_arg(&how) {
+            Ok(how) => {
+                self.call("shutdown", a, move |s, _| async move { s.shutdown(how).await.map(|()| JsValue::UNDEFINED) })
+            }
+            Err(e) => self.tracer.promise("shutdown", self.fd(), a, async move { Err(e) }),
+        }
     }
 
     /// `close()`: calls waiting on the socket throw `OSError` (`EBADF`); closing twice is harmless.
