@@ -70,6 +70,7 @@ for g in h j e l u r c; do
   groups="$groups, $(echo "$g" | tr a-z A-Z) $(echo "$security" | grep -c "^test $g::" || true)"
 done
 step "security suite: $(echo "$security" | grep -c . || true) cases of shared/security.md section 4 ran and passed (${groups#, })"
+step "hostile-client soak: $(grep -E '^soak: [0-9]' "$logs/cargo" || echo 'did not run')"
 
 step "browser package (scripts/build-web.sh)"
 ./scripts/build-web.sh

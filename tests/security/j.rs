@@ -209,10 +209,7 @@ async fn j09_a_deeply_nested_messagepack_frame_is_one_sessions_parse_error() {
     let daemon = Spawned::start(SpawnOptions::default()).await;
     let control = daemon.client().await;
     echo(&control, b"before").await;
-    let (base, token) = bridge_protocol::auth::split_url(&daemon.url);
-    let offer = format!("sockbridge.v1.msgpack, {}", bridge_protocol::auth::subprotocol(token.unwrap_or_default()));
-    let mut raw = Raw::open_with(base, None, Some(&offer)).await.unwrap();
-    assert_eq!(raw.protocol(), Some("sockbridge.v1.msgpack"));
+    let mut raw = msgpack_session(&daemon.url).await;
     // 200,000 one-element array headers and a nil: once a stack overflow that aborted the daemon.
     let mut frame = vec![0x91u8; 200_000];
     frame.push(0xc0);
@@ -233,15 +230,89 @@ async fn j09_a_deeply_nested_messagepack_frame_is_one_sessions_parse_error() {
     request.extend(std::iter::repeat_n(0x91u8, 100_000).chain([0xc0]));
     raw.send_message(Message::binary(request)).await;
     assert_eq!(raw.next_binary().await["error"]["code"], -32700);
-    let hello = bridge_protocol::msgpack::encode_request(
-        Some(&bridge_protocol::Id::Num(8)),
-        bridge_protocol::Method::Hello,
-        &bridge_protocol::params::HelloParams::default(),
-    );
-    raw.send_message(Message::binary(hello)).await;
+    raw.send_message(Message::binary(msgpack_hello(8))).await;
     let answer = raw.next_binary().await;
     assert_eq!(answer["result"]["protocol"], "sockbridge.v1.msgpack", "{answer}");
     echo(&control, b"after").await;
     let status = daemon.stop().await;
     assert!(status.success(), "the daemon exits cleanly: {status}");
+}
+
+/// A raw session that speaks MessagePack, with the daemon at `url` (token in its fragment).
+async fn msgpack_session(url: &str) -> Raw {
+    let (base, token) = bridge_protocol::auth::split_url(url);
+    let offer = format!("sockbridge.v1.msgpack, {}", bridge_protocol::auth::subprotocol(token.unwrap_or_default()));
+    let raw = Raw::open_with(base, None, Some(&offer)).await.unwrap();
+    assert_eq!(raw.protocol(), Some("sockbridge.v1.msgpack"));
+    raw
+}
+
+fn msgpack_hello(id: u64) -> Vec<u8> {
+    bridge_protocol::msgpack::encode_request(
+        Some(&bridge_protocol::Id::Num(id)),
+        bridge_protocol::Method::Hello,
+        &bridge_protocol::params::HelloParams::default(),
+    )
+}
+
+/// The committed inputs of a fuzz target (fuzz/corpus/<target>), in name order.
+fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|f| f.unwrap().path())
+        .collect();
+    files.sort();
+    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn j10_the_messagepack_and_answer_corpora_decode_and_a_session_survives_all_of_it() {
+    use bridge_protocol::codec::FrameRef;
+    use bridge_protocol::params::{HelloResult, RecvfromResult, SelectResult};
+    use bridge_protocol::{Codec, Method, Payload};
+    // The client's answer decoder: the first byte picks the codec, as in the fuzz target.
+    let answers = corpus("decode_response");
+    assert!(answers.iter().filter(|a| a.len() > 100_000).count() >= 4, "the deep and huge seeds are there");
+    for input in &answers {
+        let Some((&pick, message)) = input.split_first() else { continue };
+        let response = match (pick % 2, std::str::from_utf8(message)) {
+            (0, Ok(text)) => Codec::Json.decode_response(FrameRef::Text(text)),
+            (0, Err(_)) => continue,
+            _ => Codec::Msgpack.decode_response(FrameRef::Binary(message)),
+        };
+        if let Ok(body) = response.and_then(|r| r.outcome.map_err(|_| bridge_protocol::codec::ResponseError::Malformed))
+        {
+            let _ = body.decode::<Payload>(Method::Recv);
+            let _ = body.decode::<RecvfromResult>(Method::Recvfrom);
+            let _ = body.decode::<SelectResult>(Method::Select);
+            let _ = body.decode::<HelloResult>(Method::Hello);
+        }
+    }
+    // The daemon's MessagePack decoder, then a live session that is sent every input.
+    let requests = corpus("decode_msgpack");
+    assert!(requests.len() >= 30, "the committed corpus: {}", requests.len());
+    for bytes in &requests {
+        let _ = bridge_protocol::msgpack::decode_request(bytes);
+    }
+    let lookup: std::sync::Arc<dyn bridge_daemon::Lookup> = ScriptedResolver::new();
+    let daemon = TestDaemon::start_with(|c| c.resolver = Some(lookup)).await;
+    let bystander = daemon.client().await;
+    let mut raw = msgpack_session(&daemon.url).await;
+    for bytes in &requests {
+        raw.send_message(Message::binary(bytes.clone())).await;
+    }
+    raw.send_message(Message::binary(msgpack_hello(424_242))).await;
+    // Answers come for what can be answered now; the hello's comes after them all.
+    within(async {
+        loop {
+            let answer = raw.next_binary().await;
+            if answer["id"] == 424_242 {
+                assert_eq!(answer["result"]["protocol"], "sockbridge.v1.msgpack");
+                break;
+            }
+        }
+    })
+    .await;
+    echo(&bystander, b"still here").await;
 }
