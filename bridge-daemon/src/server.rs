@@ -124,7 +124,7 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
     let daemon = Arc::new(Daemon {
         sessions: Arc::new(Semaphore::new(limits.max_sessions)),
         per_origin: Mutex::default(),
-        shared: Arc::new(Shared { net, limits, sockets: Arc::new(Semaphore::new(max_sockets)), hello }),
+        shared: Arc::new(Shared::new(net, limits, max_sockets, hello)),
         web_root: config.web_root.clone(),
         next_session: AtomicU64::new(1),
         stop,

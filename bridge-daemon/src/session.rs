@@ -16,7 +16,7 @@
 
 use crate::error::{OpError, OpResult};
 use crate::lock;
-use crate::net::resolve::{Query, gethostname};
+use crate::net::resolve::{DnsShare, Query, gethostname};
 use crate::net::select::{Watch, Watched};
 use crate::net::socket::Budget;
 use crate::net::{BridgeSocket, Caller, Mode, Net, proto};
@@ -24,7 +24,7 @@ use crate::policy::Page;
 use crate::policy::own::{OriginKey, OwnGuard};
 use crate::rate::TokenBucket;
 use crate::sandbox::CreatedFile;
-use crate::table::{Entry, SocketTable};
+use crate::table::{Entry, Slot, SocketTable};
 use bridge_protocol::codec::{Frame, FrameRef};
 use bridge_protocol::constants::{AF_INET, AF_UNIX, SOCK_DGRAM};
 use bridge_protocol::errno::code::ENFILE;
@@ -61,14 +61,64 @@ const RESPONSE_ALLOWANCE: usize = 512;
 /// How long a closing session waits for its last responses and close frame to be written.
 const FLUSH_GRACE: Duration = Duration::from_secs(5);
 
-/// What every session shares: the network context, the limits, the daemon-wide socket allowance
-/// and the `hello` answer.
+/// What every session shares: the network context, the limits, the daemon-wide socket allowance,
+/// each origin's allowances, and the `hello` answer.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) net: Net,
     pub(crate) limits: crate::config::Limits,
     pub(crate) sockets: Arc<Semaphore>,
+    /// The size of `sockets`.
+    max_sockets: usize,
+    /// Per origin; the origins are the admitted ones, so the map stays small.
+    pub(crate) origins: Mutex<std::collections::HashMap<OriginKey, Arc<OriginShare>>>,
     pub(crate) hello: HelloResult,
+}
+
+/// What the pages of one origin may hold together: sockets (`max_sockets_per_origin`, within the
+/// daemon's), TCP connections to the lab services (`max_lab_connections_per_origin`), and name
+/// lookups (`dns_per_origin`).
+#[derive(Debug)]
+pub(crate) struct OriginShare {
+    sockets: Arc<Semaphore>,
+    labs: Arc<Semaphore>,
+    dns: Arc<Semaphore>,
+}
+
+impl Shared {
+    pub(crate) fn new(net: Net, limits: crate::config::Limits, max_sockets: usize, hello: HelloResult) -> Shared {
+        Shared {
+            net,
+            limits,
+            sockets: Arc::new(Semaphore::new(max_sockets)),
+            max_sockets,
+            origins: Mutex::default(),
+            hello,
+        }
+    }
+
+    /// The allowances of `origin`'s pages. Clients that send no `Origin` (programs holding the
+    /// token, not pages) are bound only by the daemon-wide limits, as they count only towards
+    /// `max_sessions`.
+    fn share_of(&self, origin: &OriginKey) -> Arc<OriginShare> {
+        let mut origins = lock(&self.origins);
+        let share = origins.entry(origin.clone()).or_insert_with(|| {
+            let (sockets, labs, dns) = match origin {
+                Some(_) => (
+                    self.limits.max_sockets_per_origin.min(self.max_sockets.div_ceil(2)).max(1),
+                    self.limits.max_lab_connections_per_origin,
+                    self.limits.dns_per_origin,
+                ),
+                None => (self.max_sockets, Semaphore::MAX_PERMITS, Semaphore::MAX_PERMITS),
+            };
+            Arc::new(OriginShare {
+                sockets: Arc::new(Semaphore::new(sockets)),
+                labs: Arc::new(Semaphore::new(labs)),
+                dns: Arc::new(Semaphore::new(dns)),
+            })
+        });
+        Arc::clone(share)
+    }
 }
 
 /// A message for the writer, holding its share of the session's outbound byte allowance until the
@@ -88,8 +138,10 @@ struct Session {
     table: Mutex<SocketTable>,
     /// Socket files the session created, and their places in the `own` set.
     files: Mutex<Vec<(CreatedFile, OwnGuard)>>,
-    /// The session's share of the resolver (`Limits::dns_per_session`).
-    dns: Arc<Semaphore>,
+    /// The session's share of the resolver (`Limits::dns_per_session` within its origin's).
+    dns: DnsShare,
+    /// Its origin's allowances.
+    origin: Arc<OriginShare>,
     /// `Limits::rpc_rate`.
     requests: Mutex<TokenBucket>,
     /// `Limits::connect_rate`.
@@ -163,12 +215,14 @@ pub(crate) async fn run(
         );
         let abort_writer = writer.abort_handle();
         let limits = &shared.limits;
+        let share = shared.share_of(&origin);
         let session = Arc::new(Session {
             codec,
             page: shared.net.policy.page(id, origin),
             table: Mutex::new(SocketTable::new(limits.max_sockets_per_session)),
             files: Mutex::new(Vec::new()),
-            dns: Arc::new(Semaphore::new(limits.dns_per_session)),
+            dns: DnsShare { session: Arc::new(Semaphore::new(limits.dns_per_session)), origin: Arc::clone(&share.dns) },
+            origin: share,
             requests: Mutex::new(TokenBucket::new(limits.rpc_rate, limits.rpc_burst)),
             connects: Mutex::new(TokenBucket::new(limits.connect_rate, limits.connect_burst)),
             out: out.clone(),
@@ -681,11 +735,11 @@ impl Session {
                 }
                 self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
                     let sock = &e.socket;
-                    let (addr, _vacated) =
+                    let dialled =
                         s.net().dial_addr(s.caller(), Method::Sendto, sock.family(), sock.kind(), &p.address).await?;
                     s.net().bind_loopback_if_unbound(sock).await?;
                     s.claim(&e, false).await;
-                    sock.sendto(p.data.as_bytes(), &addr, p.flags, mode).await
+                    sock.sendto(p.data.as_bytes(), &dialled.addr, p.flags, mode).await
                 })
                 .await
             }
@@ -799,12 +853,16 @@ impl Session {
         f(&entry.socket).await
     }
 
-    /// A place under the daemon-wide socket limit; `ENFILE` when there is none.
-    fn slot(&self) -> OpResult<OwnedSemaphorePermit> {
-        Arc::clone(&self.shared.sockets).try_acquire_owned().map_err(|_| {
+    /// A place under the daemon-wide and the origin's socket limits; `ENFILE` when there is none.
+    fn slot(&self) -> OpResult<Slot> {
+        let origin = Arc::clone(&self.origin.sockets).try_acquire_owned().map_err(|_| {
+            OpError::refused(ENFILE, "the pages of this site have as many sockets open as the bridge allows one site")
+        })?;
+        let total = Arc::clone(&self.shared.sockets).try_acquire_owned().map_err(|_| {
             let max = self.shared.limits.max_sockets_total;
             OpError::refused(ENFILE, format!("the bridge has {max} sockets open for all pages together, its limit"))
-        })
+        })?;
+        Ok(Slot { _total: total, _origin: origin })
     }
 
     fn socket(&self, p: SocketParams) -> OpResult<Fd> {
@@ -838,6 +896,25 @@ impl Session {
         }
     }
 
+    /// A place for a TCP socket among its origin's connections to the lab services, held until it
+    /// closes (`max_lab_connections_per_origin`), so one site cannot take every connection the
+    /// services serve.
+    fn lab_place(&self, entry: &Entry) -> OpResult<()> {
+        let mut claims = entry.claims();
+        let Some(claims) = claims.as_mut() else { return Err(OpError::bad_fd()) };
+        if claims.lab.is_none() {
+            let place = Arc::clone(&self.origin.labs).try_acquire_owned().map_err(|_| {
+                let max = self.shared.limits.max_lab_connections_per_origin;
+                OpError::refused(
+                    libc::ECONNREFUSED,
+                    format!("the pages of this site hold {max} connections to the lab services, as many as the bridge allows; close one"),
+                )
+            })?;
+            claims.lab = Some(place);
+        }
+        Ok(())
+    }
+
     /// A connected UDP socket's peer is checked again at every send, as `sendto` checks its
     /// address: what the page could reach when it connected (its own socket) may since have closed
     /// and its port gone to another program.
@@ -849,8 +926,8 @@ impl Session {
         // Not connected: the send fails as the kernel says.
         let Some(peer) = sock.peer_addr().await.ok().and_then(|a| a.as_socket()) else { return Ok(None) };
         let address = bridge_protocol::Address::from(peer);
-        let (_, vacated) = self.net().dial_addr(self.caller(), method, sock.family(), sock.kind(), &address).await?;
-        Ok(vacated)
+        let dialled = self.net().dial_addr(self.caller(), method, sock.family(), sock.kind(), &address).await?;
+        Ok(dialled.vacated)
     }
 
     async fn bind(&self, p: AddressParams) -> OpResult<()> {
@@ -917,15 +994,18 @@ impl Session {
         self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
             let sock = &e.socket;
             let result = async {
-                let (addr, vacated) =
+                let dialled =
                     s.net().dial_addr(s.caller(), Method::Connect, sock.family(), sock.kind(), &p.address).await?;
+                if dialled.labs && sock.kind() != SOCK_DGRAM {
+                    s.lab_place(&e)?;
+                }
                 // Connects beyond the session's rate wait their turn (a port scan goes slowly).
                 let wait = lock(&s.connects).take_turn();
                 if !wait.is_zero() {
                     tokio::time::sleep(wait).await;
                 }
-                let result = sock.connect(&addr, mode, s.shared.limits.connect_timeout).await;
-                drop(vacated);
+                let result = sock.connect(&dialled.addr, mode, s.shared.limits.connect_timeout).await;
+                drop(dialled.vacated);
                 // A UDP socket is bound by its connect, and may be reached there; a TCP client's
                 // port is no destination.
                 if sock.kind() == SOCK_DGRAM {
@@ -1082,7 +1162,7 @@ mod tests {
             features: Vec::new(),
             labs: Default::default(),
         };
-        Arc::new(Shared { net, sockets: Arc::new(Semaphore::new(64)), hello, limits })
+        Arc::new(Shared::new(net, limits, 64, hello))
     }
 
     fn hello(id: u64) -> Result<Message, WsError> {

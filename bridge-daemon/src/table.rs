@@ -17,11 +17,20 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 /// What a socket holds beyond its fd, released when it is closed: its place under the daemon-wide
-/// socket limit and its address in the `own` set.
+/// and the origin's socket limits, its address in the `own` set, and its place among the origin's
+/// connections to the lab services.
 #[derive(Debug)]
 pub(crate) struct Claims {
-    _slot: OwnedSemaphorePermit,
+    _slot: Slot,
     pub(crate) own: Option<OwnGuard>,
+    pub(crate) lab: Option<OwnedSemaphorePermit>,
+}
+
+/// A socket's places under `max_sockets_total` and `max_sockets_per_origin`.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) _total: OwnedSemaphorePermit,
+    pub(crate) _origin: OwnedSemaphorePermit,
 }
 
 /// A socket, its two lanes and its claims.
@@ -145,7 +154,7 @@ impl SocketTable {
     }
 
     /// Adds a socket under the lowest free handle; `slot` is its place under the daemon-wide limit.
-    pub(crate) fn insert(&mut self, socket: BridgeSocket, slot: OwnedSemaphorePermit) -> OpResult<Fd> {
+    pub(crate) fn insert(&mut self, socket: BridgeSocket, slot: Slot) -> OpResult<Fd> {
         self.check_room()?;
         let mut fd = FIRST_FD;
         for &used in self.entries.keys() {
@@ -158,7 +167,7 @@ impl SocketTable {
             socket: Arc::new(socket),
             reads: Arc::default(),
             writes: Arc::default(),
-            claims: Arc::new(Mutex::new(Some(Claims { _slot: slot, own: None }))),
+            claims: Arc::new(Mutex::new(Some(Claims { _slot: slot, own: None, lab: None }))),
             ahead: Arc::default(),
         };
         self.entries.insert(fd, entry);

@@ -510,3 +510,75 @@ async fn r17_a_page_that_stops_reading_is_closed_at_write_timeout_and_its_place_
     still_serves(&mut bystander).await;
     let _ = std::fs::remove_file(&audit);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r18_one_site_cannot_take_every_socket_lab_connection_or_lookup() {
+    let resolver = ScriptedResolver::new();
+    resolver.answer("slow.example", &["203.0.113.1"]).slow("slow.example", Duration::from_secs(3));
+    resolver.answer("fast.example", &["203.0.113.2"]);
+    let lookup: Arc<dyn bridge_daemon::Lookup> = Arc::clone(&resolver) as _;
+    let (a, b) = ("http://a.example", "http://b.example");
+    let daemon = TestDaemon::start_with(|c| {
+        c.resolver = Some(lookup);
+        c.labs = true;
+        c.allowed_origins = vec![a.into(), b.into()];
+        c.limits.max_sockets_total = 40;
+        c.limits.dns_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let mut page_a = Raw::open(&daemon.url, Some(a)).await.unwrap();
+    let mut tab_a = Raw::open(&daemon.url, Some(a)).await.unwrap();
+    let mut page_b = Raw::open(&daemon.url, Some(b)).await.unwrap();
+    // Sockets: site A gets half of the daemon's, over two tabs, then ENFILE.
+    let mut opened = 0;
+    let refusal = loop {
+        let page = if opened % 2 == 0 { &mut page_a } else { &mut tab_a };
+        let r = page.call("socket", json!({})).await;
+        if r.get("error").is_some() {
+            break r;
+        }
+        opened += 1;
+    };
+    assert_eq!((opened, refusal["error"]["data"]["errname"].as_str()), (20, Some("ENFILE")), "{refusal}");
+    assert!(refusal["error"]["data"]["reason"].as_str().unwrap().contains("this site"), "{refusal}");
+    let fd = page_b.ok("socket", json!({})).await;
+    // Lab connections: 8 for site A, then ECONNREFUSED with the reason; site B still gets one.
+    let echo = page_b.ok("hello", json!({})).await["labs"]["echo_tcp"].clone();
+    let page_b_fd = fd.as_i64().unwrap();
+    for fd in 3..=6 {
+        page_a.ok("close", json!({"fd": fd})).await;
+    }
+    let mut fds = Vec::new();
+    for _ in 0..4 {
+        let fd = page_a.ok("socket", json!({})).await;
+        page_a.ok("connect", json!({"fd": fd, "address": echo})).await;
+        fds.push(fd);
+    }
+    for fd in 3..=7 {
+        tab_a.ok("close", json!({"fd": fd})).await;
+    }
+    for i in 0..5 {
+        let fd = tab_a.ok("socket", json!({})).await;
+        let r = tab_a.call("connect", json!({"fd": fd, "address": echo})).await;
+        if i < 4 {
+            assert!(r.get("error").is_none(), "{r}");
+        } else {
+            assert_eq!(r["error"]["data"]["errname"], "ECONNREFUSED", "{r}");
+            assert!(r["error"]["data"]["reason"].as_str().unwrap().contains("lab services"), "{r}");
+        }
+    }
+    page_b.ok("connect", json!({"fd": page_b_fd, "address": echo})).await;
+    // Closing a lab connection gives its place back.
+    page_a.ok("close", json!({"fd": fds[0]})).await;
+    let fd = page_a.ok("socket", json!({})).await;
+    page_a.ok("connect", json!({"fd": fd, "address": echo})).await;
+    // Name lookups: site A's slow ones hold its share, not the daemon's; site B's answer at once.
+    for id in 0..20 {
+        let req = json!({"jsonrpc": "2.0", "id": 1000 + id, "method": "gethostbyname", "params": {"hostname": "slow.example"}});
+        let page = if id % 2 == 0 { &mut page_a } else { &mut tab_a };
+        page.send_text(req.to_string()).await;
+    }
+    let started = Instant::now();
+    assert_eq!(page_b.ok("gethostbyname", json!({"hostname": "fast.example"})).await, "203.0.113.2");
+    assert!(started.elapsed() < Duration::from_secs(2), "site B's lookup waited behind site A's");
+}

@@ -98,6 +98,13 @@ pub struct Limits {
     /// Sockets all sessions together may hold open (kept below the process's file limit); one
     /// more is `ENFILE`.
     pub max_sockets_total: usize,
+    /// Sockets the pages of one origin may hold open together (at most half of
+    /// `max_sockets_total`, as the process's file limit allows it), so one site cannot take every
+    /// socket of the daemon; one more is `ENFILE`.
+    pub max_sockets_per_origin: usize,
+    /// TCP connections the pages of one origin may hold to the lab services together (each
+    /// service serves 32 at once); one more is `ECONNREFUSED`, with the reason.
+    pub max_lab_connections_per_origin: usize,
     /// Requests of blocking methods a session may have outstanding; one more gets `-32001`.
     pub max_inflight_per_session: usize,
     /// Bytes of those requests (their JSON text: a `send`'s data, mostly) a session may have
@@ -126,6 +133,9 @@ pub struct Limits {
     pub dns_timeout: Duration,
     /// Name resolutions one session may have running at once.
     pub dns_per_session: usize,
+    /// Name resolutions the pages of one origin may have running at once (less than
+    /// `dns_concurrency`, so another origin's lookups always have room).
+    pub dns_per_origin: usize,
     /// The largest static file served.
     pub max_static_file_bytes: u64,
     /// How long a blocking `connect` may wait for the peer before failing with `ETIMEDOUT` (a
@@ -159,6 +169,8 @@ impl Default for Limits {
             max_sessions_per_origin: 16,
             max_sockets_per_session: 128,
             max_sockets_total: 1024,
+            max_sockets_per_origin: 512,
+            max_lab_connections_per_origin: 8,
             max_inflight_per_session: 256,
             max_inflight_bytes: 8 << 20,
             max_message_bytes: 1 << 20,
@@ -171,6 +183,7 @@ impl Default for Limits {
             dns_concurrency: 4,
             dns_timeout: Duration::from_secs(5),
             dns_per_session: 2,
+            dns_per_origin: 2,
             max_static_file_bytes: 64 << 20,
             connect_timeout: Duration::from_secs(10),
             connect_rate: 100,
@@ -197,6 +210,9 @@ impl Limits {
             ("max_sockets_per_session", self.max_sockets_per_session),
             ("max_sockets_total", self.max_sockets_total),
             ("dns_per_session", self.dns_per_session),
+            ("dns_per_origin", self.dns_per_origin),
+            ("max_sockets_per_origin", self.max_sockets_per_origin),
+            ("max_lab_connections_per_origin", self.max_lab_connections_per_origin),
             ("connect_rate", self.connect_rate as usize),
             ("connect_burst", self.connect_burst as usize),
             ("rpc_rate", self.rpc_rate as usize),

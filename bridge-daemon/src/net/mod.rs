@@ -33,8 +33,6 @@ use resolve::Resolver;
 use socket2::SockAddr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
-use std::sync::Arc;
-use tokio::sync::Semaphore;
 
 /// Daemon-wide networking context: policy, the Unix sandbox, the resolver and the audit log.
 #[derive(Debug)]
@@ -49,7 +47,7 @@ pub(crate) struct Net {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Caller<'a> {
     pub(crate) page: &'a Page,
-    pub(crate) dns: &'a Arc<Semaphore>,
+    pub(crate) dns: &'a resolve::DnsShare,
 }
 
 /// The protocol of a socket type, as rules name it.
@@ -181,9 +179,8 @@ impl Net {
     }
 
     /// The kernel address for a `connect` or `sendto`: resolved once, every candidate checked, and
-    /// exactly a permitted one returned (see `policy::egress`). For an address the session held
-    /// and has closed, the bridge holds the port while the call runs ([`Vacated`]), which must be
-    /// kept until the call is done.
+    /// exactly a permitted one returned (see `policy::egress`), with what the caller must hold
+    /// while the call runs ([`Dialled`]).
     pub(crate) async fn dial_addr(
         &self,
         caller: Caller<'_>,
@@ -191,9 +188,10 @@ impl Net {
         family: i32,
         kind: i32,
         address: &Address,
-    ) -> OpResult<(SockAddr, Option<Vacated>)> {
+    ) -> OpResult<Dialled> {
         if family == AF_UNIX {
-            return Ok((self.dial_unix(caller, method, unix_name(method, address)?)?, None));
+            let addr = self.dial_unix(caller, method, unix_name(method, address)?)?;
+            return Ok(Dialled { addr, vacated: None, labs: false });
         }
         let target = ip_target(method, family, address)?;
         let (name, candidates) = match target.literal(family) {
@@ -220,7 +218,7 @@ impl Net {
                         VacatedError::Os(e) => e.into(),
                     })?),
                 };
-                Ok((SockAddr::from(addr), vacated))
+                Ok(Dialled { addr: SockAddr::from(addr), vacated, labs: dial.labs })
             }
             Err((ip, denial)) => {
                 let resolved = SocketAddr::new(ip, target.port).to_string();
@@ -319,6 +317,19 @@ impl Net {
     pub(crate) fn address_or_empty(&self, addr: &SockAddr) -> Address {
         self.address(addr).unwrap_or_else(|| Address::Unix(String::new()))
     }
+}
+
+/// A destination a page may dial.
+#[derive(Debug)]
+pub(crate) struct Dialled {
+    /// The kernel address: exactly the one the policy checked.
+    pub(crate) addr: SockAddr,
+    /// For an address the session held and has closed: the bridge's hold on it, to keep until the
+    /// call is done.
+    pub(crate) vacated: Option<Vacated>,
+    /// One of the lab services (a TCP connection to one counts towards
+    /// `Limits::max_lab_connections_per_origin`).
+    pub(crate) labs: bool,
 }
 
 /// A port the session held and has closed, held by the bridge while a page's `connect` or `sendto`

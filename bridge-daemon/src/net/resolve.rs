@@ -48,6 +48,15 @@ pub(crate) struct Resolver {
     lookup: Arc<dyn Lookup>,
 }
 
+/// A caller's share of the resolver: its session's (`Limits::dns_per_session`) within its origin's
+/// (`Limits::dns_per_origin`), so the pages of one origin cannot hold every lookup the daemon runs
+/// (`Limits::dns_concurrency`) and starve another's.
+#[derive(Clone, Debug)]
+pub(crate) struct DnsShare {
+    pub(crate) session: Arc<Semaphore>,
+    pub(crate) origin: Arc<Semaphore>,
+}
+
 /// One lookup's arguments, as Python's `getaddrinfo(host, port, family, type, proto, flags)`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Query {
@@ -78,18 +87,19 @@ impl Resolver {
     /// A name with a backslash is not looked up (`gaierror(EAI_NONAME)`): the C resolver reads
     /// `\098` or `\b` in a name as an escape for `b`, after the policy has compared the name, so
     /// `\098ad.test` would reach what a rule for `bad.test` denies.
-    pub(crate) async fn getaddrinfo(&self, session: &Arc<Semaphore>, query: Query) -> OpResult<Vec<AddrInfo>> {
+    pub(crate) async fn getaddrinfo(&self, share: &DnsShare, query: Query) -> OpResult<Vec<AddrInfo>> {
         if query.host.as_deref().is_some_and(|h| h.contains('\\')) {
             return Err(OpError::Os(OsError::gai(EAI_NONAME, None)));
         }
         let work = async {
             let closed = || OpError::errno(libc::EAGAIN);
-            let mine = Arc::clone(session).acquire_owned().await.map_err(|_| closed())?;
+            let mine = Arc::clone(&share.session).acquire_owned().await.map_err(|_| closed())?;
+            let origin = Arc::clone(&share.origin).acquire_owned().await.map_err(|_| closed())?;
             let global = Arc::clone(&self.permits).acquire_owned().await.map_err(|_| closed())?;
             let lookup = self.lookup.getaddrinfo(query);
             let task = tokio::spawn(async move {
                 let answer = lookup.await;
-                drop((mine, global));
+                drop((mine, origin, global));
                 answer
             });
             task.await.unwrap_or_else(|_| Err(OsError::gai(EAI_SYSTEM, None))).map_err(OpError::Os)
@@ -104,14 +114,14 @@ impl Resolver {
     /// order, without repeats: what CPython would choose from (it takes the first).
     pub(crate) async fn candidates(
         &self,
-        session: &Arc<Semaphore>,
+        share: &DnsShare,
         host: &str,
         family: i32,
         kind: i32,
     ) -> OpResult<Vec<IpAddr>> {
         let query = Query { host: Some(host.to_owned()), family, kind, ..Query::default() };
         let mut out: Vec<IpAddr> = Vec::new();
-        for info in self.getaddrinfo(session, query).await? {
+        for info in self.getaddrinfo(share, query).await? {
             let ip = match info.address {
                 Address::Inet { host, .. } | Address::Inet6 { host, .. } => host.parse().ok(),
                 Address::Unix(_) => None,

@@ -112,6 +112,8 @@ pub(crate) struct Dial {
     /// the page's is there now, so the caller must make sure nothing else is either (see
     /// `net::Vacated`) before it sends anything there.
     pub(crate) vacated: bool,
+    /// Allowed as one of the lab services.
+    pub(crate) labs: bool,
 }
 
 /// `own`, and `labs` when the lab services run, come first in every allow list.
@@ -260,7 +262,7 @@ impl Policy {
         };
         let (ip, rule) = egress::choose(&ctx, &Request { proto, name, port }, candidates)?;
         let vacated = rule == "own" && !self.owners.holds(&page.origin, proto, SocketAddr::new(canonical(ip), port));
-        Ok(Dial { ip, vacated })
+        Ok(Dial { ip, vacated, labs: rule == "labs" })
     }
 
     /// Whether a page may connect to the Unix socket at this absolute path: only a path its rules
