@@ -50,6 +50,7 @@ mod lane;
 mod net;
 pub mod policy;
 mod rate;
+mod read_ahead;
 mod sandbox;
 mod server;
 mod session;

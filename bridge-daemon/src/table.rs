@@ -7,14 +7,12 @@ use crate::lane::Lane;
 use crate::lock;
 use crate::net::BridgeSocket;
 use crate::policy::own::OwnGuard;
-use bridge_protocol::errno::code::{EAGAIN, EMFILE};
-use bridge_protocol::params::MAX_RECV_AHEAD as MAX_AHEAD;
+use crate::read_ahead::Aheads;
+use bridge_protocol::errno::code::EMFILE;
 use bridge_protocol::{FIRST_FD, Fd};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::OwnedSemaphorePermit;
-use tokio_util::sync::CancellationToken;
 
 /// What a socket holds beyond its fd, released when it is closed: its place under the daemon-wide
 /// and the origin's socket limits, its address in the `own` set, and its place among the origin's
@@ -41,7 +39,7 @@ pub(crate) struct Entry {
     pub(crate) writes: Arc<Lane>,
     claims: Arc<Mutex<Option<Claims>>>,
     /// The `recv`s sent ahead that are queued or waiting.
-    ahead: Arc<Mutex<Aheads>>,
+    pub(crate) ahead: Aheads,
 }
 
 impl Entry {
@@ -50,77 +48,10 @@ impl Entry {
         lock(&self.claims)
     }
 
-    /// Starts a `recv` sent ahead: at most `MAX_RECV_AHEAD` at a time per socket (so a page cannot
-    /// pile them up behind a waiting call), counted in `reading` while they last.
-    pub(crate) fn begin_ahead(&self, reading: &Arc<AtomicUsize>) -> OpResult<AheadRecv> {
-        let mut aheads = lock(&self.ahead);
-        if aheads.count >= MAX_AHEAD {
-            return Err(OpError::refused(
-                EAGAIN,
-                format!("this socket already has {MAX_AHEAD} recvs sent ahead, the most it may"),
-            ));
-        }
-        aheads.count += 1;
-        let token = aheads.token.get_or_insert_with(CancellationToken::new).clone();
-        reading.fetch_add(1, Ordering::Relaxed);
-        Ok(AheadRecv { token, aheads: Arc::clone(&self.ahead), reading: Arc::clone(reading) })
-    }
-
-    /// Makes the `recv`s sent ahead, if any, give way to a later request.
-    pub(crate) fn give_way(&self) {
-        if let Some(token) = lock(&self.ahead).token.take() {
-            token.cancel();
-        }
-    }
-
     /// Closes the socket and releases its claims.
     pub(crate) async fn close(&self) {
         self.socket.close().await;
         self.claims().take();
-    }
-}
-
-/// A socket's `recv`s sent ahead.
-#[derive(Debug, Default)]
-pub(crate) struct Aheads {
-    /// Queued or waiting.
-    count: usize,
-    /// Cancelled to make them give way; the ones sent after that get a new one.
-    token: Option<CancellationToken>,
-}
-
-/// A `recv` sent ahead, from its arrival until it has answered.
-pub(crate) struct AheadRecv {
-    token: CancellationToken,
-    aheads: Arc<Mutex<Aheads>>,
-    reading: Arc<AtomicUsize>,
-}
-
-impl AheadRecv {
-    /// Runs the receive until it has data (or fails), or until a later request on the socket
-    /// makes it give way: then it fails with `EAGAIN`. Waiting for data reads nothing, so giving
-    /// way loses no byte.
-    pub(crate) async fn run<T>(self, recv: impl Future<Output = OpResult<T>>) -> OpResult<T> {
-        let gave_way = || OpError::refused(EAGAIN, "the recv sent ahead gave way to a later request on its socket");
-        if self.token.is_cancelled() {
-            return Err(gave_way());
-        }
-        tokio::select! {
-            biased;
-            got = recv => got,
-            () = self.token.cancelled() => Err(gave_way()),
-        }
-    }
-}
-
-impl Drop for AheadRecv {
-    fn drop(&mut self) {
-        let mut aheads = lock(&self.aheads);
-        aheads.count -= 1;
-        if aheads.count == 0 {
-            aheads.token = None;
-        }
-        self.reading.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -168,7 +99,7 @@ impl SocketTable {
             reads: Arc::default(),
             writes: Arc::default(),
             claims: Arc::new(Mutex::new(Some(Claims { _slot: slot, own: None, lab: None }))),
-            ahead: Arc::default(),
+            ahead: Aheads::default(),
         };
         self.entries.insert(fd, entry);
         Ok(fd)

@@ -85,9 +85,15 @@ async fn settimeout_rejects_nonsense_and_closed_sockets() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
     let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
-    for bad in [-1.0, f64::NAN, f64::INFINITY] {
+    // CPython's exceptions and messages, each.
+    for (bad, error) in [
+        (-1.0, "ValueError: Timeout value out of range"),
+        (f64::NAN, "ValueError: Invalid value NaN (not a number)"),
+        (f64::INFINITY, "OverflowError: timestamp out of range for platform time_t"),
+        (1e19, "OverflowError: timestamp out of range for platform time_t"),
+    ] {
         let e = s.settimeout_secs(Some(bad)).unwrap_err();
-        assert_eq!(e.to_string(), "ValueError: Timeout value out of range");
+        assert_eq!(e.to_string(), error, "{bad}");
     }
     s.settimeout_secs(Some(1.5)).unwrap();
     s.close().await.unwrap();

@@ -575,6 +575,9 @@ const MAX_TIMEOUT_SECS: f64 = 9_223_372_036.854_775;
 /// A timeout in seconds as Python's `settimeout` and `select` take it: `ValueError` if negative or
 /// not a number, `OverflowError` beyond 2^63 nanoseconds.
 pub(crate) fn timeout_from_secs(t: f64) -> Result<Duration> {
+    if t.is_nan() {
+        return Err(Error::Value("Invalid value NaN (not a number)".into()));
+    }
     if t > MAX_TIMEOUT_SECS {
         return Err(Error::Overflow("timestamp out of range for platform time_t".into()));
     }

@@ -1,0 +1,150 @@
+//! The session over channels instead of a WebSocket, on tokio's paused clock: time moves only
+//! when every task waits, so a 30-second deadline takes no real time and no test sleeps.
+
+use super::*;
+use crate::config::Limits;
+use crate::net::resolve::Resolver;
+use crate::policy::{Policy, PolicyInput};
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+use tokio_util::sync::PollSender;
+
+/// A WebSocket made of two channels: what the page sends, and what the session writes (which
+/// holds `room` messages; a page that does not read lets it fill).
+struct Pipe {
+    from_page: mpsc::Receiver<Result<Message, WsError>>,
+    to_page: PollSender<Message>,
+}
+
+impl Stream for Pipe {
+    type Item = Result<Message, WsError>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.from_page.poll_recv(cx)
+    }
+}
+
+impl Sink<Message> for Pipe {
+    type Error = WsError;
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        self.to_page.poll_reserve(cx).map_err(|_| WsError::ConnectionClosed)
+    }
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), WsError> {
+        self.to_page.send_item(item).map_err(|_| WsError::ConnectionClosed)
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        self.to_page.close();
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The page's ends of a pipe.
+struct Page {
+    send: mpsc::Sender<Result<Message, WsError>>,
+    recv: mpsc::Receiver<Message>,
+}
+
+fn pipe(room: usize) -> (Pipe, Page) {
+    let (send, from_page) = mpsc::channel(1024);
+    let (to_page, recv) = mpsc::channel(room);
+    (Pipe { from_page, to_page: PollSender::new(to_page) }, Page { send, recv })
+}
+
+fn shared(limits: Limits) -> Arc<Shared> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], bridge_protocol::DEFAULT_PORT));
+    let policy = Policy::new(
+        addr,
+        PolicyInput {
+            extra_hosts: &[],
+            extra_origins: &[],
+            token: None,
+            rules: Default::default(),
+            origin_rules: Vec::new(),
+            allow_metadata: false,
+            labs: Vec::new(),
+        },
+    );
+    let resolver = Resolver::new(1, Duration::from_secs(1), None);
+    let net = Net { policy, sandbox: None, resolver, audit: Default::default() };
+    let hello = HelloResult {
+        protocol: bridge_protocol::SUBPROTOCOL.into(),
+        protocol_version: bridge_protocol::PROTOCOL_VERSION,
+        daemon: "test".into(),
+        limits: limits.for_client(),
+        features: Vec::new(),
+        labs: Default::default(),
+    };
+    Arc::new(Shared::new(net, limits, 64, hello))
+}
+
+fn hello(id: u64) -> Result<Message, WsError> {
+    Ok(Message::text(format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"hello"}}"#)))
+}
+
+/// Starts a session over `ws`, as the daemon's first session of a page without an origin.
+async fn session(ws: Pipe, limits: Limits, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(ws, shared(limits), 1, None, Codec::Json, shutdown))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_page_that_stops_reading_is_closed_at_write_timeout() {
+    let limits = Limits { outbound_bytes: 4096, outbound_queue: 4, ..Limits::default() };
+    let timeout = limits.write_timeout;
+    let (ws, mut page) = pipe(2);
+    let start = Instant::now();
+    let task = session(ws, limits, CancellationToken::new()).await;
+    for id in 0..100 {
+        page.send.send(hello(id)).await.unwrap_or_else(|_| panic!("the session ended early"));
+    }
+    task.await.unwrap_or_else(|e| panic!("{e}"));
+    let took = Instant::now() - start;
+    assert!(took >= timeout, "closed after {took:?}, before write_timeout");
+    assert!(took < timeout + FLUSH_GRACE + Duration::from_secs(1), "closed after {took:?}");
+    // The page got the answers that fitted, and nothing after them but (perhaps) the close.
+    let mut answers = 0;
+    while let Ok(message) = page.recv.try_recv() {
+        match message {
+            Message::Text(_) => answers += 1,
+            Message::Close(frame) => panic!("a close frame went past a full pipe: {frame:?}"),
+            _ => {}
+        }
+    }
+    assert!((1..100).contains(&answers), "{answers} answers");
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_ends_a_session_waiting_to_answer() {
+    let limits = Limits { outbound_bytes: 4096, outbound_queue: 4, ..Limits::default() };
+    let (ws, page) = pipe(2);
+    let shutdown = CancellationToken::new();
+    let task = session(ws, limits, shutdown.clone()).await;
+    for id in 0..100 {
+        page.send.send(hello(id)).await.unwrap_or_else(|_| panic!("the session ended early"));
+    }
+    // Let the session fill the pipe and wait on it, then stop the daemon.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let start = Instant::now();
+    shutdown.cancel();
+    task.await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(Instant::now() - start <= FLUSH_GRACE, "shutdown waited for the page");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reading_page_is_pinged_and_a_silent_one_closed() {
+    let limits = Limits::default();
+    let (ping, pong) = (limits.ping_interval, limits.pong_timeout);
+    let (ws, mut page) = pipe(16);
+    let start = Instant::now();
+    let task = session(ws, limits, CancellationToken::new()).await;
+    // The page reads but never answers: a ping after ping_interval, the close after pong_timeout.
+    let first = page.recv.recv().await;
+    assert!(matches!(first, Some(Message::Ping(_))), "{first:?}");
+    assert!(Instant::now() - start >= ping);
+    let close = page.recv.recv().await;
+    let Some(Message::Close(Some(frame))) = close else { panic!("{close:?}") };
+    assert_eq!(frame.code, CloseCode::Policy);
+    assert!(Instant::now() - start >= ping + pong);
+    task.await.unwrap_or_else(|e| panic!("{e}"));
+}
