@@ -24,7 +24,6 @@
 //! cannot read stops start-up with a message that names it. Command-line options add to the lists
 //! and override the single values.
 
-use super::Limits;
 use crate::policy::rule::{Rule, Set, Target};
 use crate::policy::space::Space;
 use crate::policy::{OriginRules, Ruleset, normalize_unix_path};
@@ -153,89 +152,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(n * scale).ok()
 }
 
-/// A `[limits]` value and what it sets.
-trait Setting {
-    type Out;
-    fn value(self) -> Self::Out;
-}
-
-macro_rules! plain_setting {
-    ($($ty:ty),*) => {$(
-        impl Setting for $ty {
-            type Out = $ty;
-            fn value(self) -> $ty {
-                self
-            }
-        }
-    )*};
-}
-
-plain_setting!(usize, i32, u32, u64);
-
-impl Setting for Seconds {
-    type Out = Duration;
-    fn value(self) -> Duration {
-        self.0
-    }
-}
-
-macro_rules! limits_section {
-    ($($field:ident: $ty:ty),* $(,)?) => {
-        /// `[limits]`: any field of [`Limits`], with durations as [`Seconds`].
-        #[derive(Debug, Default, Deserialize)]
-        #[serde(deny_unknown_fields)]
-        pub struct LimitsSection {
-            $(
-                #[doc = concat!("`Limits::", stringify!($field), "`.")]
-                pub $field: Option<$ty>,
-            )*
-        }
-
-        impl LimitsSection {
-            /// `base` with the values this section sets.
-            pub fn apply(&self, mut base: Limits) -> Limits {
-                $(
-                    if let Some(v) = self.$field {
-                        base.$field = v.value();
-                    }
-                )*
-                base
-            }
-        }
-    };
-}
-
-limits_section! {
-    max_sessions: usize,
-    max_sessions_per_origin: usize,
-    max_sockets_per_session: usize,
-    max_sockets_total: usize,
-    max_sockets_per_origin: usize,
-    max_lab_connections_per_origin: usize,
-    max_inflight_per_session: usize,
-    max_inflight_bytes: usize,
-    max_message_bytes: usize,
-    max_payload_bytes: usize,
-    max_listen_backlog: i32,
-    outbound_queue: usize,
-    outbound_bytes: usize,
-    handshake_timeout: Seconds,
-    max_request_head_bytes: usize,
-    dns_concurrency: usize,
-    dns_timeout: Seconds,
-    dns_per_session: usize,
-    dns_per_origin: usize,
-    max_static_file_bytes: u64,
-    connect_timeout: Seconds,
-    connect_rate: u32,
-    connect_burst: u32,
-    rpc_rate: u32,
-    rpc_burst: u32,
-    ping_interval: Seconds,
-    pong_timeout: Seconds,
-    idle_timeout: Seconds,
-    write_timeout: Seconds,
-}
+pub use super::LimitsSection;
 
 /// Reads the file's text; the error says where and what.
 pub fn parse(text: &str) -> Result<FileConfig, String> {
@@ -323,6 +240,7 @@ impl FileConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Limits;
 
     const EXAMPLE: &str = r#"
 [server]

@@ -85,117 +85,154 @@ pub enum UnixSockets {
     Dir(PathBuf),
 }
 
-/// Bounds on what one page, and all pages together, can make the daemon hold.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Limits {
+/// Declares [`Limits`] from one list: each limit once, with what it bounds and its default. The
+/// configuration file's `[limits]` section ([`file::LimitsSection`]) is generated from the same
+/// list, and a test checks that `docs/protocol.md` lists every one.
+macro_rules! limits {
+    ($($(#[doc = $doc:literal])* $name:ident: $ty:ty = $default:expr;)*) => {
+        /// Bounds on what one page, and all pages together, can make the daemon hold.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub struct Limits {
+            $($(#[doc = $doc])* pub $name: $ty,)*
+        }
+
+        impl Default for Limits {
+            fn default() -> Self {
+                Limits { $($name: $default,)* }
+            }
+        }
+
+        impl Limits {
+            /// Every limit's name, as the configuration file spells it.
+            pub const NAMES: &[&str] = &[$(stringify!($name)),*];
+        }
+
+        /// `[limits]` of the configuration file: any field of [`Limits`], durations as
+        /// [`file::Seconds`].
+        #[derive(Debug, Default, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct LimitsSection {
+            $(
+                #[doc = concat!("`Limits::", stringify!($name), "`.")]
+                pub $name: Option<<$ty as LimitValue>::InFile>,
+            )*
+        }
+
+        impl LimitsSection {
+            /// `base` with the values this section sets.
+            pub fn apply(&self, mut base: Limits) -> Limits {
+                $(
+                    if let Some(v) = self.$name {
+                        base.$name = LimitValue::from_file(v);
+                    }
+                )*
+                base
+            }
+        }
+    };
+}
+
+/// A limit's type, and how the configuration file writes it.
+pub trait LimitValue {
+    /// The type in the file (a duration is [`file::Seconds`]: `10`, `2.5`, `"500ms"`).
+    type InFile: Copy + serde::de::DeserializeOwned;
+    /// The limit from the file's value.
+    fn from_file(value: Self::InFile) -> Self;
+}
+
+macro_rules! plain_limit {
+    ($($ty:ty),*) => {$(
+        impl LimitValue for $ty {
+            type InFile = $ty;
+            fn from_file(value: $ty) -> $ty {
+                value
+            }
+        }
+    )*};
+}
+
+plain_limit!(usize, i32, u32, u64);
+
+impl LimitValue for Duration {
+    type InFile = file::Seconds;
+    fn from_file(value: file::Seconds) -> Duration {
+        value.0
+    }
+}
+
+limits! {
     /// WebSocket sessions open at once; one more gets HTTP 503.
-    pub max_sessions: usize,
+    max_sessions: usize = 64;
     /// WebSocket sessions of one page origin open at once; one more gets HTTP 503. (Clients that
     /// send no `Origin` count only towards `max_sessions`.)
-    pub max_sessions_per_origin: usize,
+    max_sessions_per_origin: usize = 16;
     /// Sockets one session may hold open; one more is `EMFILE`.
-    pub max_sockets_per_session: usize,
+    max_sockets_per_session: usize = 128;
     /// Sockets all sessions together may hold open (kept below the process's file limit); one
     /// more is `ENFILE`.
-    pub max_sockets_total: usize,
+    max_sockets_total: usize = 1024;
     /// Sockets the pages of one origin may hold open together (at most half of
     /// `max_sockets_total`, as the process's file limit allows it), so one site cannot take every
     /// socket of the daemon; one more is `ENFILE`.
-    pub max_sockets_per_origin: usize,
+    max_sockets_per_origin: usize = 512;
     /// TCP connections the pages of one origin may hold to the lab services together (each
     /// service serves 32 at once); one more is `ECONNREFUSED`, with the reason.
-    pub max_lab_connections_per_origin: usize,
+    max_lab_connections_per_origin: usize = 8;
     /// Requests of blocking methods a session may have outstanding; one more gets `-32001`.
-    pub max_inflight_per_session: usize,
+    max_inflight_per_session: usize = 256;
     /// Bytes of those requests (their JSON text: a `send`'s data, mostly) a session may have
     /// outstanding; one more gets `-32001`. It bounds the data the daemon holds for sends waiting
     /// on a slow peer.
-    pub max_inflight_bytes: usize,
+    max_inflight_bytes: usize = 8 << 20;
     /// The largest request message accepted. Messages up to twice this size get a `-32001` error
     /// and the session carries on; larger ones close the session (WebSocket close code 1009).
-    pub max_message_bytes: usize,
+    max_message_bytes: usize = 1 << 20;
     /// The most data one send carries and one receive returns.
-    pub max_payload_bytes: usize,
+    max_payload_bytes: usize = 512 << 10;
     /// The largest `listen` backlog; larger ones are clamped.
-    pub max_listen_backlog: i32,
+    max_listen_backlog: i32 = 128;
     /// Responses queued for one session's WebSocket writer before its operations wait.
-    pub outbound_queue: usize,
+    outbound_queue: usize = 64;
     /// Bytes of responses queued for one session's WebSocket writer before its operations wait
     /// (a larger response takes the whole allowance).
-    pub outbound_bytes: usize,
+    outbound_bytes: usize = 4 << 20;
     /// Time allowed from TCP accept to a complete HTTP request head.
-    pub handshake_timeout: Duration,
+    handshake_timeout: Duration = Duration::from_secs(10);
     /// The largest HTTP request head (request line and headers).
-    pub max_request_head_bytes: usize,
+    max_request_head_bytes: usize = 16 << 10;
     /// Name resolutions running at once, daemon-wide (each holds a blocking thread).
-    pub dns_concurrency: usize,
+    dns_concurrency: usize = 4;
     /// How long one name resolution may take before it fails with `EAI_AGAIN`.
-    pub dns_timeout: Duration,
+    dns_timeout: Duration = Duration::from_secs(5);
     /// Name resolutions one session may have running at once.
-    pub dns_per_session: usize,
+    dns_per_session: usize = 2;
     /// Name resolutions the pages of one origin may have running at once (less than
     /// `dns_concurrency`, so another origin's lookups always have room).
-    pub dns_per_origin: usize,
+    dns_per_origin: usize = 2;
     /// The largest static file served.
-    pub max_static_file_bytes: u64,
+    max_static_file_bytes: u64 = 64 << 20;
     /// How long a blocking `connect` may wait for the peer before failing with `ETIMEDOUT` (a
     /// socket timeout, if shorter, applies first).
-    pub connect_timeout: Duration,
+    connect_timeout: Duration = Duration::from_secs(10);
     /// `connect` calls one session may start per second, on average; faster ones wait their turn.
-    pub connect_rate: u32,
+    connect_rate: u32 = 100;
     /// `connect` calls one session may start at once before `connect_rate` applies.
-    pub connect_burst: u32,
+    connect_burst: u32 = 200;
     /// Requests one session may make per second, on average; past it requests get `-32001`.
-    pub rpc_rate: u32,
+    rpc_rate: u32 = 50_000;
     /// Requests one session may make at once before `rpc_rate` applies.
-    pub rpc_burst: u32,
+    rpc_burst: u32 = 50_000;
     /// After this long without hearing from a page, the daemon pings it.
-    pub ping_interval: Duration,
+    ping_interval: Duration = Duration::from_secs(30);
     /// A page that answers neither a ping nor anything else for this long after it is closed
     /// (code 1008).
-    pub pong_timeout: Duration,
+    pong_timeout: Duration = Duration::from_secs(60);
     /// A session with no request for this long and nothing in flight is closed (code 1001).
-    pub idle_timeout: Duration,
+    idle_timeout: Duration = Duration::from_secs(15 * 60);
     /// How long an answer may wait to be handed to a page's WebSocket (the page has stopped
     /// reading, and the session's outbound allowance is full) before the session is closed (code
     /// 1008, with an audit line).
-    pub write_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_sessions: 64,
-            max_sessions_per_origin: 16,
-            max_sockets_per_session: 128,
-            max_sockets_total: 1024,
-            max_sockets_per_origin: 512,
-            max_lab_connections_per_origin: 8,
-            max_inflight_per_session: 256,
-            max_inflight_bytes: 8 << 20,
-            max_message_bytes: 1 << 20,
-            max_payload_bytes: 512 << 10,
-            max_listen_backlog: 128,
-            outbound_queue: 64,
-            outbound_bytes: 4 << 20,
-            handshake_timeout: Duration::from_secs(10),
-            max_request_head_bytes: 16 << 10,
-            dns_concurrency: 4,
-            dns_timeout: Duration::from_secs(5),
-            dns_per_session: 2,
-            dns_per_origin: 2,
-            max_static_file_bytes: 64 << 20,
-            connect_timeout: Duration::from_secs(10),
-            connect_rate: 100,
-            connect_burst: 200,
-            rpc_rate: 50_000,
-            rpc_burst: 50_000,
-            ping_interval: Duration::from_secs(30),
-            pong_timeout: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(15 * 60),
-            write_timeout: Duration::from_secs(30),
-        }
-    }
+    write_timeout: Duration = Duration::from_secs(30);
 }
 
 /// Room a request needs beyond its base64 payload: the envelope, method, fd, flags and address.
@@ -280,6 +317,16 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/protocol.md's table of limits names every one.
+    #[test]
+    fn the_protocol_docs_list_every_limit() {
+        let docs = include_str!("../../../docs/protocol.md");
+        let table = &docs[docs.find("| setting | default | bounds |").unwrap_or(0)..];
+        for name in Limits::NAMES {
+            assert!(table.contains(&format!("`{name}`")), "docs/protocol.md does not list the limit {name}");
+        }
+    }
 
     #[test]
     fn defaults_are_valid() {
