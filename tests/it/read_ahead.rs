@@ -176,20 +176,6 @@ async fn a_socket_reading_ahead_closes_and_drops() {
     daemon.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_waiting_on_a_receive_ahead_is_not_idle() {
-    let daemon = TestDaemon::start_with(|c| c.limits.idle_timeout = Duration::from_millis(300)).await;
-    let bridge = daemon.client().await;
-    let (_srv, cli, conn) = tcp_pair(&bridge).await;
-    cli.send(b"one").await.unwrap();
-    assert_eq!(within(conn.recv(100)).await.unwrap(), b"one");
-    let reader = tokio::spawn(async move { conn.recv(100).await });
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    cli.send(b"two").await.unwrap();
-    assert_eq!(within(reader).await.unwrap().unwrap(), b"two");
-    daemon.stop().await;
-}
-
 /// Sends a request without waiting for its answer.
 async fn send(raw: &mut Raw, id: u64, method: &str, params: Value) {
     raw.send_text(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()).await;

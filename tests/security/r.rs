@@ -287,14 +287,12 @@ async fn r10_a_page_that_answers_no_ping_is_closed_and_its_sockets_released() {
     let bridge = daemon.client().await;
     let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
     s.bind(("127.0.0.1", port)).await.unwrap();
-    // A client that does answer pings (the native client reads all the time) stays.
-    let answering = daemon.client().await;
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    within(answering.gethostname()).await.unwrap();
+    // That a page answering pings stays, and one waiting on a call is not idle, is shown on the
+    // paused clock by the session's unit tests (bridge-daemon/src/session/tests.rs).
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn r10b_an_idle_session_is_closed_but_a_waiting_one_is_not() {
+async fn r10b_an_idle_session_is_closed() {
     let daemon = TestDaemon::start_with(|c| c.limits.idle_timeout = Duration::from_millis(300)).await;
     let mut idle = daemon.raw().await;
     still_serves(&mut idle).await;
@@ -302,16 +300,8 @@ async fn r10b_an_idle_session_is_closed_but_a_waiting_one_is_not() {
         Err(Some((code, reason))) => assert_eq!(code, 1001, "{reason}"),
         other => panic!("expected close 1001, got {other:?}"),
     }
-    // A session with a call in flight (an accept waiting for a client) is not idle.
-    let mut waiting = daemon.raw().await;
-    waiting.ok("socket", json!({})).await;
-    waiting.ok("bind", json!({"fd": 3, "address": ["127.0.0.1", 0]})).await;
-    waiting.ok("listen", json!({"fd": 3})).await;
-    let port = waiting.ok("getsockname", json!({"fd": 3})).await[1].as_u64().unwrap() as u16;
-    waiting.send_text(json!({"jsonrpc": "2.0", "id": 99, "method": "accept", "params": {"fd": 3}}).to_string()).await;
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    let _client = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    assert_eq!(waiting.recv().await["id"], 99, "the accept answered; the session was kept");
+    // A session with a call in flight (an accept, a receive sent ahead) is not idle: shown on the
+    // paused clock by the session's unit tests (bridge-daemon/src/session/tests.rs).
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -148,3 +148,99 @@ async fn a_reading_page_is_pinged_and_a_silent_one_closed() {
     assert!(Instant::now() - start >= ping + pong);
     task.await.unwrap_or_else(|e| panic!("{e}"));
 }
+
+impl Page {
+    /// Sends a JSON-RPC request.
+    async fn call(&self, id: u64, method: &str, params: serde_json::Value) {
+        let text = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
+        self.send.send(Ok(Message::text(text))).await.unwrap_or_else(|_| panic!("the session ended"));
+    }
+
+    /// The next answer (pings are answered, as a browser does); `None` once the session has ended.
+    async fn answer(&mut self) -> Option<serde_json::Value> {
+        loop {
+            match self.recv.recv().await? {
+                Message::Text(text) => return serde_json::from_str(text.as_str()).ok(),
+                Message::Ping(data) => {
+                    let _ = self.send.send(Ok(Message::Pong(data))).await;
+                }
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    async fn ok(&mut self, id: u64, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.call(id, method, params).await;
+        let answer = self.answer().await.unwrap_or_else(|| panic!("the session ended before {method} answered"));
+        assert_eq!(answer["id"], id, "{answer}");
+        answer["result"].clone()
+    }
+}
+
+/// A listening socket in the session (fd 3), and its port.
+async fn listener(page: &mut Page) -> u16 {
+    page.ok(1, "socket", serde_json::json!({})).await;
+    page.ok(2, "bind", serde_json::json!({"fd": 3, "address": ["127.0.0.1", 0]})).await;
+    page.ok(3, "listen", serde_json::json!({"fd": 3})).await;
+    let name = page.ok(4, "getsockname", serde_json::json!({"fd": 3})).await;
+    name[1].as_u64().and_then(|p| u16::try_from(p).ok()).unwrap_or_else(|| panic!("{name}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_session_is_closed_but_one_waiting_on_accept_is_not() {
+    let limits = Limits::default();
+    let idle = limits.idle_timeout;
+    // Idle: nothing asked, nothing in flight. The page answers pings, so only idleness ends it.
+    let (ws, mut page) = pipe(16);
+    let start = Instant::now();
+    let task = session(ws, limits.clone(), CancellationToken::new()).await;
+    assert!(page.answer().await.is_none(), "closed");
+    assert!(Instant::now() - start >= idle);
+    task.await.unwrap_or_else(|e| panic!("{e}"));
+    // Waiting on accept for three idle timeouts is not idle; the accept then answers.
+    let (ws, mut page) = pipe(16);
+    let task = session(ws, limits, CancellationToken::new()).await;
+    let port = listener(&mut page).await;
+    page.call(5, "accept", serde_json::json!({"fd": 3})).await;
+    // Three idle timeouts pass with no answer (and the pings answered, as a browser does).
+    assert!(tokio::time::timeout(idle * 3, page.answer()).await.is_err(), "the accept answered without a client");
+    let _peer = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap_or_else(|e| panic!("{e}"));
+    let answer = page.answer().await.unwrap_or_else(|| panic!("the session was closed while accept waited"));
+    assert_eq!(answer["id"], 5, "{answer}");
+    drop(page);
+    task.await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_waiting_on_a_receive_sent_ahead_is_not_idle() {
+    let limits = Limits::default();
+    let idle = limits.idle_timeout;
+    let (ws, mut page) = pipe(16);
+    let task = session(ws, limits, CancellationToken::new()).await;
+    let port = listener(&mut page).await;
+    let mut peer = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap_or_else(|e| panic!("{e}"));
+    page.ok(5, "accept", serde_json::json!({"fd": 3})).await;
+    // A receive sent ahead (it holds no in-flight place) waits for three idle timeouts.
+    page.call(6, "recv", serde_json::json!({"fd": 4, "bufsize": 16, "ahead": true})).await;
+    assert!(tokio::time::timeout(idle * 3, page.answer()).await.is_err(), "the recv answered without data");
+    tokio::io::AsyncWriteExt::write_all(&mut peer, b"late").await.unwrap_or_else(|e| panic!("{e}"));
+    let answer = page.answer().await.unwrap_or_else(|| panic!("the session was closed while a recv waited"));
+    assert_eq!((answer["id"].clone(), answer["result"].clone()), (serde_json::json!(6), serde_json::json!("bGF0ZQ==")));
+    drop(page);
+    task.await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_page_that_answers_pings_stays() {
+    let limits = Limits { idle_timeout: Duration::from_secs(3600), ..Limits::default() };
+    let (ping, pong) = (limits.ping_interval, limits.pong_timeout);
+    let (ws, mut page) = pipe(16);
+    let task = session(ws, limits, CancellationToken::new()).await;
+    // Answering pings (page.answer does) across many ping intervals, the session stays.
+    let answering = async { while page.answer().await.is_some() {} };
+    let waited = tokio::time::timeout((ping + pong) * 5, answering).await;
+    assert!(waited.is_err(), "the session ended though the page answered every ping");
+    assert!(!task.is_finished());
+    task.abort();
+}
