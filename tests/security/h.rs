@@ -222,3 +222,20 @@ async fn h16_a_listener_beyond_loopback_is_refused_at_start() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback only"));
     assert!(out.stdout.is_empty(), "no URL printed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h17_a_daemon_on_another_loopback_address_admits_its_own_host_and_origin() {
+    let daemon = sockbridge_tests::Spawned::start(sockbridge_tests::SpawnOptions {
+        args: &["--listen", "127.0.0.2:0"],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(daemon.addr.ip().to_string(), "127.0.0.2");
+    let own = format!("http://{}", daemon.addr);
+    let mut raw = Raw::open(&daemon.url, Some(&own)).await.expect("its own Host and Origin");
+    raw.ok("hello", serde_json::json!({})).await;
+    // 127.0.0.1 is another address: not this daemon's name.
+    let wrong = format!("http://127.0.0.1:{}", daemon.addr.port());
+    assert_eq!(Raw::open(&daemon.url, Some(&wrong)).await.err(), Some(403));
+    daemon.stop().await;
+}

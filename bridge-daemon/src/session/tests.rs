@@ -244,3 +244,60 @@ async fn a_page_that_answers_pings_stays() {
     assert!(!task.is_finished());
     task.abort();
 }
+
+/// A WebSocket whose reading panics at its second message: a bug in serving the session.
+struct Faulty {
+    pipe: Pipe,
+    read: usize,
+}
+
+impl Stream for Faulty {
+    type Item = Result<Message, WsError>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = Pin::new(&mut self.pipe).poll_next(cx);
+        if matches!(next, Poll::Ready(Some(_))) {
+            self.read += 1;
+            assert!(self.read < 2, "a bug while serving the session");
+        }
+        next
+    }
+}
+
+impl Sink<Message> for Faulty {
+    type Error = WsError;
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        Pin::new(&mut self.pipe).poll_ready(cx)
+    }
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), WsError> {
+        Pin::new(&mut self.pipe).start_send(item)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        Pin::new(&mut self.pipe).poll_flush(cx)
+    }
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+        Pin::new(&mut self.pipe).poll_close(cx)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_while_serving_closes_that_session_with_1011() {
+    let (pipe, mut page) = pipe(16);
+    let shared = shared(Limits::default());
+    let task = tokio::spawn(run(
+        Faulty { pipe, read: 0 },
+        Arc::clone(&shared),
+        1,
+        None,
+        Codec::Json,
+        CancellationToken::new(),
+    ));
+    page.call(1, "socket", serde_json::json!({})).await;
+    assert_eq!(page.answer().await.map(|a| a["result"].clone()), Some(serde_json::json!(3)));
+    page.call(2, "hello", serde_json::json!({})).await;
+    let close = page.recv.recv().await;
+    let Some(Message::Close(Some(frame))) = close else { panic!("{close:?}") };
+    assert_eq!(frame.code, CloseCode::Error);
+    // The session ended as any session ends (its sockets released), not by unwinding further.
+    task.await.unwrap_or_else(|e| panic!("the session task itself failed: {e}"));
+    assert_eq!(shared.sockets.available_permits(), 64, "the socket it held was released");
+}
