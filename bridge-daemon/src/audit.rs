@@ -54,6 +54,35 @@ struct Line<'a> {
     event: &'a Event<'a>,
 }
 
+/// Opens the audit log for appending (created 0600), without following a symbolic link at `path`;
+/// it must be a regular file of the daemon's user. Otherwise someone who can write the directory
+/// could plant a link and have page-chosen text appended to a file of their choosing.
+pub(crate) fn open_file(path: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::MetadataExt;
+    let refuse =
+        |why: &str| io::Error::new(io::ErrorKind::PermissionDenied, format!("audit log {}: {why}", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => refuse("is a symbolic link"),
+            Some(libc::EISDIR) => refuse("is a directory"),
+            _ => e,
+        })?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(refuse("is not a regular file"));
+    }
+    // SAFETY: geteuid has no preconditions.
+    if meta.uid() != unsafe { libc::geteuid() } {
+        return Err(refuse("belongs to another user"));
+    }
+    Ok(file)
+}
+
 /// Where refusals are recorded: the tracing log always (at `info`), and a JSONL file if configured.
 #[derive(Debug)]
 pub(crate) struct Audit {
@@ -76,34 +105,10 @@ impl Default for Audit {
 }
 
 impl Audit {
-    /// An audit log appending to `path` (created 0600), or only the tracing log for `None`.
-    ///
-    /// The file is opened without following a symbolic link at `path`, and must be a regular file
-    /// of the daemon's user: otherwise someone who can write the directory could plant a link and
-    /// have page-chosen text appended to a file of theirs choosing.
+    /// An audit log appending to `path` (see [`open_file`]), or only the tracing log for `None`.
     pub(crate) fn open(path: Option<&Path>) -> io::Result<Audit> {
-        use std::os::unix::fs::MetadataExt;
         let Some(path) = path else { return Ok(Audit::default()) };
-        let refuse =
-            |why: &str| io::Error::new(io::ErrorKind::PermissionDenied, format!("audit log {}: {why}", path.display()));
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => refuse("is a symbolic link"),
-                _ => e,
-            })?;
-        let meta = file.metadata()?;
-        if !meta.file_type().is_file() {
-            return Err(refuse("is not a regular file"));
-        }
-        // SAFETY: geteuid has no preconditions.
-        if meta.uid() != unsafe { libc::geteuid() } {
-            return Err(refuse("belongs to another user"));
-        }
+        let mut file = open_file(path)?;
         let (tx, rx) = mpsc::sync_channel::<String>(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&dropped);

@@ -66,6 +66,17 @@ pub use net::resolve::{Lookup, LookupFuture, Query, SystemLookup};
 pub use policy::{OriginRules, Ruleset, Token};
 pub use server::serve;
 
+/// Checks what [`serve`] would refuse at start that can be checked before it runs: the limits fit
+/// together, and the audit log is a file the daemon may write (it is created if missing). The
+/// binary calls it before it prints its address, so a refused start prints none.
+pub fn check_config(config: &Config) -> std::io::Result<()> {
+    config.limits.validate().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    if let Some(path) = &config.audit_log {
+        audit::open_file(path)?;
+    }
+    Ok(())
+}
+
 /// The directory of the teaching pages in a source checkout (`web-demo/`), used as the default web
 /// root when it exists.
 pub fn source_web_root() -> Option<std::path::PathBuf> {

@@ -147,6 +147,8 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Sessions run on threads of their own (`Config::session_threads`); this runtime accepts
     // connections, runs the lab services, and runs `exec`'s command.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // A refused start prints no address and writes no token file.
+    bridge_daemon::check_config(&config)?;
     match args.command {
         None => {
             let listen = listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));

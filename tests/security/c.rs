@@ -160,11 +160,14 @@ async fn c06_an_audit_log_path_that_is_a_link_or_not_a_file_stops_start_up() {
     };
     let error = serve_fails(&link).await;
     assert!(error.contains("symbolic link"), "{error}");
+    // The binary says so before it prints an address.
+    let stderr = refused(&["--audit-log", link.to_str().unwrap()]).await;
+    assert!(stderr.contains("symbolic link"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "the victim's file\n", "nothing written through it");
     let dir = scratch_path("c06-dir");
     std::fs::create_dir_all(&dir).unwrap();
     let error = serve_fails(&dir).await;
-    assert!(error.contains("Is a directory") || error.contains("not a regular file"), "{error}");
+    assert!(error.contains("is a directory") || error.contains("not a regular file"), "{error}");
     for path in [&target, &link] {
         let _ = std::fs::remove_file(path);
     }
