@@ -3,13 +3,11 @@
 
 use crate::core::Core;
 use crate::error::{Error, Result};
-use crate::read_ahead::ReadAhead;
+use crate::read_ahead::Readers;
 use crate::socket::Socket;
 use bridge_protocol::params::*;
-use bridge_protocol::{Fd, Limits, rpc};
-use std::collections::HashMap;
+use bridge_protocol::{Limits, rpc};
 use std::sync::Arc;
-use std::sync::{Mutex, Weak};
 use std::time::Duration;
 
 /// A session with a bridge daemon. Cheap to clone; the session ends when the last clone and the last
@@ -22,7 +20,7 @@ pub struct Bridge {
     pub(crate) core: Arc<Core>,
     hello: Arc<HelloResult>,
     /// The stream sockets that have read ahead, by handle, for `select`.
-    readers: Arc<Mutex<HashMap<Fd, Weak<ReadAhead>>>>,
+    readers: Readers,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -88,7 +86,7 @@ impl Bridge {
     pub(crate) async fn start(core: Arc<Core>) -> Result<Bridge> {
         let hello = core.call::<rpc::Hello>(&HelloParams { client: Some(client_name()) }).await?;
         core.open_inflight(hello.limits.max_inflight, hello.limits.max_inflight_bytes);
-        Ok(Bridge { core, hello: Arc::new(hello), readers: Arc::default() })
+        Ok(Bridge { core, hello: Arc::new(hello), readers: Readers::default() })
     }
 
     /// The codec the session uses, as the daemon agreed.
@@ -175,15 +173,7 @@ impl Bridge {
             crate::socket::timeout_from_secs(t)?;
         }
         // Bytes a socket has read ahead are readable; the daemon cannot see them.
-        let mut unread = Vec::new();
-        for &fd in &rlist {
-            let reads = self.readers().get(&fd).and_then(Weak::upgrade);
-            if let Some(reads) = reads
-                && reads.settle(&self.core).await
-            {
-                unread.push(fd);
-            }
-        }
+        let unread = self.readers.holding(&self.core, &rlist).await;
         let timeout = if unread.is_empty() { timeout } else { Some(0.0) };
         let mut ready =
             self.core.call::<rpc::Select>(&SelectParams { rlist: rlist.clone(), wlist, xlist, timeout }).await?;
@@ -193,24 +183,9 @@ impl Bridge {
         Ok(ready)
     }
 
-    fn readers(&self) -> std::sync::MutexGuard<'_, HashMap<Fd, Weak<ReadAhead>>> {
-        self.readers.lock().unwrap_or_else(|poison| poison.into_inner())
-    }
-
-    /// Notes that the socket `fd` reads ahead into `reads`.
-    pub(crate) fn remember_reader(&self, fd: Fd, reads: &Arc<ReadAhead>) {
-        let mut readers = self.readers();
-        if readers.get(&fd).is_none_or(|known| !std::ptr::eq(known.as_ptr(), Arc::as_ptr(reads))) {
-            readers.insert(fd, Arc::downgrade(reads));
-        }
-    }
-
-    /// Forgets the socket `fd` (closing), if it is the one that read into `reads`.
-    pub(crate) fn forget_reader(&self, fd: Fd, reads: &Arc<ReadAhead>) {
-        let mut readers = self.readers();
-        if readers.get(&fd).is_some_and(|known| std::ptr::eq(known.as_ptr(), Arc::as_ptr(reads))) {
-            readers.remove(&fd);
-        }
+    /// The session's sockets that read ahead.
+    pub(crate) fn readers(&self) -> &Readers {
+        &self.readers
     }
 
     /// Ends the session: the daemon closes all its sockets.

@@ -23,6 +23,26 @@
 //! Reading ahead stops while [`UNREAD_LIMIT`] bytes are unread, so a page that reads slowly holds
 //! at most that plus four receives' worth per socket, and the rest stays in the kernel, where TCP
 //! flow control slows the sender.
+//!
+//! # States
+//!
+//! This module owns the client's side of read-ahead (the daemon's is `bridge_daemon`'s
+//! `read_ahead`; `docs/protocol.md`, "read-ahead", is the contract between them). A socket's
+//! [`ReadAhead`] is, at any time:
+//!
+//! - **off**: no blocking `recv` has returned data yet, the socket is not in blocking mode
+//!   (`paused`), or it is closing (`closed`). Nothing is sent ahead.
+//! - **deferred**: armed ([`ReadAhead::arm`]); the receives ahead go with the socket's next call
+//!   ([`ReadAhead::kick`]), behind that call's own request.
+//! - **ahead**: receives on their way (`posted`, at most `depth`); a page's `recv` waits for them
+//!   as it would wait for the socket.
+//! - **holding**: bytes, or the EOF or error a receive ahead met (`end`), wait for the page's next
+//!   receive, which returns them first; none are sent past [`UNREAD_LIMIT`] unread.
+//! - **giving way**: a call that must not wait ([`ReadAhead::settle`]) has asked the daemon to make
+//!   the receives ahead answer; while such callers wait (`yielding`), none is sent.
+//!
+//! [`Readers`] lets `select` find the sockets holding bytes: they are readable, though the daemon
+//! cannot see it.
 
 use crate::core::Core;
 use crate::error::{Error, Result};
@@ -337,5 +357,47 @@ pub(crate) struct CallGuard(Arc<ReadAhead>);
 impl Drop for CallGuard {
     fn drop(&mut self) {
         self.0.state().calls -= 1;
+    }
+}
+
+/// The sockets of a session that read ahead, by handle, for `select` (bytes read ahead are
+/// readable, and the daemon cannot see them).
+#[derive(Clone, Default)]
+pub(crate) struct Readers(Arc<Mutex<std::collections::HashMap<Fd, Weak<ReadAhead>>>>);
+
+impl Readers {
+    fn map(&self) -> MutexGuard<'_, std::collections::HashMap<Fd, Weak<ReadAhead>>> {
+        self.0.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Notes that the socket `fd` reads ahead into `reads`.
+    pub(crate) fn remember(&self, fd: Fd, reads: &Arc<ReadAhead>) {
+        let mut map = self.map();
+        if map.get(&fd).is_none_or(|known| !std::ptr::eq(known.as_ptr(), Arc::as_ptr(reads))) {
+            map.insert(fd, Arc::downgrade(reads));
+        }
+    }
+
+    /// Forgets the socket `fd` (closing), if it is the one that read into `reads`.
+    pub(crate) fn forget(&self, fd: Fd, reads: &Arc<ReadAhead>) {
+        let mut map = self.map();
+        if map.get(&fd).is_some_and(|known| std::ptr::eq(known.as_ptr(), Arc::as_ptr(reads))) {
+            map.remove(&fd);
+        }
+    }
+
+    /// Of `fds`, the sockets holding bytes read ahead, once their receives ahead have given way
+    /// (so what they brought is counted).
+    pub(crate) async fn holding(&self, core: &Core, fds: &[Fd]) -> Vec<Fd> {
+        let mut out = Vec::new();
+        for &fd in fds {
+            let reads = self.map().get(&fd).and_then(Weak::upgrade);
+            if let Some(reads) = reads
+                && reads.settle(core).await
+            {
+                out.push(fd);
+            }
+        }
+        out
     }
 }

@@ -79,7 +79,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if !self.released.swap(true, Ordering::AcqRel) {
             self.reads.close();
-            self.bridge.forget_reader(self.fd, &self.reads);
+            self.bridge.readers().forget(self.fd, &self.reads);
             self.bridge.core.fire::<rpc::Close>(&FdParams { fd: self.fd });
         }
     }
@@ -386,7 +386,7 @@ impl Socket {
             self.inner.ahead().eof = true;
         } else if plain && self.inner.ahead().connected {
             let bridge = self.bridge();
-            bridge.remember_reader(self.inner.fd, &self.inner.reads);
+            bridge.readers().remember(self.inner.fd, &self.inner.reads);
             self.inner.reads.arm(bufsize.max(READ_AHEAD_BYTES).min(self.max_payload()));
         }
         data
@@ -502,7 +502,7 @@ impl Socket {
             return Ok(());
         }
         self.inner.reads.close();
-        self.bridge().forget_reader(self.inner.fd, &self.inner.reads);
+        self.bridge().readers().forget(self.inner.fd, &self.inner.reads);
         match self.bridge().core.call::<rpc::Close>(&FdParams { fd: self.inner.fd }).await {
             Ok(()) | Err(Error::Closed) => Ok(()),
             Err(e) => Err(e),
@@ -520,7 +520,7 @@ impl Socket {
     pub(crate) fn release_now(&self) {
         if !self.inner.released.swap(true, Ordering::AcqRel) {
             self.inner.reads.close();
-            self.bridge().forget_reader(self.inner.fd, &self.inner.reads);
+            self.bridge().readers().forget(self.inner.fd, &self.inner.reads);
             self.bridge().core.fire::<rpc::Close>(&FdParams { fd: self.inner.fd });
         }
     }
