@@ -13,6 +13,16 @@ pub(super) struct Outbound {
     pub(super) _bytes: Option<OwnedSemaphorePermit>,
 }
 
+/// Awaits `fut` for at most `deadline`: `None` if it did not finish by then. A future that is ready
+/// at once (an answer handed over with room to spare, the usual case) sets no timer.
+async fn by_deadline<F: Future>(deadline: Duration, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    if let std::task::Poll::Ready(value) = futures_util::poll!(fut.as_mut()) {
+        return Some(value);
+    }
+    tokio::time::timeout(deadline, fut).await.ok()
+}
+
 /// The session's half of the WebSocket that writes, shared by the writer task and whoever answers
 /// when the writer is idle.
 pub(super) type SharedSink = Arc<tokio::sync::Mutex<Pin<Box<dyn Sink<Message, Error = WsError> + Send>>>>;
@@ -34,17 +44,17 @@ pub(super) async fn write_loop(
                 let closing = matches!(out.message, Message::Close(_));
                 // The byte allowance is returned once tungstenite holds the message (its own buffer
                 // is bounded by max_write_buffer_size).
-                match tokio::time::timeout(deadline, sink.feed(out.message)).await {
-                    Ok(Ok(())) if !closing => {}
-                    Ok(_) => break 'outer,
-                    Err(_) => return Err(()),
+                match by_deadline(deadline, sink.feed(out.message)).await {
+                    Some(Ok(())) if !closing => {}
+                    Some(_) => break 'outer,
+                    None => return Err(()),
                 }
                 next = rx.try_recv().ok();
             }
-            match tokio::time::timeout(deadline, sink.flush()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => break,
-                Err(_) => return Err(()),
+            match by_deadline(deadline, sink.flush()).await {
+                Some(Ok(())) => {}
+                Some(Err(_)) => break,
+                None => return Err(()),
             }
         }
         Ok(())
@@ -81,7 +91,7 @@ impl Session {
     /// `write_timeout` (the page has stopped reading) is dropped and the session ends.
     pub(super) async fn send_in(&self, frame: Frame, room: Option<OwnedSemaphorePermit>) {
         let deadline = self.shared.limits.write_timeout;
-        if tokio::time::timeout(deadline, self.hand_over(frame, room)).await.is_err() {
+        if by_deadline(deadline, self.hand_over(frame, room)).await.is_none() {
             self.stalled.cancel();
         }
     }
