@@ -28,6 +28,16 @@ const QUEUE: usize = 4096;
 const HANDSHAKE_LINES_PER_SEC: u32 = 10;
 const HANDSHAKE_LINES_BURST: u32 = 100;
 
+/// Refusals recorded per second at most for one session, on average, and at once: an admitted
+/// page refused in a loop (a `sendto` to a forbidden address is cheap) must not fill the disk.
+const SESSION_LINES_PER_SEC: u32 = 100;
+const SESSION_LINES_BURST: u32 = 1000;
+
+/// A session's ration of audit lines.
+pub(crate) fn session_ration() -> std::sync::Mutex<crate::rate::TokenBucket> {
+    std::sync::Mutex::new(crate::rate::TokenBucket::new(SESSION_LINES_PER_SEC, SESSION_LINES_BURST))
+}
+
 /// One refusal.
 #[derive(Debug, Serialize)]
 pub(crate) struct Event<'a> {
@@ -133,7 +143,17 @@ impl Audit {
         Ok(Audit { file: Some(tx), dropped, ..Audit::default() })
     }
 
-    /// Records a refusal.
+    /// Records a refusal of a session, within the session's `ration` of lines (the rest are
+    /// counted as dropped).
+    pub(crate) fn session_refusal(&self, event: &Event<'_>, ration: &std::sync::Mutex<crate::rate::TokenBucket>) {
+        if !crate::lock(ration).try_take() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.refusal(event);
+    }
+
+    /// Records a refusal (a refused handshake within its ration, see `HANDSHAKE_LINES_PER_SEC`).
     pub(crate) fn refusal(&self, event: &Event<'_>) {
         if event.session.is_none() && !crate::lock(&self.handshakes).try_take() {
             self.dropped.fetch_add(1, Ordering::Relaxed);

@@ -197,3 +197,30 @@ async fn c07_refused_handshakes_are_rationed_in_the_audit_log() {
     assert_eq!(handshakes as u64 + dropped, 500, "every refusal is a line or counted as dropped");
     let _ = std::fs::remove_file(&audit);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c08_a_session_refused_in_a_loop_is_rationed_in_the_audit_log() {
+    let audit = scratch_path("c08-audit.jsonl");
+    let _ = std::fs::remove_file(&audit);
+    let path = audit.clone();
+    let daemon = TestDaemon::start_with(move |c| c.audit_log = Some(path)).await;
+    let bridge = daemon.client().await;
+    let s = bridge.socket(AF_INET, SOCK_DGRAM).await.unwrap();
+    s.bind(("127.0.0.1", 0)).await.unwrap();
+    // 3,000 datagrams to a forbidden address: each refused, as cheap as a page can make it.
+    for _ in 0..3000 {
+        assert!(s.sendto(b"x", ("127.0.0.1", 9)).await.is_err());
+    }
+    // A refusal of another session, written after them.
+    let other = daemon.client().await;
+    assert!(other.socket(AF_INET, SOCK_STREAM).await.unwrap().connect(("127.0.0.1", 9)).await.is_err());
+    let last = audit_line(&audit, |v| v["op"] == "connect").await;
+    assert_ne!(last["session"], Value::Null);
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let sendto = lines.iter().filter(|v| v["op"] == "sendto").count();
+    let dropped: u64 = lines.iter().filter_map(|v| v["dropped"].as_u64()).sum();
+    assert!((1000..3000).contains(&sendto), "{sendto} sendto lines");
+    assert_eq!(sendto as u64 + dropped, 3000, "every refusal is a line or counted as dropped");
+    let _ = std::fs::remove_file(&audit);
+}

@@ -132,7 +132,7 @@ impl Net {
         rule: String,
         reason: String,
     ) -> OpError {
-        self.audit.refusal(&Event {
+        let event = Event {
             session: Some(caller.page.session),
             origin: caller.page.origin.as_deref(),
             op: method.name(),
@@ -140,7 +140,8 @@ impl Net {
             resolved,
             rule,
             reason: reason.clone(),
-        });
+        };
+        self.audit.session_refusal(&event, &caller.page.audit_lines);
         OpError::denied(reason)
     }
 

@@ -90,6 +90,8 @@ pub(crate) struct Page {
     pub(crate) origin: OriginKey,
     pub(crate) rules: Arc<Ruleset>,
     pub(crate) history: History,
+    /// The session's ration of audit lines (see `audit::SESSION_LINES_PER_SEC`).
+    pub(crate) audit_lines: std::sync::Mutex<crate::rate::TokenBucket>,
 }
 
 /// What a policy is made from.
@@ -218,7 +220,7 @@ impl Policy {
             .as_deref()
             .and_then(|o| self.origin_rules.iter().find(|(list, _)| list.iter().any(|x| x == o)))
             .map_or_else(|| Arc::clone(&self.default_rules), |(_, rules)| Arc::clone(rules));
-        Page { session, origin, rules, history: History::default() }
+        Page { session, origin, rules, history: History::default(), audit_lines: crate::audit::session_ration() }
     }
 
     /// Where a socket may bind: loopback only, with the wildcard address mapped to loopback, and
