@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the browser package into web-demo/pkg/ (gitignored), with nothing downloaded:
+# Builds the browser package into web-demo/pkg/ (gitignored), and puts the pinned Pyodide (from npm,
+# once) into web-demo/pyodide/ (gitignored) for Python in the page:
 #   sockbridge.js      the entry point: import { Bridge, AF_INET, ... } from "/pkg/sockbridge.js"
 #   sockbridge.d.ts    its TypeScript types
 #   wasm_client.js, wasm_client_bg.wasm, wasm_client.d.ts   wasm-bindgen's output
@@ -51,3 +52,17 @@ TS
 raw=$(wc -c < "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
 echo "build-web: $out/ ready; wasm_client_bg.wasm is $raw bytes, $gz gzipped"
+
+# Python in the page: the pinned Pyodide (tools/pyodide/package-lock.json), from npm once, served
+# by the daemon from web-demo/pyodide/ (gitignored). Nothing is fetched by the page from elsewhere.
+pyodide=web-demo/pyodide
+if [ ! -f "$pyodide/pyodide.asm.wasm" ] || ! cmp -s tools/pyodide/package-lock.json "$pyodide/package-lock.json"; then
+  npm ci --prefix tools/pyodide --no-audit --no-fund --loglevel=error
+  rm -rf "$pyodide"
+  mkdir -p "$pyodide"
+  for f in pyodide.mjs pyodide.asm.mjs pyodide.asm.wasm python_stdlib.zip pyodide-lock.json package.json; do
+    cp "tools/pyodide/node_modules/pyodide/$f" "$pyodide/"
+  done
+  cp tools/pyodide/package-lock.json "$pyodide/package-lock.json"
+fi
+echo "build-web: $pyodide/ holds Pyodide $(node -p "require('./$pyodide/package.json').version") ($(du -sk "$pyodide" | cut -f1) KiB)"

@@ -1,0 +1,193 @@
+// Python in the page: Pyodide, served by the daemon, with the bridge's `socket` and `select`
+// modules, running the socket tutorial's code unchanged in real Chromium against a real daemon.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startDaemon, launchBrowser, openPage } from "./harness.mjs";
+
+let daemon, browser, page;
+
+before(async () => {
+  daemon = await startDaemon();
+  browser = await launchBrowser();
+  page = await openPage(browser, daemon);
+  // One Python for the tests, as a lesson page keeps one.
+  await page.evaluate(async () => {
+    const sb = await import("/pkg/sockbridge.js");
+    const { startPython } = await import("/python.js");
+    const bridge = await sb.Bridge.connect();
+    window.python = await startPython(bridge);
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await daemon?.stop();
+});
+
+/** Runs Python programs at once in the page; resolves to each one's printed lines (or error). */
+function programs(...sources) {
+  return page.evaluate(async (sources) => {
+    return await Promise.all(sources.map(async (source) => {
+      const lines = [];
+      try {
+        await window.python.run(source, { print: (line) => lines.push(line) });
+      } catch (e) {
+        lines.push(`error: ${String(e.message).trim().split("\n").at(-1)}`);
+      }
+      return lines;
+    }));
+  }, sources);
+}
+
+test("the tutorial's TCP echo server and client run unchanged, at once, as two programs", async () => {
+  // The server tells the client its port through the page (a file in Pyodide's own filesystem).
+  const server = `
+from socket import *
+import os
+server = socket(AF_INET, SOCK_STREAM)
+server.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+server.bind(('127.0.0.1', 0))
+server.listen(5)
+with open('/tmp/port', 'w') as f:
+    f.write(str(server.getsockname()[1]))
+conn, addr = server.accept()
+print('connected from', addr[0])
+while True:
+    data = conn.recv(1024)
+    if not data:
+        break
+    conn.sendall(data)
+conn.close()
+server.close()
+print('server done')
+`;
+  const client = `
+from socket import *
+import asyncio, os
+for _ in range(1000):
+    if os.path.exists('/tmp/port'):
+        break
+    await asyncio.sleep(0.01)
+port = int(open('/tmp/port').read())
+s = socket(AF_INET, SOCK_STREAM)
+s.connect(('127.0.0.1', port))
+for word in [b'hello', b'sockets']:
+    s.sendall(word)
+    print(s.recv(1024))
+s.close()
+`;
+  const [serverOut, clientOut] = await programs(server, client);
+  assert.deepEqual(clientOut, ["b'hello'", "b'sockets'"]);
+  assert.deepEqual(serverOut, ["connected from 127.0.0.1", "server done"]);
+});
+
+test("UDP, errors with the page's errno, timeouts, makefile, select and the module functions", async () => {
+  const [out] = await programs(`
+import socket, select, errno
+from socket import *
+# UDP keeps datagram boundaries; recvfrom gives (data, address).
+a = socket(AF_INET, SOCK_DGRAM); a.bind(('127.0.0.1', 0))
+b = socket(AF_INET, SOCK_DGRAM); b.bind(('127.0.0.1', 0))
+b.sendto(b'one', a.getsockname()); b.sendto(b'two', a.getsockname())
+data, addr = a.recvfrom(100)
+print(data, addr == b.getsockname(), a.recv(100))
+# A refused connection is ConnectionRefusedError, with this page's errno number for it.
+probe = socket(); probe.bind(('127.0.0.1', 0)); closed = probe.getsockname(); probe.close()
+try:
+    socket().connect(closed)
+except ConnectionRefusedError as e:
+    print('refused', e.errno == errno.ECONNREFUSED, isinstance(e, OSError))
+print('connect_ex', socket().connect_ex(closed) == errno.ECONNREFUSED)
+# Timeouts: TimeoutError('timed out'); non-blocking: BlockingIOError.
+a.settimeout(0.05)
+try:
+    a.recv(10)
+except TimeoutError as e:
+    print('timeout', e, timeout is TimeoutError, a.gettimeout())
+a.setblocking(False)
+try:
+    a.recv(10)
+except BlockingIOError as e:
+    print('would block', e.errno == errno.EAGAIN, a.getblocking())
+# makefile in text mode, select, create_server/create_connection, context managers.
+with create_server(('127.0.0.1', 0)) as srv:
+    c = create_connection(srv.getsockname())
+    conn, _ = srv.accept()
+    print('select', select.select([conn], [], [], 0) == ([], [], []))
+    c.sendall(b'line one\\nline two\\n')
+    print('select', select.select([conn], [], [], 5)[0] == [conn])
+    f = conn.makefile()
+    print(repr(f.readline()), repr(f.readline()))
+    f.close(); conn.close(); c.close()
+print(gethostbyname('localhost'), isinstance(a, SocketType))
+try:
+    socket().bind(('127.0.0.1', 80))
+except PermissionError as e:
+    print('policy', e.errno == errno.EACCES)
+`);
+  assert.deepEqual(out, [
+    "b'one' True b'two'",
+    "refused True True",
+    "connect_ex True",
+    "timeout timed out True 0.05",
+    "would block True False",
+    "select True",
+    "select True",
+    "'line one\\n' 'line two\\n'",
+    "127.0.0.1 True",
+    "policy True",
+  ]);
+});
+
+test("the standard library over the bridge: socketserver, http.server with urllib, selectors", async () => {
+  const server = `
+import socketserver, http.server, os
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.sendall(self.request.recv(1024).upper())
+with socketserver.TCPServer(('127.0.0.1', 0), Echo) as tcp, \\
+        http.server.HTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler) as web:
+    os.makedirs('/srv', exist_ok=True); os.chdir('/srv')
+    with open('/srv/hello.txt', 'w') as f:
+        f.write('hello over http')
+    with open('/tmp/ports', 'w') as f:
+        f.write(f'{tcp.server_address[1]} {web.server_address[1]}')
+    tcp.handle_request()
+    web.handle_request()
+print('served')
+`;
+  const client = `
+import asyncio, os, selectors, socket, urllib.request
+for _ in range(1000):
+    if os.path.exists('/tmp/ports'):
+        break
+    await asyncio.sleep(0.01)
+tcp_port, web_port = map(int, open('/tmp/ports').read().split())
+with socket.create_connection(('127.0.0.1', tcp_port)) as s:
+    s.sendall(b'shout')
+    print(s.recv(100))
+with urllib.request.urlopen(f'http://127.0.0.1:{web_port}/hello.txt') as r:
+    print(r.status, r.read())
+# A selectors echo server with two clients, in one program.
+sel = selectors.DefaultSelector()
+srv = socket.create_server(('127.0.0.1', 0)); srv.setblocking(False)
+sel.register(srv, selectors.EVENT_READ)
+clients = [socket.create_connection(srv.getsockname()) for _ in range(2)]
+for i, c in enumerate(clients):
+    c.sendall(b'ping %d' % i)
+echoed = 0
+while echoed < 2:
+    for key, _ in sel.select(timeout=5):
+        if key.fileobj is srv:
+            conn, _ = srv.accept()
+            sel.register(conn, selectors.EVENT_READ)
+        else:
+            data = key.fileobj.recv(100)
+            key.fileobj.sendall(data)
+            echoed += 1
+print(sorted(c.recv(100) for c in clients), type(sel).__name__)
+`;
+  const [serverOut, clientOut] = await programs(server, client);
+  assert.deepEqual(serverOut, ["served"]);
+  assert.deepEqual(clientOut, ["b'SHOUT'", "200 b'hello over http'", "[b'ping 0', b'ping 1'] SelectSelector"]);
+});
