@@ -80,7 +80,8 @@ step "browser tests: the Rust API in headless Chromium (wasm-bindgen-test, via b
   wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" wasm-client 2>&1 | tee "$logs/wasm"
 
 step "browser tests: the JS package, every lesson and the handshake gate in Chromium (Playwright)"
-(cd tests/browser && node --test) 2>&1 | tee "$logs/js"
+# A test that hangs fails after 3 minutes instead of holding the run.
+(cd tests/browser && node --test --test-timeout=180000) 2>&1 | tee "$logs/js"
 echo "screenshots of every lesson: tests/browser/artifacts/"
 
 wasm_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/wasm" | grep -oE '[0-9]+' | head -1)

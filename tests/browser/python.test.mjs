@@ -24,10 +24,14 @@ after(async () => {
   await daemon?.stop();
 });
 
-/** Runs Python programs at once in the page; resolves to each one's printed lines (or error). */
-function programs(...sources) {
-  return page.evaluate(async (sources) => {
-    return await Promise.all(sources.map(async (source) => {
+/**
+ * Runs Python programs at once in the page; resolves to each one's printed lines (or error). With
+ * `after`, the second program starts once the first has made that file (in Pyodide's own
+ * filesystem), as a student starts the client once the server is up.
+ */
+function programs(sources, after) {
+  return page.evaluate(async ([sources, after]) => {
+    const run = async (source) => {
       const lines = [];
       try {
         await window.python.run(source, { print: (line) => lines.push(line) });
@@ -35,8 +39,17 @@ function programs(...sources) {
         lines.push(`error: ${String(e.message).trim().split("\n").at(-1)}`);
       }
       return lines;
-    }));
-  }, sources);
+    };
+    const first = run(sources[0]);
+    if (after) {
+      const FS = window.python.pyodide.FS;
+      for (let i = 0; i < 1000 && !FS.analyzePath(after).exists; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+    const rest = sources.slice(1).map(run);
+    return await Promise.all([first, ...rest]);
+  }, [sources, after]);
 }
 
 test("the tutorial's TCP echo server and client run unchanged, at once, as two programs", async () => {
@@ -63,11 +76,6 @@ print('server done')
 `;
   const client = `
 from socket import *
-import asyncio, os
-for _ in range(1000):
-    if os.path.exists('/tmp/port'):
-        break
-    await asyncio.sleep(0.01)
 port = int(open('/tmp/port').read())
 s = socket(AF_INET, SOCK_STREAM)
 s.connect(('127.0.0.1', port))
@@ -76,13 +84,13 @@ for word in [b'hello', b'sockets']:
     print(s.recv(1024))
 s.close()
 `;
-  const [serverOut, clientOut] = await programs(server, client);
+  const [serverOut, clientOut] = await programs([server, client], "/tmp/port");
   assert.deepEqual(clientOut, ["b'hello'", "b'sockets'"]);
   assert.deepEqual(serverOut, ["connected from 127.0.0.1", "server done"]);
 });
 
 test("UDP, errors with the page's errno, timeouts, makefile, select and the module functions", async () => {
-  const [out] = await programs(`
+  const [out] = await programs([`
 import socket, select, errno
 from socket import *
 # UDP keeps datagram boundaries; recvfrom gives (data, address).
@@ -124,7 +132,7 @@ try:
     socket().bind(('127.0.0.1', 80))
 except PermissionError as e:
     print('policy', e.errno == errno.EACCES)
-`);
+`]);
   assert.deepEqual(out, [
     "b'one' True b'two'",
     "refused True True",
@@ -157,11 +165,7 @@ with socketserver.TCPServer(('127.0.0.1', 0), Echo) as tcp, \\
 print('served')
 `;
   const client = `
-import asyncio, os, selectors, socket, urllib.request
-for _ in range(1000):
-    if os.path.exists('/tmp/ports'):
-        break
-    await asyncio.sleep(0.01)
+import selectors, socket, urllib.request
 tcp_port, web_port = map(int, open('/tmp/ports').read().split())
 with socket.create_connection(('127.0.0.1', tcp_port)) as s:
     s.sendall(b'shout')
@@ -187,7 +191,7 @@ while echoed < 2:
             echoed += 1
 print(sorted(c.recv(100) for c in clients), type(sel).__name__)
 `;
-  const [serverOut, clientOut] = await programs(server, client);
+  const [serverOut, clientOut] = await programs([server, client], "/tmp/ports");
   assert.deepEqual(serverOut, ["served"]);
   assert.deepEqual(clientOut, ["b'SHOUT'", "200 b'hello over http'", "[b'ping 0', b'ping 1'] SelectSelector"]);
 });
