@@ -18,7 +18,7 @@ const UI = {
     intro: "这些课程跟随 socket 教程的章节。每一课都有可以修改、可以运行的代码：它在页面里通过 sockbridge 使用真正的 TCP、UDP 和 Unix 套接字。右边的图实时画出每一次调用：页面、桥接守护进程、网络另一端之间发生了什么；下面的表列出每个 socket 的状态。",
     introNote: "代码是 JavaScript，写法尽量贴近 Python：每个可能等待的调用前面加 await，地址写成数组 [\"127.0.0.1\", 8080]，print() 的输出和 Python 一样。",
     run: "运行", stop: "停止", reset: "还原代码", running: "运行中…", done: "完成", failed: "出错了", stopped: "已停止",
-    output: "输出", python: "教程里的 Python 写法", live: "实时视图", sockets: "套接字表", code: "代码（可以修改）",
+    output: "输出", language: "语言", python: "教程里的 Python 写法", live: "实时视图", sockets: "套接字表", code: "代码（可以修改）",
     lanePage: "页面（你的代码）", laneDaemon: "桥接守护进程", lanePeer: "对端 / 内核",
     diagramEmpty: "运行代码后，这里会画出每一次调用。", tableEmpty: "还没有套接字。",
     colFd: "fd", colFamily: "地址族", colType: "类型", colState: "状态", colLocal: "本地地址", colRemote: "远端地址", colTimeout: "超时",
@@ -34,7 +34,7 @@ const UI = {
     intro: "These lessons follow the sections of the socket tutorial. Each has code you can edit and run: it uses real TCP, UDP and Unix sockets from this page, through sockbridge. The diagram draws every call as it happens, between the page, the bridge daemon and the other end of the network; the table below it shows the state of every socket.",
     introNote: "The code is JavaScript written as close to Python as it goes: put await before each call that may wait, write addresses as arrays [\"127.0.0.1\", 8080], and print() shows values as Python does.",
     run: "Run", stop: "Stop", reset: "Reset code", running: "running…", done: "done", failed: "error", stopped: "stopped",
-    output: "Output", python: "The tutorial's Python", live: "Live view", sockets: "Sockets", code: "Code (edit me)",
+    output: "Output", language: "Language", python: "The tutorial's Python", live: "Live view", sockets: "Sockets", code: "Code (edit me)",
     lanePage: "page (your code)", laneDaemon: "bridge daemon", lanePeer: "peer / kernel",
     diagramEmpty: "Run the code: every call will be drawn here.", tableEmpty: "No sockets yet.",
     colFd: "fd", colFamily: "family", colType: "type", colState: "state", colLocal: "local address", colRemote: "remote address", colTimeout: "timeout",
@@ -108,8 +108,20 @@ function renderLesson(lesson) {
   const index = LESSONS.indexOf(lesson);
   const title = lesson === PLAYGROUND ? t.playground : `${lesson.number}. ${lesson.title[lang]}`;
   const editor = el("textarea", { class: "editor", spellcheck: "false", "aria-label": t.code });
-  editor.value = edited.get(lesson.id) ?? lesson.code;
-  editor.addEventListener("input", () => edited.set(lesson.id, editor.value));
+  // The playground takes Python too (the lessons' code is JavaScript for now).
+  let language = "javascript";
+  const key = () => (language === "python" ? `${lesson.id}-python` : lesson.id);
+  const example = () => (language === "python" ? lesson.pythonCode : lesson.code);
+  editor.value = edited.get(key()) ?? example();
+  editor.addEventListener("input", () => edited.set(key(), editor.value));
+  const languages = lesson.pythonCode
+    ? el("select", { class: "language", "aria-label": t.language },
+      el("option", { value: "javascript", text: "JavaScript" }), el("option", { value: "python", text: "Python" }))
+    : null;
+  languages?.addEventListener("change", () => {
+    language = languages.value;
+    editor.value = edited.get(key()) ?? example();
+  });
   editor.addEventListener("keydown", (e) => {
     if (e.key === "Tab") {
       e.preventDefault();
@@ -128,11 +140,11 @@ function renderLesson(lesson) {
   const table = el("table", { class: "sockets" });
   const view = new LiveView(diagram, table, t, sb);
 
-  runButton.addEventListener("click", () => run(editor.value, { output, status, view, runButton, stopButton }));
+  runButton.addEventListener("click", () => run(editor.value, { output, status, view, runButton, stopButton }, language));
   stopButton.addEventListener("click", () => stopRun(status));
   resetButton.addEventListener("click", () => {
-    editor.value = lesson.code;
-    edited.delete(lesson.id);
+    editor.value = example();
+    edited.delete(key());
   });
 
   const parts = [el("h1", { text: title }), el("div", { class: "explain", html: lesson.explain[lang] })];
@@ -141,7 +153,7 @@ function renderLesson(lesson) {
     parts.push(el("details", { class: "python", open: "" }, el("summary", { text: t.python }), el("pre", { class: "python", text: lesson.python })));
   }
   const left = el("section", { class: "code" },
-    el("h2", { text: t.code }), el("div", { class: "toolbar" }, runButton, stopButton, resetButton, status), editor,
+    el("h2", { text: t.code }), el("div", { class: "toolbar" }, ...(languages ? [languages] : []), runButton, stopButton, resetButton, status), editor,
     el("h2", { text: t.output }), output);
   const right = el("section", { class: "live" },
     el("h2", { text: t.live }), diagram, el("h2", { text: t.sockets }), el("div", { class: "table-wrap" }, table));
@@ -157,10 +169,34 @@ function renderLesson(lesson) {
 }
 
 const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
+
+/** Python in the page, loaded once, on first use (it is 13 MB). */
+let python = null;
+async function getPython(bridge) {
+  python ??= import("./python.js").then(({ startPython }) => startPython(bridge));
+  try {
+    const py = await python;
+    py.setBridge(bridge);
+    return py;
+  } catch (e) {
+    python = null;
+    throw e;
+  }
+}
+
+/** A Python traceback without Pyodide's own frames. */
+function traceback(message) {
+  const lines = String(message).trimEnd().split("\n");
+  const start = lines.findIndex((l) => l.includes('File "<exec>"'));
+  return (start > 0 ? ["Traceback (most recent call last):", ...lines.slice(start)] : lines).join("\n");
+}
 const NAMES = Object.keys(sb).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== "default");
 
-/** Runs lesson code in a fresh session: `bridge`, `labs`, `print` and every export are in scope. */
-async function run(code, ui) {
+/**
+ * Runs lesson code in a fresh session. JavaScript: `bridge`, `labs`, `print` and every export are in
+ * scope. Python: the tutorial's code as it is, with the bridge's `socket` and `select` modules.
+ */
+async function run(code, ui, language = "javascript") {
   await stopRun(null);
   const t = UI[lang];
   ui.output.replaceChildren();
@@ -178,12 +214,19 @@ async function run(code, ui) {
   let state = "done";
   try {
     run.bridge = await sb.Bridge.connect(undefined, { ontrace: (e) => ui.view.event(e) });
-    const labs = run.bridge.hello.labs ?? {};
-    const body = new AsyncFunction(...NAMES, "bridge", "labs", "print", code);
-    await body(...NAMES.map((n) => sb[n]), run.bridge, labs, print);
+    if (language === "python") {
+      const py = await getPython(run.bridge);
+      await py.run(code, { print: (line) => write(line) });
+    } else {
+      const labs = run.bridge.hello.labs ?? {};
+      const body = new AsyncFunction(...NAMES, "bridge", "labs", "print", code);
+      await body(...NAMES.map((n) => sb[n]), run.bridge, labs, print);
+    }
   } catch (e) {
     state = run.stopped ? "stopped" : "error";
-    if (!run.stopped) {
+    if (!run.stopped && language === "python" && e?.name === "PythonError") {
+      write(traceback(e.message), "err");
+    } else if (!run.stopped) {
       write(e instanceof Error && e.name ? `${e.name}: ${e.message}` : String(e), "err");
       if (e?.name === "ConnectionError" && !run.bridge) write(t.noDaemon, "err");
     }

@@ -629,8 +629,8 @@ export const PLAYGROUND = {
     en: "Write any code against the full socket API, with the same live view.",
   },
   explain: {
-    zh: `<p>在这里写任何代码。可以使用：<code>bridge</code>（已经连好的会话，<code>bridge.socket()</code>、<code>bridge.select()</code>、<code>bridge.getaddrinfo()</code>……），所有常量（<code>AF_INET</code>、<code>SOCK_STREAM</code>、<code>SO_REUSEADDR</code>、<code>ECONNREFUSED</code>……），<code>labs</code>（实验服务的地址：echo、discard、daytime、chargen，各有 TCP 和 UDP），以及 <code>print()</code>。运行结束时，所有没关闭的 socket 都会被关闭。</p>`,
-    en: `<p>Write any code here. In scope: <code>bridge</code> (a connected session: <code>bridge.socket()</code>, <code>bridge.select()</code>, <code>bridge.getaddrinfo()</code>, ...), every constant (<code>AF_INET</code>, <code>SOCK_STREAM</code>, <code>SO_REUSEADDR</code>, <code>ECONNREFUSED</code>, ...), <code>labs</code> (the lab services' addresses: echo, discard, daytime and chargen, each over TCP and UDP), and <code>print()</code>. When the run ends, every socket still open is closed.</p>`,
+    zh: `<p>在这里写任何代码。可以使用：<code>bridge</code>（已经连好的会话，<code>bridge.socket()</code>、<code>bridge.select()</code>、<code>bridge.getaddrinfo()</code>……），所有常量（<code>AF_INET</code>、<code>SOCK_STREAM</code>、<code>SO_REUSEADDR</code>、<code>ECONNREFUSED</code>……），<code>labs</code>（实验服务的地址：echo、discard、daytime、chargen，各有 TCP 和 UDP），以及 <code>print()</code>。运行结束时，所有没关闭的 socket 都会被关闭。</p><p>在“语言”里选 Python，就可以照教程的写法运行 Python 代码（<code>from socket import *</code>）：它在页面里由 Pyodide 运行，<code>socket</code> 模块走的是 sockbridge。第一次运行要先加载 Python（约 13 MB）。</p>`,
+    en: `<p>Write any code here. In scope: <code>bridge</code> (a connected session: <code>bridge.socket()</code>, <code>bridge.select()</code>, <code>bridge.getaddrinfo()</code>, ...), every constant (<code>AF_INET</code>, <code>SOCK_STREAM</code>, <code>SO_REUSEADDR</code>, <code>ECONNREFUSED</code>, ...), <code>labs</code> (the lab services' addresses: echo, discard, daytime and chargen, each over TCP and UDP), and <code>print()</code>. When the run ends, every socket still open is closed.</p><p>Choose Python to run Python as the tutorial writes it (<code>from socket import *</code>): Pyodide runs it in the page, and its <code>socket</code> module is sockbridge's. The first run loads Python (about 13 MB).</p>`,
   },
   code: `// select 等待多个 socket 中的任何一个就绪 / select waits until any of several sockets is ready
 const tcp = await bridge.socket(AF_INET, SOCK_STREAM);
@@ -644,6 +644,32 @@ for (const s of readable) {
   print("fd", s.fileno(), "->", s.type === SOCK_DGRAM ? await s.recvfrom(1024) : await s.recv(1024));
 }
 print(await bridge.getaddrinfo("localhost", 80, AF_INET, SOCK_STREAM));
+`,
+  // The same playground in Python: the tutorial's own calls, run by Pyodide in the page.
+  pythonCode: `# Python，和教程里一样 / Python, as the tutorial writes it
+from socket import *
+
+server = socket(AF_INET, SOCK_STREAM)
+server.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+server.bind(('127.0.0.1', 0))
+server.listen(5)
+print('listening on', server.getsockname())
+
+client = socket(AF_INET, SOCK_STREAM)
+client.connect(server.getsockname())
+conn, addr = server.accept()
+print('connection from', addr)
+
+client.sendall(b'hello, sockets')
+conn.sendall(conn.recv(1024))
+print(client.recv(1024))
+for s in (client, conn, server):
+    s.close()
+
+try:
+    socket(AF_INET, SOCK_STREAM).connect(('127.0.0.1', 9))
+except OSError as e:
+    print(type(e).__name__, e)
 `,
   check: {
     output: ["socket\\(s\\) ready to read$", "^fd \\d+ -> ", "^\\[\\(2, 1, 6, '', \\('127\\.0\\.0\\.1', 80\\)\\)\\]$"],

@@ -65,7 +65,9 @@ export async function startPython(bridge, { indexURL = "/pyodide/" } = {}) {
     if (!response.ok) throw new Error(`python/${name}: HTTP ${response.status}`);
     pyodide.FS.writeFile(`${dir}/${name}`, await response.text());
   }
-  pyodide.registerJsModule("_sockbridge", { bridge, sb, names: Object.keys(sb), settle, attempt });
+  // The Python side reads `bridge` at each call, so a page can give it a new session per run.
+  const state = { bridge, sb, names: Object.keys(sb), settle, attempt };
+  pyodide.registerJsModule("_sockbridge", state);
   pyodide.runPython(`
 import importlib.util, sys
 # Modules that took Pyodide's socket or select when imported take the bridge's when imported again.
@@ -123,5 +125,9 @@ make_print`)(stream));
       programs -= 1;
     }
   }
-  return { pyodide, run, get programs() { return programs; } };
+  /** The session later programs' sockets are made in. */
+  function setBridge(next) {
+    state.bridge = next;
+  }
+  return { pyodide, run, setBridge, get programs() { return programs; } };
 }

@@ -195,3 +195,34 @@ print(sorted(c.recv(100) for c in clients), type(sel).__name__)
   assert.deepEqual(serverOut, ["served"]);
   assert.deepEqual(clientOut, ["b'SHOUT'", "200 b'hello over http'", "[b'ping 0', b'ping 1'] SelectSelector"]);
 });
+
+test("the playground runs Python: the tutorial's calls, with the live view drawing them", async () => {
+  const tab = await openPage(browser, daemon, { width: 1400, height: 1000 });
+  await tab.goto(`${daemon.http}?lang=en#/playground`);
+  await tab.selectOption("select.language", "python");
+  assert.match(await tab.inputValue("textarea.editor"), /^# Python/);
+  await tab.click("button.run");
+  await tab.waitForFunction(() => ["done", "error"].includes(document.querySelector(".status").dataset.state), null,
+    { timeout: 120_000 });
+  const output = await tab.textContent("pre.output");
+  await tab.screenshot({ path: new URL("./artifacts/python-playground-en.png", import.meta.url).pathname, fullPage: true });
+  assert.equal(await tab.getAttribute(".status", "data-state"), "done", output);
+  const lines = output.trim().split("\n");
+  assert.match(lines[0], /^listening on \('127\.0\.0\.1', \d+\)$/);
+  assert.match(lines[1], /^connection from \('127\.0\.0\.1', \d+\)$/);
+  assert.equal(lines[2], "b'hello, sockets'");
+  assert.match(lines[3], /^PermissionError \[Errno \d+\] Permission denied: /);
+  // The live view drew the Python program's calls.
+  const diagram = await tab.textContent(".diagram");
+  for (const call of ["bind", "listen", "accept", "connect", "sendall", "recv"]) {
+    assert.ok(diagram.includes(call), `${call} in the diagram`);
+  }
+  // A Python error shows as Python's traceback, with the program's line.
+  await tab.fill("textarea.editor", "from socket import *\nsocket().recv(-1)\n");
+  await tab.click("button.run");
+  await tab.waitForFunction(() => document.querySelector(".status").dataset.state === "error");
+  const traceback = await tab.textContent("pre.output");
+  assert.match(traceback, /^Traceback \(most recent call last\):\n\s+File "<exec>", line 2/);
+  assert.match(traceback, /ValueError: negative buffersize in recv\s*$/);
+  await tab.close();
+});
