@@ -190,10 +190,20 @@ while echoed < 2:
             key.fileobj.sendall(data)
             echoed += 1
 print(sorted(c.recv(100) for c in clients), type(sel).__name__)
+# select.poll directly.
+import select
+p = select.poll()
+p.register(clients[0], select.POLLIN)
+print('poll', p.poll(0), clients[0].send(b'x') and None)
+conn0 = [k.fileobj for k in sel.get_map().values() if k.fileobj is not srv][0]
+p2 = select.poll(); p2.register(conn0.fileno(), select.POLLIN | select.POLLOUT)
+print('poll', sorted(p2.poll(5000)) == [(conn0.fileno(), select.POLLIN | select.POLLOUT)])
 `;
   const [serverOut, clientOut] = await programs([server, client], "/tmp/ports");
   assert.deepEqual(serverOut, ["served"]);
-  assert.deepEqual(clientOut, ["b'SHOUT'", "200 b'hello over http'", "[b'ping 0', b'ping 1'] SelectSelector"]);
+  assert.deepEqual(clientOut, [
+    "b'SHOUT'", "200 b'hello over http'", "[b'ping 0', b'ping 1'] PollSelector", "poll [] None", "poll True",
+  ]);
 });
 
 test("the playground runs Python: the tutorial's calls, with the live view drawing them", async () => {

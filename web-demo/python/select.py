@@ -1,8 +1,9 @@
 """Python's select module for a web page, over sockbridge: ``select.select`` on the bridge's sockets.
 
 It replaces Pyodide's own ``select`` before the page's code runs, so ``selectors`` (which takes
-``select.select`` when it is imported) and ``socketserver`` work on the bridge's sockets. ``poll``,
-``epoll`` and ``kqueue`` are not offered, so ``selectors.DefaultSelector`` is a ``SelectSelector``.
+``select.select`` and ``select.poll`` when it is imported) and ``socketserver`` work on the bridge's
+sockets. ``select`` and ``poll`` are offered; ``epoll`` and ``kqueue`` are not, so
+``selectors.DefaultSelector`` is a ``PollSelector``.
 """
 
 import _sockbridge
@@ -69,3 +70,66 @@ class _Builtin:
 
 
 select = _Builtin(_select)
+
+
+# poll's event bits, with Linux's values.
+POLLIN = 0x001
+POLLPRI = 0x002
+POLLOUT = 0x004
+POLLERR = 0x008
+POLLHUP = 0x010
+POLLNVAL = 0x020
+POLLRDNORM = 0x040
+POLLRDBAND = 0x080
+POLLWRNORM = 0x100
+POLLWRBAND = 0x200
+
+
+class _Poll:
+    """``select.poll()``: register sockets (or their fileno numbers) with the events to wait for,
+    then ``poll(timeout_ms)`` returns ``[(fd, events), ...]`` for those ready. It is ``select``
+    underneath: readable is ``POLLIN``, writable ``POLLOUT``, exceptional ``POLLPRI``; a socket
+    that is no longer the bridge's is ``POLLNVAL``."""
+
+    def __init__(self):
+        self._registered = {}
+
+    def register(self, fd, eventmask=POLLIN | POLLPRI | POLLOUT):
+        self._registered[_fileno(fd)] = eventmask
+
+    def modify(self, fd, eventmask):
+        fd = _fileno(fd)
+        if fd not in self._registered:
+            raise FileNotFoundError(2, "No such file or directory")
+        self._registered[fd] = eventmask
+
+    def unregister(self, fd):
+        del self._registered[_fileno(fd)]
+
+    def poll(self, timeout=None):
+        if timeout is not None:
+            timeout = float(timeout)
+            timeout = None if timeout < 0 else timeout / 1000
+        invalid = [(fd, POLLNVAL) for fd in self._registered if _socket._by_fileno.get(fd) is None]
+        if invalid:
+            return invalid
+        r = [fd for fd, mask in self._registered.items() if mask & (POLLIN | POLLRDNORM)]
+        w = [fd for fd, mask in self._registered.items() if mask & (POLLOUT | POLLWRNORM)]
+        x = [fd for fd, mask in self._registered.items() if mask & (POLLPRI | POLLRDBAND)]
+        readable, writable, exceptional = _select(r, w, x, timeout)
+        events = {}
+        for fd in readable:
+            events[fd] = events.get(fd, 0) | (self._registered[fd] & (POLLIN | POLLRDNORM))
+        for fd in writable:
+            events[fd] = events.get(fd, 0) | (self._registered[fd] & (POLLOUT | POLLWRNORM))
+        for fd in exceptional:
+            events[fd] = events.get(fd, 0) | (self._registered[fd] & (POLLPRI | POLLRDBAND))
+        return list(events.items())
+
+
+def _poll():
+    """A new polling object (``select.poll()``)."""
+    return _Poll()
+
+
+poll = _Builtin(_poll)
