@@ -143,19 +143,21 @@ impl Audit {
         Ok(Audit { file: Some(tx), dropped, ..Audit::default() })
     }
 
-    /// Records a refusal of a session, within the session's `ration` of lines (the rest are
-    /// counted as dropped).
-    pub(crate) fn session_refusal(&self, event: &Event<'_>, ration: &std::sync::Mutex<crate::rate::TokenBucket>) {
-        if !crate::lock(ration).try_take() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        self.refusal(event);
+    /// Records a refused handshake, within the daemon's ration for them
+    /// (`HANDSHAKE_LINES_PER_SEC`; the rest are counted as dropped).
+    pub(crate) fn handshake_refusal(&self, event: &Event<'_>) {
+        self.rationed(event, &self.handshakes);
     }
 
-    /// Records a refusal (a refused handshake within its ration, see `HANDSHAKE_LINES_PER_SEC`).
-    pub(crate) fn refusal(&self, event: &Event<'_>) {
-        if event.session.is_none() && !crate::lock(&self.handshakes).try_take() {
+    /// Records a refusal of a session, within the session's `ration` of lines
+    /// (`session_ration`; the rest are counted as dropped).
+    pub(crate) fn session_refusal(&self, event: &Event<'_>, ration: &std::sync::Mutex<crate::rate::TokenBucket>) {
+        self.rationed(event, ration);
+    }
+
+    /// Writes the line (to the log, and to the file if there is one) if `ration` has room.
+    fn rationed(&self, event: &Event<'_>, ration: &std::sync::Mutex<crate::rate::TokenBucket>) {
+        if !crate::lock(ration).try_take() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }

@@ -284,7 +284,7 @@ impl Daemon {
 
     /// Records a refused handshake (the Host and Origin it named; never its token).
     fn audit_handshake(&self, head: &Head, refusal: &Refusal) {
-        self.shared.net.audit.refusal(&Event {
+        self.shared.net.audit.handshake_refusal(&Event {
             session: None,
             origin: head.header("origin"),
             op: "handshake",

@@ -80,9 +80,10 @@ impl Resolver {
         Resolver { permits: Arc::new(Semaphore::new(concurrency)), timeout, lookup }
     }
 
-    /// Resolves within the session's allowance (`session`) and the daemon's, failing with
-    /// `gaierror(EAI_AGAIN)` when the deadline passes. A lookup that overruns goes on in the
-    /// background holding both permits until it ends, so stuck lookups stay bounded.
+    /// Resolves within the caller's share (its session's and its origin's allowances) and the
+    /// daemon's, failing with `gaierror(EAI_AGAIN)` when the deadline passes. A lookup that
+    /// overruns goes on in the background holding its permits until it ends, so stuck lookups stay
+    /// bounded.
     ///
     /// A name with a backslash is not looked up (`gaierror(EAI_NONAME)`): the C resolver reads
     /// `\098` or `\b` in a name as an escape for `b`, after the policy has compared the name, so

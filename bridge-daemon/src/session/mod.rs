@@ -394,7 +394,7 @@ impl Session {
             "the page did not read the bridge's answers for {} s (write_timeout); the session is closed",
             timeout.as_secs_f64()
         );
-        self.net().audit.refusal(&crate::audit::Event {
+        let event = crate::audit::Event {
             session: Some(self.page.session),
             origin: self.page.origin.as_deref(),
             op: "write",
@@ -402,7 +402,8 @@ impl Session {
             resolved: None,
             rule: "write_timeout".into(),
             reason,
-        });
+        };
+        self.net().audit.session_refusal(&event, &self.page.audit_lines);
         close_frame(CloseCode::Policy, "the page did not read the bridge's answers within write_timeout")
     }
 
