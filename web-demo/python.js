@@ -50,7 +50,7 @@ function attempt(object, method, ...args) {
 
 /**
  * Loads Pyodide and installs the bridge's `socket` and `select` for `bridge` (a `Bridge`).
- * Resolves to `{ pyodide, run }`.
+ * Resolves to `{ pyodide, run, setBridge }`.
  */
 export async function startPython(bridge, { indexURL = "/pyodide/" } = {}) {
   if (!canRunPython()) {
@@ -83,17 +83,11 @@ for name in ["socket", "select"]:
     sys.modules[name] = module
     spec.loader.exec_module(module)
 `);
-  let programs = 0;
-  /**
-   * Runs a program; `print` receives each line it prints. Resolves when it ends; rejects with the
-   * Python traceback if it raises.
-   */
-  async function run(code, { print = console.log } = {}) {
-    programs += 1;
-    const globals = pyodide.toPy({ __name__: "__main__" });
-    const out = pyodide.runPython(`
-import io
-class Lines(io.TextIOBase):
+  // A program's own `print`: its lines go to the `print` it was run with.
+  const makePrint = pyodide.runPython(`
+import builtins, io
+
+class _Lines(io.TextIOBase):
     def __init__(self, emit):
         self.emit, self.pending = emit, ""
     def writable(self):
@@ -108,26 +102,34 @@ class Lines(io.TextIOBase):
         if self.pending:
             self.emit(self.pending)
             self.pending = ""
-Lines`);
-    const stream = out(print);
-    globals.set("print", pyodide.runPython(`
-def make_print(stream):
-    import builtins
+
+def make_print(emit):
+    stream = _Lines(emit)
     def print(*args, sep=" ", end="\\n", file=None, flush=False):
         builtins.print(*args, sep=sep, end=end, file=file or stream, flush=flush)
+    print.flush = stream.flush
     return print
-make_print`)(stream));
+
+make_print`);
+  /**
+   * Runs a program; `print` receives each line it prints. Resolves when it ends; rejects with the
+   * Python traceback if it raises.
+   */
+  async function run(code, { print = console.log } = {}) {
+    const globals = pyodide.toPy({ __name__: "__main__" });
+    const programPrint = makePrint(print);
+    globals.set("print", programPrint);
     try {
       return await pyodide.runPythonAsync(code, { globals });
     } finally {
-      stream.flush();
+      programPrint.flush();
+      programPrint.destroy();
       globals.destroy();
-      programs -= 1;
     }
   }
   /** The session later programs' sockets are made in. */
   function setBridge(next) {
     state.bridge = next;
   }
-  return { pyodide, run, setBridge, get programs() { return programs; } };
+  return { pyodide, run, setBridge };
 }

@@ -19,7 +19,6 @@ errno.ECONNREFUSED`` holds.
 import errno as _errno
 import io as _io
 import os as _os
-import sys as _sys
 import weakref as _weakref
 
 import _sockbridge
@@ -29,17 +28,15 @@ from pyodide.ffi import to_js as _to_js
 _sb = _sockbridge.sb
 
 # Constants with the bridge's (Linux's) values: AF_*, SOCK_*, SOL_*, SO_*, IPPROTO_*, TCP_*, SHUT_*,
-# MSG_*, AI_*, NI_*, IP_*, IPV6_*.
+# MSG_*, AI_*, NI_*, IP_*, IPV6_*, EAI_*; the errno names map the bridge's errno numbers to the page's.
 _PREFIXES = ("AF_", "SOCK_", "SOL_", "SO_", "IPPROTO_", "TCP_", "SHUT_", "MSG_", "AI_", "NI_", "IP_", "IPV6_",
-             "INADDR_", "SOMAXCONN")
+             "INADDR_", "SOMAXCONN", "EAI_")
 _LINUX_ERRNO_NAMES = {}
 for _name in _sockbridge.names:
     if _name.startswith(_PREFIXES):
         globals()[_name] = getattr(_sb, _name)
-    elif _name.startswith("E") and _name.isupper() and not _name.startswith("EAI_"):
+    elif _name.startswith("E") and _name.isupper():
         _LINUX_ERRNO_NAMES.setdefault(getattr(_sb, _name), _name)
-    elif _name.startswith("EAI_"):
-        globals()[_name] = getattr(_sb, _name)
 del _name
 
 has_ipv6 = True
@@ -539,5 +536,4 @@ def close(fd):
     sock.close()
 
 
-__all__ = [name for name in globals() if not name.startswith("_") and name not in ("errno",)]
-_sys.modules.setdefault("_sockbridge_socket", _sys.modules[__name__])
+__all__ = [name for name in globals() if not name.startswith("_")]
