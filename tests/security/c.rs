@@ -174,6 +174,16 @@ async fn c06_an_audit_log_path_that_is_a_link_or_not_a_file_stops_start_up() {
     let _ = std::fs::remove_dir(&dir);
 }
 
+/// In the audit log at `path`: how many lines record an `op` refusal, and how many lines its
+/// `{"dropped": N}` lines say were left out.
+fn lines_and_dropped(path: &std::path::Path, op: &str) -> (usize, u64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let count = lines.iter().filter(|v| v["op"] == op).count();
+    let dropped = lines.iter().filter_map(|v| v["dropped"].as_u64()).sum();
+    (count, dropped)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c07_refused_handshakes_are_rationed_in_the_audit_log() {
     let audit = scratch_path("c07-audit.jsonl");
@@ -189,10 +199,7 @@ async fn c07_refused_handshakes_are_rationed_in_the_audit_log() {
     let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
     assert!(s.connect(("127.0.0.1", 9)).await.is_err());
     audit_line(&audit, |v| v["op"] == "connect").await;
-    let text = std::fs::read_to_string(&audit).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let handshakes = lines.iter().filter(|v| v["op"] == "handshake").count();
-    let dropped: u64 = lines.iter().filter_map(|v| v["dropped"].as_u64()).sum();
+    let (handshakes, dropped) = lines_and_dropped(&audit, "handshake");
     assert!((100..500).contains(&handshakes), "{handshakes} handshake lines");
     assert_eq!(handshakes as u64 + dropped, 500, "every refusal is a line or counted as dropped");
     let _ = std::fs::remove_file(&audit);
@@ -216,10 +223,7 @@ async fn c08_a_session_refused_in_a_loop_is_rationed_in_the_audit_log() {
     assert!(other.socket(AF_INET, SOCK_STREAM).await.unwrap().connect(("127.0.0.1", 9)).await.is_err());
     let last = audit_line(&audit, |v| v["op"] == "connect").await;
     assert_ne!(last["session"], Value::Null);
-    let text = std::fs::read_to_string(&audit).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let sendto = lines.iter().filter(|v| v["op"] == "sendto").count();
-    let dropped: u64 = lines.iter().filter_map(|v| v["dropped"].as_u64()).sum();
+    let (sendto, dropped) = lines_and_dropped(&audit, "sendto");
     assert!((1000..3000).contains(&sendto), "{sendto} sendto lines");
     assert_eq!(sendto as u64 + dropped, 3000, "every refusal is a line or counted as dropped");
     let _ = std::fs::remove_file(&audit);
