@@ -128,12 +128,23 @@ async fn a_megabyte_arrives_byte_for_byte_in_both_directions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn send_may_be_partial_and_reports_its_count() {
+async fn blocking_send_sends_all_and_a_timed_send_may_be_partial() {
     let daemon = TestDaemon::start().await;
     let bridge = daemon.client().await;
     let max = bridge.limits().max_payload_bytes;
-    let (_server, client, _conn) = tcp_pair(&bridge).await;
-    // More than one request can carry: send reports how much it took, at most the payload limit.
+    let (_server, client, conn) = tcp_pair(&bridge).await;
+    // A blocking send takes everything, as Linux's does, even more than one request carries.
+    let data: Vec<u8> = (0..max + 1000).map(|i| (i % 251) as u8).collect();
+    assert_eq!(client.send(&data).await.unwrap(), data.len());
+    let mut got = Vec::new();
+    while got.len() < data.len() {
+        let chunk = within(conn.recv(1 << 20)).await.unwrap();
+        assert!(!chunk.is_empty(), "EOF after {} bytes", got.len());
+        got.extend_from_slice(&chunk);
+    }
+    assert!(got == data, "the blocking send's bytes arrived changed");
+    // With a timeout a send is one request: it reports how much it took, at most the payload limit.
+    client.settimeout(Some(std::time::Duration::from_secs(5))).unwrap();
     let n = client.send(&vec![7u8; max + 1000]).await.unwrap();
     assert!(n > 0 && n <= max, "sent {n}");
 }

@@ -426,7 +426,16 @@ impl Socket {
     }
 
     /// `send(data, flags)` with `MSG_DONTWAIT`.
+    ///
+    /// A blocking send (no timeout, no `MSG_DONTWAIT`) larger than one request's payload
+    /// (`max_payload_bytes`) sends all of it, as a blocking `send` on a Linux TCP socket waits
+    /// until the kernel has taken everything; with a timeout or in non-blocking mode a send is
+    /// one request, and may be short.
     pub async fn send_flags(&self, data: &[u8], flags: i32) -> Result<usize> {
+        if flags == 0 && self.gettimeout().is_none() && data.len() > self.max_payload() {
+            self.sendall(data).await?;
+            return Ok(data.len());
+        }
         let chunk = &data[..data.len().min(self.max_payload())];
         let params = SendParams { fd: self.checked_fd()?, data: Payload::from(chunk), flags };
         if flags == 0 && self.send_ahead::<rpc::Send>(&params)? {
