@@ -3,11 +3,14 @@
 // Python runs unchanged, servers and UDP included.
 //
 //   const python = await startPython(bridge);
-//   await python.run(`from socket import *\n...`, { print: (line) => ... });
+//   const server = python.start(serverCode, { name: "server.py", print: (line) => ... });
+//   await server.waiting;            // the server waits in accept(): start its client
+//   const client = python.start(clientCode, { name: "client.py", print: (line) => ... });
+//   await client.done;
+//   server.stop();                   // KeyboardInterrupt in accept(); its sockets are closed
 //
-// Several programs may run at once (a server and its client): each `run` is its own
-// `runPythonAsync`, and a blocking call suspends only its own program (JavaScript Promise
-// Integration). Each program has its own globals, and its own `print`.
+// Several programs run at once: each is its own `runPythonAsync`, and a blocking call suspends only
+// its own program (JavaScript Promise Integration). Each has its own globals, output and sockets.
 
 import * as sb from "./pkg/sockbridge.js";
 
@@ -30,27 +33,106 @@ function failure(e) {
   };
 }
 
-/** A call that may wait (`object[method](...args)`, a Promise), its outcome without rejecting. */
-function settle(object, method, ...args) {
-  try {
-    return Promise.resolve(object[method](...args)).then((value) => ({ ok: true, value }), failure);
-  } catch (e) {
-    return Promise.resolve(failure(e));
+/**
+ * How a program ended when it did not end well: `type` (the Python exception's class name,
+ * "KeyboardInterrupt" after Stop), `line` (the program's line it was at, or null) and `traceback`
+ * (as CPython prints it; the program has printed it to its standard error already).
+ */
+export class ProgramError extends Error {
+  constructor({ name, message, line, traceback }) {
+    super(message ? `${name}: ${message}` : name);
+    this.name = "ProgramError";
+    this.type = name;
+    this.line = line ?? null;
+    this.traceback = traceback;
   }
 }
 
-/** A call that answers at once (`object[method](...args)`), its outcome without throwing. */
-function attempt(object, method, ...args) {
-  try {
-    return { ok: true, value: object[method](...args) };
-  } catch (e) {
-    return failure(e);
+/** What every call of a stopped program gets: Python's KeyboardInterrupt, as Ctrl-C gives. */
+const STOPPED = Object.freeze({
+  ok: false, name: "KeyboardInterrupt", message: "stopped (the Stop button)",
+  errno: undefined, code: undefined, strerror: undefined, reason: undefined,
+});
+
+// `sleep` is a call like the others, so a sleeping program wakes at Stop.
+const timers = { sleep: (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000)) };
+
+/** The calls in which a program waits for another program or a peer: the first marks it `waiting`. */
+const WAITS = new Set(["accept", "recv", "recvfrom", "select", "sleep"]);
+
+/**
+ * One running Python program: the session its sockets are made in, the sockets it made (closed when
+ * it is stopped), and its Stop. Python reaches it through `_sockbridge_run.program()`.
+ */
+export class Program {
+  #stop;
+  #waited;
+  constructor(bridge, name = "<exec>") {
+    this.bridge = bridge;
+    this.name = name;
+    this.sockets = new Set();
+    this.stopped = false;
+    this.stopping = new Promise((resolve) => { this.#stop = resolve; });
+    /** Resolves when the program first waits for a peer (in accept, recv, select...). */
+    this.waiting = new Promise((resolve) => { this.#waited = resolve; });
+    /** Set by `start`: resolves when the program ends, rejects with its Python error. */
+    this.done = null;
+  }
+
+  /** `object[method](...args)`, a call that may wait: its outcome, without rejecting. */
+  settle(object, method, ...args) {
+    if (this.stopped) return Promise.resolve(STOPPED);
+    if (WAITS.has(method)) this.#waited(method);
+    let outcome;
+    try {
+      outcome = Promise.resolve(object[method](...args)).then((value) => ({ ok: true, value }), failure);
+    } catch (e) {
+      outcome = Promise.resolve(failure(e));
+    }
+    return Promise.race([outcome, this.stopping]);
+  }
+
+  /** `object[method](...args)`, a call that answers at once: its outcome, without throwing. */
+  attempt(object, method, ...args) {
+    if (this.stopped) return STOPPED;
+    try {
+      return { ok: true, value: object[method](...args) };
+    } catch (e) {
+      return failure(e);
+    }
+  }
+
+  /** `time.sleep(seconds)` of this program: ends early, as KeyboardInterrupt, when it is stopped. */
+  sleep(seconds) {
+    return this.settle(timers, "sleep", seconds);
+  }
+
+  /** A socket the program made or accepted: closed if the program is stopped. */
+  adopt(socket) {
+    this.sockets.add(socket);
+  }
+
+  forget(socket) {
+    this.sockets.delete(socket);
+  }
+
+  /**
+   * Ends the program as Ctrl-C would: the call it waits in, and every later one, raises
+   * KeyboardInterrupt; its sockets are closed now, so its peers see them close.
+   */
+  stop() {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.#stop(STOPPED);
+    this.#waited("stopped");
+    for (const socket of this.sockets) socket.close().catch(() => {});
+    this.sockets.clear();
   }
 }
 
 /**
- * Loads Pyodide and installs the bridge's `socket` and `select` for `bridge` (a `Bridge`).
- * Resolves to `{ pyodide, run, setBridge }`.
+ * Loads Pyodide and installs the bridge's `socket` and `select`; `bridge` (a `Bridge`) is the
+ * session of programs started without one. Resolves to `{ pyodide, start, run, setBridge }`.
  */
 export async function startPython(bridge, { indexURL = "/pyodide/" } = {}) {
   if (!canRunPython()) {
@@ -60,13 +142,12 @@ export async function startPython(bridge, { indexURL = "/pyodide/" } = {}) {
   const pyodide = await loadPyodide({ indexURL });
   const dir = "/lib/sockbridge";
   pyodide.FS.mkdirTree(dir);
-  for (const name of ["socket.py", "select.py"]) {
+  for (const name of ["socket.py", "select.py", "_sockbridge_run.py"]) {
     const response = await fetch(new URL(`python/${name}`, import.meta.url));
     if (!response.ok) throw new Error(`python/${name}: HTTP ${response.status}`);
     pyodide.FS.writeFile(`${dir}/${name}`, await response.text());
   }
-  // The Python side reads `bridge` at each call, so a page can give it a new session per run.
-  const state = { bridge, sb, names: Object.keys(sb), settle, attempt };
+  const state = { sb, names: Object.keys(sb), program: new Program(bridge) };
   pyodide.registerJsModule("_sockbridge", state);
   pyodide.runPython(`
 import importlib.util, sys
@@ -77,59 +158,45 @@ for name in ["socket", "select", "selectors", "socketserver", "http.client", "ht
     sys.modules.pop(name, None)
 # Installed by name, ahead of the import system: Pyodide's select is built into the interpreter,
 # which the import system finds before any file.
-for name in ["socket", "select"]:
+for name in ["_sockbridge_run", "socket", "select"]:
     spec = importlib.util.spec_from_file_location(name, f"${dir}/{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
 `);
-  // A program's own `print`: its lines go to the `print` it was run with.
-  const makePrint = pyodide.runPython(`
-import builtins, io
+  const runner = pyodide.runPython("import _sockbridge_run; _sockbridge_run.run");
 
-class _Lines(io.TextIOBase):
-    def __init__(self, emit):
-        self.emit, self.pending = emit, ""
-    def writable(self):
-        return True
-    def write(self, text):
-        self.pending += text
-        *lines, self.pending = self.pending.split("\\n")
-        for line in lines:
-            self.emit(line)
-        return len(text)
-    def flush(self):
-        if self.pending:
-            self.emit(self.pending)
-            self.pending = ""
-
-def make_print(emit):
-    stream = _Lines(emit)
-    def print(*args, sep=" ", end="\\n", file=None, flush=False):
-        builtins.print(*args, sep=sep, end=end, file=file or stream, flush=flush)
-    print.flush = stream.flush
-    return print
-
-make_print`);
   /**
-   * Runs a program; `print` receives each line it prints. Resolves when it ends; rejects with the
-   * Python traceback if it raises.
+   * Starts a program; returns its `Program` at once. `print` receives each line it writes to
+   * standard output, `printError` each line of standard error; `name` is its file name in
+   * tracebacks. `program.done` resolves when it ends, or rejects with a `ProgramError`.
    */
-  async function run(code, { print = console.log } = {}) {
-    const globals = pyodide.toPy({ __name__: "__main__" });
-    const programPrint = makePrint(print);
-    globals.set("print", programPrint);
-    try {
-      return await pyodide.runPythonAsync(code, { globals });
-    } finally {
-      programPrint.flush();
-      programPrint.destroy();
+  function start(code, { bridge = state.program.bridge, print = console.log, printError = print, name = "<exec>" } = {}) {
+    const program = new Program(bridge, name);
+    const globals = pyodide.toPy({ code, program, out: print, err: printError, name, runner });
+    program.done = pyodide.runPythonAsync("await runner(code, program, out, err, name)",
+      { globals, filename: "<sockbridge>" }).then((ended) => {
+      if (ended === undefined) return;
+      const failure = ended.toJs({ dict_converter: Object.fromEntries });
+      ended.destroy();
+      throw new ProgramError(failure);
+    }).finally(() => {
       globals.destroy();
-    }
+      // A program's end closes what it left open, as a process's exit does.
+      for (const socket of program.sockets) socket.close().catch(() => {});
+      program.sockets.clear();
+    });
+    return program;
   }
-  /** The session later programs' sockets are made in. */
+
+  /** Runs a program to its end (see `start`). */
+  function run(code, options) {
+    return start(code, options).done;
+  }
+
+  /** The session of programs started without a `bridge`. */
   function setBridge(next) {
-    state.bridge = next;
+    state.program = new Program(next);
   }
-  return { pyodide, run, setBridge };
+  return { pyodide, start, run, setBridge };
 }

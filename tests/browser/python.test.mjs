@@ -25,7 +25,8 @@ after(async () => {
 });
 
 /**
- * Runs Python programs at once in the page; resolves to each one's printed lines (or error). With
+ * Runs Python programs at once in the page; resolves to the lines each printed to its standard
+ * output (then its error, if it ended by one). With
  * `after`, the second program starts once the first has made that file (in Pyodide's own
  * filesystem), as a student starts the client once the server is up.
  */
@@ -34,9 +35,9 @@ function programs(sources, after) {
     const run = async (source) => {
       const lines = [];
       try {
-        await window.python.run(source, { print: (line) => lines.push(line) });
+        await window.python.run(source, { print: (line) => lines.push(line), printError: () => {} });
       } catch (e) {
-        lines.push(`error: ${String(e.message).trim().split("\n").at(-1)}`);
+        lines.push(`error: ${e.message}`);
       }
       return lines;
     };
@@ -204,6 +205,70 @@ print('poll', sorted(p2.poll(5000)) == [(conn0.fileno(), select.POLLIN | select.
   assert.deepEqual(clientOut, [
     "b'SHOUT'", "200 b'hello over http'", "[b'ping 0', b'ping 1'] PollSelector", "poll [] None", "poll True",
   ]);
+});
+
+test("Stop ends a program blocked in accept or recv, as Ctrl-C, and closes its sockets", async () => {
+  const out = await page.evaluate(async () => {
+    const lines = { server: [], client: [], sleeper: [] };
+    const errors = { server: [], client: [], sleeper: [] };
+    const start = (name, code) => window.python.start(code, {
+      name: `${name}.py`, print: (l) => lines[name].push(l), printError: (l) => errors[name].push(l),
+    });
+    // The tutorial's server: it never ends by itself.
+    const server = start("server", `
+from socket import *
+import sys
+server = socket(AF_INET, SOCK_STREAM)
+server.bind(('127.0.0.1', 0))
+server.listen(5)
+open('/tmp/stop-port', 'w').write(str(server.getsockname()[1]))
+while True:
+    conn, addr = server.accept()
+    print('accepted')
+    sys.stdout.write('a line through sys.stdout\\n')
+    conn.sendall(conn.recv(1024))
+    conn.close()
+`);
+    await server.waiting;
+    const client = start("client", `
+from socket import *
+port = int(open('/tmp/stop-port').read())
+s = socket(AF_INET, SOCK_STREAM)
+s.connect(('127.0.0.1', port))
+s.sendall(b'ping')
+print(s.recv(1024))
+waiting = socket(AF_INET, SOCK_STREAM)
+waiting.connect(('127.0.0.1', port))   # accepted, never answered: the server waits in recv
+print('blocked in recv')
+print(repr(waiting.recv(1024)))        # b'' once the stopped server's sockets are closed
+probe = socket(AF_INET, SOCK_STREAM)
+print('connect after stop', probe.connect_ex(('127.0.0.1', port)) != 0)
+`);
+    const sleeper = start("sleeper", "import time\ntry:\n    time.sleep(3600)\nexcept KeyboardInterrupt as e:\n    print('woken', e)\n    raise\n");
+    await sleeper.waiting;
+    while (!lines.client.includes("blocked in recv")) await new Promise((r) => setTimeout(r, 10));
+    server.stop();
+    sleeper.stop();
+    const outcome = (p) => p.done.then(() => "ended", (e) => `${e.type} at line ${e.line}: ${e.message}`);
+    return {
+      lines, errors, server: await outcome(server), client: await outcome(client), sleeper: await outcome(sleeper),
+    };
+  });
+  assert.deepEqual(out.lines.server, ["accepted", "a line through sys.stdout", "accepted", "a line through sys.stdout"]);
+  assert.equal(out.server, "KeyboardInterrupt at line 12: KeyboardInterrupt: stopped (the Stop button)");
+  // Its traceback, as CPython prints one for Ctrl-C: the program's own line, no machinery.
+  assert.deepEqual(out.errors.server, [
+    "Traceback (most recent call last):",
+    '  File "server.py", line 12, in <module>',
+    "    conn.sendall(conn.recv(1024))",
+    "                 ~~~~~~~~~^^^^^^",
+    "KeyboardInterrupt: stopped (the Stop button)",
+  ]);
+  // The client, blocked in recv on a socket of the stopped server, sees it close.
+  assert.deepEqual(out.lines.client, ["b'ping'", "blocked in recv", "b''", "connect after stop True"]);
+  assert.equal(out.client, "ended");
+  assert.deepEqual(out.lines.sleeper, ["woken stopped (the Stop button)"]);
+  assert.match(out.sleeper, /^KeyboardInterrupt at line 3: /);
 });
 
 test("the playground runs Python: the tutorial's calls, with the live view drawing them", async () => {

@@ -6,7 +6,6 @@ sockets. ``select`` and ``poll`` are offered; ``epoll`` and ``kqueue`` are not, 
 ``selectors.DefaultSelector`` is a ``PollSelector``.
 """
 
-import _sockbridge
 import socket as _socket
 
 error = OSError
@@ -45,7 +44,7 @@ def _select(rlist, wlist, xlist, timeout=None):
             raise ValueError("timeout must be non-negative")
     lists = [_bridge_sockets(list(objects)) for objects in (rlist, wlist, xlist)]
     js = [_socket._to_js([sock._js for _, sock in pairs]) for pairs in lists]
-    ready = _socket._wait(_sockbridge.bridge, "select", js[0], js[1], js[2], timeout)
+    ready = _socket._wait(_socket._program().bridge, "select", js[0], js[1], js[2], timeout)
     out = []
     for pairs, ready_list in zip(lists, ready):
         fds = {s.fileno() for s in ready_list}

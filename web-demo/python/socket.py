@@ -22,6 +22,7 @@ import os as _os
 import weakref as _weakref
 
 import _sockbridge
+from _sockbridge_run import program as _program
 from pyodide.ffi import run_sync as _run_sync
 from pyodide.ffi import to_js as _to_js
 
@@ -91,7 +92,7 @@ def _raise(failure):
 def _wait(js, method, *args):
     """``js.method(*args)``, a bridge call that may wait: blocks until it answers; its value, or its
     error raised as Python's."""
-    outcome = _run_sync(_sockbridge.settle(js, method, *args))
+    outcome = _run_sync(_program().settle(js, method, *args))
     if outcome.ok:
         return outcome.value
     _raise(outcome)
@@ -99,7 +100,7 @@ def _wait(js, method, *args):
 
 def _now(js, method, *args):
     """A bridge call that answers at once: ``js.method(*args)``."""
-    outcome = _sockbridge.attempt(js, method, *args)
+    outcome = _program().attempt(js, method, *args)
     if outcome.ok:
         return outcome.value
     _raise(outcome)
@@ -149,7 +150,7 @@ class socket:
         family = AF_INET if family == -1 else family
         type = SOCK_STREAM if type == -1 else type
         proto = 0 if proto == -1 else proto
-        self._adopt(_wait(_sockbridge.bridge, "socket", family, type, proto), family, type, proto)
+        self._adopt(_wait(_program().bridge, "socket", family, type, proto), family, type, proto)
         if _default_timeout is not None:
             self.settimeout(_default_timeout)
 
@@ -161,6 +162,7 @@ class socket:
         self._io_refs = 0
         self._closed = False
         _by_fileno[js.fileno()] = self
+        _program().adopt(js)
 
     @classmethod
     def _from_js(cls, js, family, type, proto):
@@ -325,6 +327,7 @@ class socket:
 
     def _real_close(self):
         _by_fileno.pop(self._js.fileno(), None)
+        _program().forget(self._js)
         _wait(self._js, "close")
 
     def close(self):
@@ -405,16 +408,16 @@ class SocketIO(_io.RawIOBase):
 def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
     if isinstance(port, str) and port.isdigit():
         port = int(port)
-    infos = _wait(_sockbridge.bridge, "getaddrinfo", host, port, family, type, proto, flags)
+    infos = _wait(_program().bridge, "getaddrinfo", host, port, family, type, proto, flags)
     return [(f, t, p, c, _address_from_js(a)) for f, t, p, c, a in (i.to_py() for i in infos)]
 
 
 def gethostbyname(hostname):
-    return _wait(_sockbridge.bridge, "gethostbyname", hostname)
+    return _wait(_program().bridge, "gethostbyname", hostname)
 
 
 def gethostname():
-    return _wait(_sockbridge.bridge, "gethostname")
+    return _wait(_program().bridge, "gethostname")
 
 
 def gethostbyaddr(ip_address):
