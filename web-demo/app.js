@@ -6,6 +6,7 @@ import * as sb from "./pkg/sockbridge.js";
 import { LESSONS, PLAYGROUND } from "./lessons.js";
 import { printed } from "./repr.js";
 import { LiveView } from "./liveview.js";
+import { canRunPython } from "./python.js";
 
 // The daemon prints this page's address with its token (#sb-token=…): keep the token for this
 // origin and take it out of the address bar before the hash is read as a route.
@@ -16,9 +17,12 @@ const UI = {
     tagline: "用 Python 的 socket 接口，在浏览器里使用真正的网络套接字",
     home: "课程", lessons: "课程", playground: "练习场", protocol: "底层协议",
     intro: "这些课程跟随 socket 教程的章节。每一课都有可以修改、可以运行的代码：它在页面里通过 sockbridge 使用真正的 TCP、UDP 和 Unix 套接字。右边的图实时画出每一次调用：页面、桥接守护进程、网络另一端之间发生了什么；下面的表列出每个 socket 的状态。",
-    introNote: "代码是 JavaScript，写法尽量贴近 Python：每个可能等待的调用前面加 await，地址写成数组 [\"127.0.0.1\", 8080]，print() 的输出和 Python 一样。",
-    run: "运行", stop: "停止", reset: "还原代码", running: "运行中…", done: "完成", failed: "出错了", stopped: "已停止",
-    output: "输出", language: "语言", python: "教程里的 Python 写法", live: "实时视图", sockets: "套接字表", code: "代码（可以修改）",
+    introNote: "代码是 Python，照教程的写法：它就在这个页面里运行（Pyodide，也就是编译成 WebAssembly 的 CPython），socket 模块走 sockbridge。每一课还有一个 JavaScript 标签，是同样的程序用 sockbridge 的 JavaScript 接口写成的，给想在自己网页里用它的人看。",
+    run: "运行", stop: "停止", reset: "还原代码", running: "运行中…", waiting: "等待中…", loadingPython: "正在加载 Python（约 13 MB）…", done: "完成", failed: "出错了", stopped: "已停止",
+    output: "输出", language: "语言", live: "实时视图", sockets: "套接字表", code: "代码（可以修改）",
+    tutorial: "教程的原始代码（一字未改）", tryTutorial: "放进编辑器运行", stopHint: "停止这个程序（相当于 Ctrl-C）",
+    errorAt: (line) => `第 ${line} 行出错`,
+    noJspi: "这个浏览器不能让 Python 在等待网络时暂停（它没有 WebAssembly 的 JavaScript Promise Integration，JSPI；Chrome 和 Edge 从 137 版起有），所以这里的课程用 JavaScript 运行。",
     lanePage: "页面（你的代码）", laneDaemon: "桥接守护进程", lanePeer: "对端 / 内核",
     diagramEmpty: "运行代码后，这里会画出每一次调用。", tableEmpty: "还没有套接字。",
     colFd: "fd", colFamily: "地址族", colType: "类型", colState: "状态", colLocal: "本地地址", colRemote: "远端地址", colTimeout: "超时",
@@ -32,9 +36,12 @@ const UI = {
     tagline: "Real sockets in the browser, with Python's socket API",
     home: "Lessons", lessons: "Lessons", playground: "Playground", protocol: "The protocol underneath",
     intro: "These lessons follow the sections of the socket tutorial. Each has code you can edit and run: it uses real TCP, UDP and Unix sockets from this page, through sockbridge. The diagram draws every call as it happens, between the page, the bridge daemon and the other end of the network; the table below it shows the state of every socket.",
-    introNote: "The code is JavaScript written as close to Python as it goes: put await before each call that may wait, write addresses as arrays [\"127.0.0.1\", 8080], and print() shows values as Python does.",
-    run: "Run", stop: "Stop", reset: "Reset code", running: "running…", done: "done", failed: "error", stopped: "stopped",
-    output: "Output", language: "Language", python: "The tutorial's Python", live: "Live view", sockets: "Sockets", code: "Code (edit me)",
+    introNote: "The code is Python, as the tutorial writes it: it runs in this page (Pyodide, which is CPython compiled to WebAssembly), and its socket module goes through sockbridge. Each lesson also has a JavaScript tab: the same program with sockbridge's JavaScript API, for page authors.",
+    run: "Run", stop: "Stop", reset: "Reset code", running: "running…", waiting: "waiting…", loadingPython: "loading Python (about 13 MB)…", done: "done", failed: "error", stopped: "stopped",
+    output: "Output", language: "Language", live: "Live view", sockets: "Sockets", code: "Code (edit me)",
+    tutorial: "The tutorial's own code, exactly as written", tryTutorial: "Put it in the editor", stopHint: "Stop this program (Ctrl-C)",
+    errorAt: (line) => `error at line ${line}`,
+    noJspi: "This browser cannot pause Python while it waits for the network (it lacks WebAssembly JavaScript Promise Integration, JSPI, which Chrome and Edge have from version 137), so the lessons run in JavaScript here.",
     lanePage: "page (your code)", laneDaemon: "bridge daemon", lanePeer: "peer / kernel",
     diagramEmpty: "Run the code: every call will be drawn here.", tableEmpty: "No sockets yet.",
     colFd: "fd", colFamily: "family", colType: "type", colState: "state", colLocal: "local address", colRemote: "remote address", colTimeout: "timeout",
@@ -50,7 +57,7 @@ const ALL = [...LESSONS, PLAYGROUND];
 const params = new URLSearchParams(location.search);
 let lang = params.get("lang") ?? localStorage.getItem("sockbridge-lang") ?? (navigator.language.startsWith("zh") ? "zh" : "en");
 if (!UI[lang]) lang = "en";
-let current = null; // { bridge, stopped } of the run in progress
+let current = null; // the lesson on the page: its programs and their session
 const edited = new Map(); // lesson id -> code the learner has changed
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -103,58 +110,160 @@ function renderHome() {
   document.title = "sockbridge";
 }
 
+/** The lesson's Python programs: `programs`, or its one `python` as `<id>.py`. */
+function pythonPrograms(lesson) {
+  if (lesson.programs) return lesson.programs;
+  return lesson.python ? [{ name: `${lesson.id}.py`, python: lesson.python }] : [];
+}
+
+/** The language a lesson opens in: the learner's last choice, else Python where it can run. */
+function startLanguage(lesson) {
+  const hasPython = pythonPrograms(lesson).length > 0 && canRunPython();
+  const chosen = localStorage.getItem("sockbridge-code");
+  if (!hasPython) return "javascript";
+  return chosen === "javascript" ? "javascript" : "python";
+}
+
+/** An editor with line numbers, whose line can be marked (an error's). */
+function makeEditor(t, label, onInput, onRun) {
+  const editor = el("textarea", { class: "editor", spellcheck: "false", "aria-label": label });
+  const gutter = el("div", { class: "gutter", "aria-hidden": "true" });
+  const numbers = () => {
+    const count = editor.value.split("\n").length;
+    if (gutter.childElementCount !== count) {
+      gutter.replaceChildren(...Array.from({ length: count }, (_, i) => el("span", { text: String(i + 1) })));
+    }
+  };
+  editor.addEventListener("input", () => {
+    numbers();
+    mark(null);
+    onInput(editor.value);
+  });
+  editor.addEventListener("scroll", () => { gutter.scrollTop = editor.scrollTop; });
+  // Tab indents; Escape then Tab leaves the editor (no keyboard trap); Ctrl+Enter runs.
+  let leaving = false;
+  editor.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      leaving = true;
+    } else if (e.key === "Tab" && !leaving && !e.shiftKey) {
+      e.preventDefault();
+      editor.setRangeText("    ", editor.selectionStart, editor.selectionEnd, "end");
+    } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      onRun();
+    }
+    if (e.key !== "Escape") leaving = false;
+  });
+  function mark(line) {
+    for (const n of gutter.querySelectorAll(".err")) n.classList.remove("err");
+    editor.removeAttribute("aria-description");
+    if (!line) return;
+    gutter.children[line - 1]?.classList.add("err");
+    editor.setAttribute("aria-description", t.errorAt(line));
+    // Show the line: scroll it into the editor's view.
+    const lineHeight = editor.scrollHeight / Math.max(1, gutter.childElementCount);
+    editor.scrollTop = Math.max(0, (line - 3) * lineHeight);
+  }
+  const set = (text) => {
+    editor.value = text;
+    numbers();
+    mark(null);
+  };
+  return { wrap: el("div", { class: "editor-wrap" }, gutter, editor), editor, set, mark };
+}
+
 function renderLesson(lesson) {
   const t = UI[lang];
   const index = LESSONS.indexOf(lesson);
   const title = lesson === PLAYGROUND ? t.playground : `${lesson.number}. ${lesson.title[lang]}`;
-  const editor = el("textarea", { class: "editor", spellcheck: "false", "aria-label": t.code });
-  // The playground takes Python too (the lessons' code is JavaScript for now).
-  let language = "javascript";
-  const key = () => (language === "python" ? `${lesson.id}-python` : lesson.id);
-  const example = () => (language === "python" ? lesson.pythonCode : lesson.code);
-  editor.value = edited.get(key()) ?? example();
-  editor.addEventListener("input", () => edited.set(key(), editor.value));
-  const languages = lesson.pythonCode
-    ? el("select", { class: "language", "aria-label": t.language },
-      el("option", { value: "javascript", text: "JavaScript" }), el("option", { value: "python", text: "Python" }))
-    : null;
-  languages?.addEventListener("change", () => {
-    language = languages.value;
-    editor.value = edited.get(key()) ?? example();
-  });
-  editor.addEventListener("keydown", (e) => {
-    if (e.key === "Tab") {
-      e.preventDefault();
-      editor.setRangeText("  ", editor.selectionStart, editor.selectionEnd, "end");
-    } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
-      e.preventDefault();
-      runButton.click();
-    }
-  });
+  const programs = pythonPrograms(lesson);
   const status = el("span", { class: "status", role: "status" });
   const runButton = el("button", { type: "button", class: "run", text: `▶ ${t.run}` });
-  const stopButton = el("button", { type: "button", class: "stop", text: t.stop, disabled: "" });
+  const stopButton = el("button", { type: "button", class: "stop", text: `■ ${t.stop}`, disabled: "" });
   const resetButton = el("button", { type: "button", class: "reset", text: t.reset });
-  const output = el("pre", { class: "output", "aria-live": "polite" });
   const diagram = el("div", { class: "diagram" });
   const table = el("table", { class: "sockets" });
   const view = new LiveView(diagram, table, t, sb);
+  const bench = { lesson, status, runButton, stopButton, view, slots: [], language: startLanguage(lesson) };
 
-  runButton.addEventListener("click", () => run(editor.value, { output, status, view, runButton, stopButton }, language));
-  stopButton.addEventListener("click", () => stopRun(status));
+  // The language tabs: Python (the tutorial's language), then JavaScript (sockbridge's own API).
+  const tabs = el("div", { class: "languages", role: "tablist", "aria-label": t.language });
+  const slotsBox = el("div", { class: "slots" });
+  const tabFor = (language, text) => {
+    const tab = el("button", { type: "button", role: "tab", "data-language": language, text });
+    tab.addEventListener("click", () => {
+      if (bench.language === language) return;
+      stopAll(bench);
+      bench.language = language;
+      localStorage.setItem("sockbridge-code", language);
+      build();
+    });
+    return tab;
+  };
+  const pythonTab = tabFor("python", "Python");
+  if (!programs.length || !canRunPython()) pythonTab.disabled = true;
+  tabs.append(pythonTab, tabFor("javascript", "JavaScript"));
+
+  /** The editors and output panes of the chosen language: one per program. */
+  function build() {
+    for (const tab of tabs.children) tab.setAttribute("aria-selected", String(tab.dataset.language === bench.language));
+    const sources = bench.language === "python" ? programs.map((p) => ({ name: p.name, source: p.python, forever: p.forever }))
+      : [{ name: "", source: lesson.code }];
+    bench.slots = sources.map(({ name, source, forever }) => {
+      const key = `${lesson.id}:${bench.language}:${name}`;
+      const slot = { name, key, forever: !!forever, program: null, state: "idle" };
+      slot.editor = makeEditor(t, name ? `${t.code}: ${name}` : t.code, (text) => edited.set(key, text), () => runAll(bench));
+      slot.editor.set(edited.get(key) ?? source);
+      if (sources.length > 1) slot.editor.editor.rows = source.split("\n").length + 1;
+      slot.example = source;
+      slot.output = el("pre", { class: "output", "aria-live": "polite", "aria-label": name ? `${t.output}: ${name}` : t.output });
+      slot.status = el("span", { class: "program-status" });
+      const parts = [];
+      if (sources.length > 1) {
+        slot.runOne = el("button", { type: "button", class: "run-one", text: `▶ ${t.run}`, "aria-label": `${t.run} ${name}` });
+        slot.stopOne = el("button", { type: "button", class: "stop-one", text: "■", "aria-label": `${t.stop} ${name}`, title: t.stopHint, disabled: "" });
+        slot.runOne.addEventListener("click", () => runOne(bench, slot));
+        slot.stopOne.addEventListener("click", () => slot.program?.stop());
+        parts.push(el("div", { class: "program-head" }, el("b", { class: "mono", text: name }), slot.runOne, slot.stopOne, slot.status));
+      }
+      parts.push(slot.editor.wrap, el("h3", { text: name ? `${t.output}: ${name}` : t.output }), slot.output);
+      slot.box = el("div", { class: "program", "data-name": name || "main", ...(forever ? { "data-forever": "" } : {}) }, ...parts);
+      return slot;
+    });
+    slotsBox.replaceChildren(...bench.slots.map((slot) => slot.box));
+    slotsBox.classList.toggle("two", bench.slots.length > 1);
+    bench.note?.remove();
+    bench.note = null;
+    if (!canRunPython() && programs.length) {
+      bench.note = el("p", { class: "note nojspi", text: t.noJspi });
+      slotsBox.before(bench.note);
+    }
+  }
+
+  runButton.addEventListener("click", () => runAll(bench));
+  stopButton.addEventListener("click", () => stopAll(bench));
   resetButton.addEventListener("click", () => {
-    editor.value = example();
-    edited.delete(key());
+    for (const slot of bench.slots) {
+      slot.editor.set(slot.example);
+      edited.delete(slot.key);
+    }
   });
 
   const parts = [el("h1", { text: title }), el("div", { class: "explain", html: lesson.explain[lang] })];
   if (lesson.note) parts.push(el("div", { class: "note", html: lesson.note[lang] }));
-  if (lesson.python) {
-    parts.push(el("details", { class: "python", open: "" }, el("summary", { text: t.python }), el("pre", { class: "python", text: lesson.python })));
+  if (lesson.tutorial) {
+    const load = el("button", { type: "button", class: "load-tutorial", text: t.tryTutorial });
+    load.addEventListener("click", () => {
+      if (bench.language !== "python") pythonTab.click();
+      bench.slots[0].editor.set(lesson.tutorial);
+      edited.set(bench.slots[0].key, lesson.tutorial);
+      bench.slots[0].editor.editor.scrollIntoView({ block: "nearest" });
+    });
+    parts.push(el("details", { class: "tutorial", open: "" }, el("summary", { text: t.tutorial }),
+      el("pre", { class: "tutorial", text: lesson.tutorial }), ...(canRunPython() ? [load] : [])));
   }
   const left = el("section", { class: "code" },
-    el("h2", { text: t.code }), el("div", { class: "toolbar" }, ...(languages ? [languages] : []), runButton, stopButton, resetButton, status), editor,
-    el("h2", { text: t.output }), output);
+    el("h2", { text: t.code }), el("div", { class: "toolbar" }, tabs, runButton, stopButton, resetButton, status), slotsBox);
   const right = el("section", { class: "live" },
     el("h2", { text: t.live }), diagram, el("h2", { text: t.sockets }), el("div", { class: "table-wrap" }, table));
   parts.push(el("div", { class: "workbench" }, left, right));
@@ -166,6 +275,8 @@ function renderLesson(lesson) {
   }
   $("#main").replaceChildren(el("article", { class: "lesson", "data-lesson": lesson.id }, ...parts));
   document.title = `${title} · sockbridge`;
+  build();
+  current = bench;
 }
 
 const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
@@ -175,77 +286,145 @@ let python = null;
 async function getPython(bridge) {
   python ??= import("./python.js").then(({ startPython }) => startPython(bridge));
   try {
-    const py = await python;
-    py.setBridge(bridge);
-    return py;
+    return await python;
   } catch (e) {
     python = null;
     throw e;
   }
 }
 
-/** A Python traceback without Pyodide's own frames. */
-function traceback(message) {
-  const lines = String(message).trimEnd().split("\n");
-  const start = lines.findIndex((l) => l.includes('File "<exec>"'));
-  return (start > 0 ? ["Traceback (most recent call last):", ...lines.slice(start)] : lines).join("\n");
-}
 const NAMES = Object.keys(sb).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== "default");
 
-/**
- * Runs lesson code in a fresh session. JavaScript: `bridge`, `labs`, `print` and every export are in
- * scope. Python: the tutorial's code as it is, with the bridge's `socket` and `select` modules.
- */
-async function run(code, ui, language = "javascript") {
-  await stopRun(null);
+/** Writes a line to a program's output pane (`cls` "err" for its standard error). */
+function write(slot, text, cls) {
+  slot.output.append(cls ? el("span", { class: cls, text: `${text}\n` }) : `${text}\n`);
+}
+
+/** Shows one program's state, and the lesson's: running while any runs, else how they ended. */
+function setState(bench, slot, state) {
   const t = UI[lang];
-  ui.output.replaceChildren();
-  ui.view.reset();
-  ui.status.textContent = t.running;
-  ui.status.dataset.state = "running";
-  ui.runButton.disabled = true;
-  ui.stopButton.disabled = false;
-  const write = (text, cls) => {
-    ui.output.append(cls ? el("span", { class: cls, text: `${text}\n` }) : `${text}\n`);
-  };
-  const print = (...values) => write(printed(values, sb.Socket));
-  const run = { bridge: null, stopped: false };
-  current = run;
-  let state = "done";
-  try {
-    run.bridge = await sb.Bridge.connect(undefined, { ontrace: (e) => ui.view.event(e) });
-    if (language === "python") {
-      const py = await getPython(run.bridge);
-      await py.run(code, { print: (line) => write(line) });
-    } else {
-      const labs = run.bridge.hello.labs ?? {};
-      const body = new AsyncFunction(...NAMES, "bridge", "labs", "print", code);
-      await body(...NAMES.map((n) => sb[n]), run.bridge, labs, print);
-    }
-  } catch (e) {
-    state = run.stopped ? "stopped" : "error";
-    if (!run.stopped && language === "python" && e?.name === "PythonError") {
-      write(traceback(e.message), "err");
-    } else if (!run.stopped) {
-      write(e instanceof Error && e.name ? `${e.name}: ${e.message}` : String(e), "err");
-      if (e?.name === "ConnectionError" && !run.bridge) write(t.noDaemon, "err");
-    }
-  } finally {
-    run.bridge?.close(); // the session's end closes every socket the code left open
-    if (current === run) current = null;
-    ui.status.textContent = { done: t.done, error: t.failed, stopped: t.stopped }[state];
-    ui.status.dataset.state = state;
-    ui.runButton.disabled = false;
-    ui.stopButton.disabled = true;
+  slot.state = state;
+  const words = { idle: "", loading: t.loadingPython, running: t.running, waiting: t.waiting, done: t.done, error: t.failed, stopped: t.stopped };
+  slot.status.textContent = words[state];
+  slot.status.dataset.state = state;
+  const active = bench.slots.some((s) => ["loading", "running", "waiting"].includes(s.state));
+  if (slot.stopOne) slot.stopOne.disabled = !["running", "waiting"].includes(state);
+  bench.stopButton.disabled = !active;
+  bench.runButton.disabled = bench.slots.length === 1 && active;
+  let overall = "idle";
+  if (active) overall = bench.slots.some((s) => s.state === "loading") ? "loading" : "running";
+  else if (bench.slots.some((s) => s.state === "error")) overall = "error";
+  else if (bench.slots.some((s) => s.state === "stopped")) overall = "stopped";
+  else if (bench.slots.some((s) => s.state === "done")) overall = "done";
+  bench.status.textContent = words[overall];
+  bench.status.dataset.state = overall;
+  // JavaScript leaves its sockets to the session's end, which closes them. Python programs close
+  // theirs as they end (as a process's exit does), and the session stays, so a client run again
+  // after its server has stopped meets the kernel's answer (ECONNREFUSED) for the port it held.
+  if (!active && bench.session && bench.language === "javascript") {
+    bench.session.close();
+    bench.session = null;
   }
 }
 
-async function stopRun(status) {
-  if (!current) return;
-  current.stopped = true;
-  current.bridge?.close();
-  current = null;
-  if (status) status.textContent = UI[lang].stopped;
+/** The session the lesson's programs share, made on first use (a page's programs are one computer's). */
+async function session(bench) {
+  if (!bench.session || bench.session.closed) {
+    bench.view.reset();
+    bench.session = await sb.Bridge.connect(undefined, { ontrace: (e) => bench.view.event(e) });
+  }
+  return bench.session;
+}
+
+/** Runs every program of the lesson: each starts once the one before waits (a server in accept). */
+async function runAll(bench) {
+  await stopAll(bench);
+  for (const slot of bench.slots) {
+    slot.output.replaceChildren();
+    slot.editor.mark(null);
+    setState(bench, slot, "idle");
+  }
+  for (const [i, slot] of bench.slots.entries()) {
+    const started = await start(bench, slot);
+    if (!started) break;
+    if (i < bench.slots.length - 1) await Promise.race([started.waiting, started.done.catch(() => {})]);
+  }
+}
+
+/** Runs one program again (a client, while its server keeps running). */
+async function runOne(bench, slot) {
+  slot.program?.stop();
+  await slot.program?.done?.catch(() => {});
+  slot.output.replaceChildren();
+  slot.editor.mark(null);
+  await start(bench, slot);
+}
+
+/** Starts a slot's program in the lesson's session; resolves to its Python `Program`, or null. */
+async function start(bench, slot) {
+  const t = UI[lang];
+  const code = slot.editor.editor.value;
+  const run = { stop: null }; // until the program exists, Stop ends its start
+  slot.program = run;
+  setState(bench, slot, bench.language === "python" && !python ? "loading" : "running");
+  let bridge;
+  try {
+    bridge = await session(bench);
+    if (bench.language === "python") {
+      const py = await getPython(bridge);
+      if (slot.program !== run) return null;
+      const program = py.start(code, {
+        bridge, name: slot.name, print: (line) => write(slot, line), printError: (line) => write(slot, line, "err"),
+      });
+      slot.program = program;
+      setState(bench, slot, "running");
+      program.waiting.then((why) => { if (slot.program === program && why !== "stopped") setState(bench, slot, "waiting"); });
+      program.done.then(
+        () => finish(bench, slot, program, "done"),
+        (e) => {
+          const stopped = program.stopped || e.type === "KeyboardInterrupt";
+          if (!stopped) slot.editor.mark(e.line);
+          if (!e.traceback) write(slot, e.message, "err");
+          finish(bench, slot, program, stopped ? "stopped" : "error");
+        });
+      return program;
+    }
+    // JavaScript: `bridge`, `labs`, `print` and every export in scope. Stop ends its session.
+    const print = (...values) => write(slot, printed(values, sb.Socket));
+    const body = new AsyncFunction(...NAMES, "bridge", "labs", "print", code);
+    const js = { stopped: false, stop() { this.stopped = true; bench.session?.close(); } };
+    slot.program = js;
+    js.done = body(...NAMES.map((n) => sb[n]), bridge, bridge.hello.labs ?? {}, print);
+    js.waiting = js.done;
+    js.done.then(() => finish(bench, slot, js, "done"), (e) => {
+      if (!js.stopped) write(slot, e instanceof Error && e.name ? `${e.name}: ${e.message}` : String(e), "err");
+      finish(bench, slot, js, js.stopped ? "stopped" : "error");
+    });
+    return js;
+  } catch (e) {
+    if (slot.program !== run) return null;
+    write(slot, e instanceof Error && e.name ? `${e.name}: ${e.message}` : String(e), "err");
+    if (e?.name === "ConnectionError" && !bridge) write(slot, t.noDaemon, "err");
+    slot.program = null;
+    setState(bench, slot, "error");
+    return null;
+  }
+}
+
+function finish(bench, slot, program, state) {
+  if (slot.program !== program) return;
+  slot.program = null;
+  setState(bench, slot, state);
+}
+
+/** Stops every program of the lesson (Ctrl-C for Python; the session's end for JavaScript). */
+async function stopAll(bench) {
+  if (!bench) return;
+  const running = bench.slots.map((slot) => slot.program).filter(Boolean);
+  for (const program of running) program.stop?.();
+  await Promise.all(running.map((p) => p.done?.catch(() => {})));
+  bench.session?.close();
+  bench.session = null;
 }
 
 function render() {
@@ -256,7 +435,8 @@ function render() {
 }
 
 for (const button of document.querySelectorAll(".lang button")) {
-  button.addEventListener("click", () => {
+  button.addEventListener("click", async () => {
+    await stopAll(current);
     lang = button.dataset.lang;
     localStorage.setItem("sockbridge-lang", lang);
     render();
@@ -265,7 +445,8 @@ for (const button of document.querySelectorAll(".lang button")) {
 window.addEventListener("hashchange", async () => {
   // A link within the page may bring a token too (#/lesson/server&sb-token=…).
   sb.takePageToken();
-  await stopRun(null);
+  await stopAll(current);
+  current = null;
   render();
   window.scrollTo(0, 0);
 });

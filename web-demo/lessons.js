@@ -1,5 +1,6 @@
 // The lessons, following the sections of the socket tutorial (shared/seed/socket-tutorial.zh.txt).
-// Each has its text in Chinese and English, the tutorial's Python, JavaScript to run, and `check`:
+// Each has its text in Chinese and English, the Python it runs (`python`, or `programs` run at once),
+// the same in JavaScript (`code`), the tutorial's own code where it has some (`tutorial`), and `check`:
 // what the page tests expect its output, diagram and socket table to show.
 
 export const LESSONS = [
@@ -17,14 +18,22 @@ export const LESSONS = [
       en: `<p>Processes on one computer can be told apart by their process ids, but on a network a process needs a name everyone understands: <b>protocol + IP address + port</b>. The IP address finds the computer, the port finds the program on it, and the protocol (TCP or UDP) says how the two talk.</p>
 <p>The code below makes a TCP server and binds it to <code>127.0.0.1</code> (this computer) with port <code>0</code>, which asks the system for any free port. <code>getsockname()</code> gives a socket's own name, <code>getpeername()</code> the other side's. A TCP connection is exactly such a pair of names.</p>`,
     },
-    python: `server = socket(AF_INET, SOCK_STREAM)      # 协议: TCP
-server.bind(("127.0.0.1", 0))               # IP 地址 + 端口（0 = 由系统分配）
+    python: `from socket import *
+
+# 一个进程在网络上的名字 = 协议 + IP 地址 + 端口
+# A process's name on a network = protocol + IP address + port
+server = socket(AF_INET, SOCK_STREAM)     # 协议 / protocol: TCP
+server.bind(("127.0.0.1", 0))             # IP 地址 + 端口（0：由系统挑一个）/ IP address + port (0: the system picks one)
 server.listen(1)
 print("server:", "TCP", server.getsockname())
+
 client = socket(AF_INET, SOCK_STREAM)
 client.connect(server.getsockname())
 conn, address = server.accept()
-print("client: me", client.getsockname(), "-> peer", client.getpeername())`,
+
+print("client: me", client.getsockname(), "-> peer", client.getpeername())
+print("server: me", conn.getsockname(), "-> peer", conn.getpeername())
+`,
     code: `// 一个进程在网络上的名字 = 协议 + IP 地址 + 端口
 // A process's name on a network = protocol + IP address + port
 const server = await bridge.socket(AF_INET, SOCK_STREAM);   // protocol: TCP
@@ -65,11 +74,20 @@ print("server: me", await conn.getsockname(), "-> peer", await conn.getpeername(
 <p>To a program a socket is an endpoint: what it writes in comes out of the socket at the other end. The operating system gives each socket a small integer, its <b>file descriptor</b> (<code>fileno()</code>), which the program uses to say which socket it means. Here the real sockets are held by the sockbridge daemon on this computer, and the page's numbers start at 3, as in a fresh process (0, 1 and 2 are standard input, output and error).</p>
 <p>After <code>close()</code> the number reads -1, and the freed number goes to the next new socket. Watch the socket table.</p>`,
     },
-    python: `a = socket(AF_INET, SOCK_STREAM)
+    python: `from socket import *
+
+a = socket(AF_INET, SOCK_STREAM)
 b = socket(AF_INET, SOCK_DGRAM)
-print(a.fileno(), b.fileno())
+print(a)
+print(b)
+print("fileno:", a.fileno(), b.fileno())
+
 a.close()
-print(a.fileno())            # -1`,
+print("after close, a.fileno():", a.fileno())
+
+c = socket(AF_INET, SOCK_STREAM)
+print("a new socket takes the freed number:", c.fileno())
+`,
     code: `const a = await bridge.socket(AF_INET, SOCK_STREAM);
 const b = await bridge.socket(AF_INET, SOCK_DGRAM);
 print(a);
@@ -83,6 +101,16 @@ const c = await bridge.socket(AF_INET, SOCK_STREAM);
 print("a new socket takes the freed number:", c.fileno());
 `,
     check: {
+      // What the Python program shows, where it differs from the JavaScript.
+      python: {
+        "output": [
+          "^<socket\\.socket fd=3, family=2, type=1, proto=0, laddr=\\('0\\.0\\.0\\.0', 0\\)>$",
+          "^<socket\\.socket fd=4, family=2, type=2, proto=0, laddr=\\('0\\.0\\.0\\.0', 0\\)>$",
+          "^fileno: 3 4$",
+          "^after close, a\\.fileno\\(\\): -1$",
+          "^a new socket takes the freed number: 3$"
+        ]
+      },
       output: [
         "^<socket\\.socket fd=3, family=2, type=1, proto=0>$",
         "^<socket\\.socket fd=4, family=2, type=2, proto=0>$",
@@ -106,22 +134,49 @@ print("a new socket takes the freed number:", c.fileno());
       zh: `<p>创建 socket 时就要把协议确定下来：<code>socket(地址族, 类型)</code>。</p>
 <p><b>地址族（Address Family）</b>：<code>AF_INET</code> 用于 Internet（IPv4，默认），<code>AF_INET6</code> 用于 IPv6，<code>AF_UNIX</code> 用于同一台电脑上的进程通信，地址是一个文件名。</p>
 <p><b>类型（Type）</b>：<code>SOCK_STREAM</code> 是流式套接字，用于 TCP（默认）：可靠、有序、像一根管子；<code>SOCK_DGRAM</code> 是数据报套接字，用于 UDP：一个个独立的包，可能丢失，但保留边界。</p>
-<p>用完要 <code>close()</code>。</p>`,
+<p>用完要 <code>close()</code>。</p>
+<p><b>教程里有两处不对。</b>其一，它说 AF_INET 和 AF_UNIX “都是ipv4”：只有 <code>AF_INET</code> 是 IPv4；<code>AF_UNIX</code> 根本不用 IP，它的地址是一个文件名。其二，它的代码先 <code>from socket import *</code>，再写 <code>socket(socket.AF_INET, ...)</code>：这时 <code>socket</code> 已经是类，不是模块，所以这一行抛出 <code>AttributeError: type object 'socket' has no attribute 'AF_INET'</code>（真正的 CPython 也是这样）。要么直接写 <code>AF_INET</code>，要么 <code>import socket</code> 之后写 <code>socket.socket(socket.AF_INET, ...)</code>。下面的代码最后一段就运行了教程的那一行；也可以把下方教程的原始代码放进编辑器运行。</p>`,
       en: `<p>Creating a socket fixes its protocol: <code>socket(family, type)</code>.</p>
 <p><b>Address family</b>: <code>AF_INET</code> is for the Internet (IPv4, the default), <code>AF_INET6</code> for IPv6, and <code>AF_UNIX</code> for processes on the same computer, where an address is a file name.</p>
 <p><b>Type</b>: <code>SOCK_STREAM</code> is a stream socket, TCP (the default): reliable and in order, like a pipe. <code>SOCK_DGRAM</code> is a datagram socket, UDP: separate packets that may be lost but keep their boundaries.</p>
-<p>Close sockets with <code>close()</code> when you are done.</p>`,
+<p>Close sockets with <code>close()</code> when you are done.</p>
+<p><b>The tutorial is wrong twice here.</b> It says AF_INET and AF_UNIX are "both IPv4": only <code>AF_INET</code> is IPv4; <code>AF_UNIX</code> uses no IP at all, and its addresses are file names. And its code does <code>from socket import *</code>, then writes <code>socket(socket.AF_INET, ...)</code>: by then <code>socket</code> is the class, not the module, so that line raises <code>AttributeError: type object 'socket' has no attribute 'AF_INET'</code> (real CPython does too). Write <code>AF_INET</code> alone, or <code>import socket</code> and write <code>socket.socket(socket.AF_INET, ...)</code>. The last part of the code below runs the tutorial's line; you can also put the tutorial's own code, below, in the editor and run it.</p>`,
     },
     python: `from socket import *
-# 创建一个用于TCP通信的套接字
+# 创建一个用于TCP通信的套接字 / a socket for TCP
 s1 = socket(AF_INET, SOCK_STREAM)
-# 创建一个用于UDP通信的套接字
+# 创建一个用于UDP通信的套接字 / a socket for UDP
 s2 = socket(AF_INET, SOCK_DGRAM)
+# 本机进程通信 / for processes on this computer
+s3 = socket(AF_UNIX, SOCK_STREAM)
+
+for s in (s1, s2, s3):
+    print(s, "AF_INET?", s.family == AF_INET, "SOCK_STREAM?", s.type == SOCK_STREAM)
+
+# 使用套接字收发数据 ... / use them ...
+# 关闭套接字 / close them
+s1.close()
+s2.close()
+s3.close()
+
+# 教程原文写的是 socket(socket.AF_INET, ...)：看看它会怎样
+# The tutorial writes socket(socket.AF_INET, ...): see what it does
+try:
+    s4 = socket(socket.AF_INET, socket.SOCK_STREAM)
+except AttributeError as e:
+    print("the tutorial's line:", type(e).__name__ + ":", e)
+`,
+    tutorial: `from socket import *
+# 创建一个用于TCP通信的套接字
+s1 = socket(socket.AF_INET, socket.SOCK_STREAM)
+# 创建一个用于UDP通信的套接字
+s2 = socket(socket.AF_INET, socket.SOCK_DGRAM)
 # 使用套接字收发数据
 # ...
 # 关闭套接字
 s1.close()
-s2.close()`,
+s2.close()
+`,
     code: `// 创建一个用于 TCP 通信的套接字 / a socket for TCP
 const s1 = await bridge.socket(AF_INET, SOCK_STREAM);
 // 创建一个用于 UDP 通信的套接字 / a socket for UDP
@@ -141,6 +196,15 @@ await s3.close();
 print("closed:", s1.fileno(), s2.fileno(), s3.fileno());
 `,
     check: {
+      // What the Python program shows, where it differs from the JavaScript.
+      python: {
+        "output": [
+          "^<socket\\.socket fd=3, family=2, type=1, proto=0, laddr=\\('0\\.0\\.0\\.0', 0\\)> AF_INET\\? True SOCK_STREAM\\? True$",
+          "^<socket\\.socket fd=4, family=2, type=2, proto=0, laddr=\\('0\\.0\\.0\\.0', 0\\)> AF_INET\\? True SOCK_STREAM\\? False$",
+          "^<socket\\.socket fd=5, family=1, type=1, proto=0> AF_INET\\? False SOCK_STREAM\\? True$",
+          "^the tutorial's line: AttributeError: type object 'socket' has no attribute 'AF_INET'$"
+        ]
+      },
       output: [
         "^<socket\\.socket fd=3, family=2, type=1, proto=0> AF_INET\\? True SOCK_STREAM\\? True$",
         "^<socket\\.socket fd=4, family=2, type=2, proto=0> AF_INET\\? True SOCK_STREAM\\? False$",
@@ -161,25 +225,44 @@ print("closed:", s1.fileno(), s2.fileno(), s3.fileno());
     },
     explain: {
       zh: `<p><code>bind(address)</code> 把 socket 绑定到地址，在 AF_INET 下地址是元组 <code>(host, port)</code>。教程说 host 写 <code>""</code> 或 <code>"0.0.0.0"</code> 表示接受所有网卡的请求。</p>
-<p><code>listen(backlog)</code> 开始监听 TCP 连接。<code>backlog</code> 是操作系统在拒绝之前可以挂起的连接数，至少为 1，大多数程序设为 5 就够了。</p>
-<p><code>accept()</code> 等待并接受一个连接，返回 <code>(conn, address)</code>：<code>conn</code> 是一个<b>新的</b> socket，用来和这个客户收发数据；<code>address</code> 是客户的地址。监听的 socket 继续等下一个客户。在图里看 <code>accept</code> 怎样等待，然后返回一个新的 fd。</p>`,
+<p><code>listen(backlog)</code> 开始监听 TCP 连接。<code>backlog</code> 是已经到达、还没被 <code>accept</code> 的连接最多能排几个，大多数程序设为 5 就够了。教程说超出的连接会被“拒绝”：在 Linux 上并不拒绝，内核只是不理会多出来的连接请求，客户的 <code>connect</code> 一直等，直到超时（用 CPython 试过：<code>listen(1)</code> 时 2 个连上，其余的 <code>TimeoutError</code>）。</p>
+<p><code>accept()</code> 等待并接受一个连接，返回 <code>(conn, address)</code>：<code>conn</code> 是一个<b>新的</b> socket，用来和这个客户收发数据；<code>address</code> 是客户的地址。监听的 socket 继续等下一个客户。在图里看 <code>accept</code> 怎样等待，然后返回一个新的 fd。</p>
+<p>这一课有<b>两个程序</b>，就像在两个终端里分别运行：<code>server.py</code> 是服务器，<code>client.py</code> 是客户。“运行”先启动服务器，等它在 <code>accept</code> 里等待，再启动客户。客户结束以后，服务器还在 <code>while True</code> 里等下一个客户：可以再运行一次客户，或者按服务器的“停止”（相当于 Ctrl-C），它会在 <code>accept</code> 里收到 <code>KeyboardInterrupt</code>，它的 socket 随之关闭。</p>`,
       en: `<p><code>bind(address)</code> binds the socket to an address; for AF_INET the address is a tuple <code>(host, port)</code>. The tutorial notes that a host of <code>""</code> or <code>"0.0.0.0"</code> means requests from every network interface.</p>
-<p><code>listen(backlog)</code> starts listening for TCP connections. <code>backlog</code> is how many connections the system may keep waiting before it refuses more; at least 1, and 5 is enough for most programs.</p>
-<p><code>accept()</code> waits for a connection and accepts it, returning <code>(conn, address)</code>: <code>conn</code> is a <b>new</b> socket for talking to this client, and <code>address</code> is the client's address. The listening socket goes on waiting for the next client. In the diagram, watch <code>accept</code> wait, then return a new fd.</p>`,
+<p><code>listen(backlog)</code> starts listening for TCP connections. <code>backlog</code> is how many connections that have arrived may wait for <code>accept</code>; 5 is enough for most programs. The tutorial says more are "refused": on Linux they are not; the kernel ignores the extra connection requests and the client's <code>connect</code> waits until it times out (tried with CPython: with <code>listen(1)</code>, 2 connect and the rest get <code>TimeoutError</code>).</p>
+<p><code>accept()</code> waits for a connection and accepts it, returning <code>(conn, address)</code>: <code>conn</code> is a <b>new</b> socket for talking to this client, and <code>address</code> is the client's address. The listening socket goes on waiting for the next client. In the diagram, watch <code>accept</code> wait, then return a new fd.</p>
+<p>This lesson has <b>two programs</b>, as if run in two terminals: <code>server.py</code> is the server and <code>client.py</code> the client. Run starts the server, waits until it waits in <code>accept</code>, then starts the client. When the client is done the server is still in its <code>while True</code> loop, waiting for the next client: run the client again, or press the server's Stop (Ctrl-C, in a terminal), and it gets <code>KeyboardInterrupt</code> in <code>accept</code> and its sockets close.</p>`,
     },
     note: {
       zh: `通过 sockbridge，<code>""</code> 和 <code>"0.0.0.0"</code> 绑定的是 <code>127.0.0.1</code>：网页里的服务器只对本机开放，不会暴露到网络上。`,
       en: `Through sockbridge, <code>""</code> and <code>"0.0.0.0"</code> bind <code>127.0.0.1</code>: a server in a web page is open to this computer only, never to the network.`,
     },
-    python: `server = socket(AF_INET, SOCK_STREAM)
+    programs: [
+      { name: "server.py", python: `from socket import *
+
+server = socket(AF_INET, SOCK_STREAM)
 server.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
-server.bind(("", 8080))
-server.listen(5)
+server.bind(("", 50007))       # "": 每一个网卡 / every interface
+server.listen(5)               # 5 个连接可以排队 / 5 may wait
+print("echo server on", server.getsockname())
+
 while True:
-    conn, address = server.accept()
+    conn, addr = server.accept()   # 等客户 / wait for a client
+    print("accepted", addr, "as fd", conn.fileno())
     data = conn.recv(1024)
     conn.sendall(data)
-    conn.close()`,
+    conn.close()
+`, forever: true },
+      { name: "client.py", python: `from socket import *
+
+for name in ["alice", "bob"]:
+    client = socket(AF_INET, SOCK_STREAM)
+    client.connect(("127.0.0.1", 50007))
+    client.sendall(b"hello from " + name.encode())
+    print(name, "got back", client.recv(1024))
+    client.close()
+` },
+    ],
     code: `const server = await bridge.socket(AF_INET, SOCK_STREAM);
 await server.setsockopt(SOL_SOCKET, SO_REUSEADDR, true);
 await server.bind(["", 0]);      // "" = every interface (127.0.0.1 through the bridge); 0 = any free port
@@ -210,6 +293,20 @@ await serving;
 await server.close();
 `,
     check: {
+      // What the Python program shows, where it differs from the JavaScript.
+      python: {
+        "output": [],
+        "programs": {
+          "server.py": [
+            "^echo server on \\('127\\.0\\.0\\.1', 50007\\)$",
+            "^accepted \\('127\\.0\\.0\\.1', \\d+\\) as fd \\d+$"
+          ],
+          "client.py": [
+            "^alice got back b'hello from alice'$",
+            "^bob got back b'hello from bob'$"
+          ]
+        }
+      },
       output: [
         "^echo server on \\('127\\.0\\.0\\.1', \\d+\\)$",
         "^accepted \\('127\\.0\\.0\\.1', \\d+\\) as fd \\d+$",
@@ -237,14 +334,39 @@ await server.close();
 <p>The daemon runs a few classic small services for lessons: <code>daytime</code> tells you the time, <code>echo</code> sends back what it gets. Their addresses are in <code>labs</code>.</p>`,
     },
     note: {
-      zh: `教程里“服务器拒绝连接”的错误号是 <b>10061</b>，那是 Windows 的编号（WSAECONNREFUSED）。Linux 上同一个错误是 <b>111</b>（ECONNREFUSED），macOS 上是 61。这里的 socket 是 Linux 的，所以是 111。`,
-      en: `The tutorial's error number for a refused connection, <b>10061</b>, is the Windows one (WSAECONNREFUSED). On Linux the same error is <b>111</b> (ECONNREFUSED); on macOS, 61. These sockets are Linux's, so it is 111.`,
+      zh: `教程里“服务器拒绝连接”的错误号是 <b>10061</b>，那是 Windows 的编号（WSAECONNREFUSED）。Linux 上同一个错误是 <b>111</b>（ECONNREFUSED），macOS 上是 61。这里的 socket 是 Linux 的，所以 JavaScript 的例子里是 111。而页面里的 Python 是编译成 WebAssembly（Emscripten）的 CPython，它的 <code>errno</code> 模块有自己的编号：<code>errno.ECONNREFUSED</code> 在这里是 <b>14</b>。桥把 Linux 的 111 按名字换成了这个编号，所以 <code>e.errno == errno.ECONNREFUSED</code> 在哪里都成立。比较错误时请用名字（<code>errno.ECONNREFUSED</code>，或者 <code>except ConnectionRefusedError</code>），不要写死数字。`,
+      en: `The tutorial's error number for a refused connection, <b>10061</b>, is the Windows one (WSAECONNREFUSED). On Linux the same error is <b>111</b> (ECONNREFUSED); on macOS, 61. These sockets are Linux's, so the JavaScript example shows 111. The Python in this page is CPython compiled to WebAssembly (Emscripten), whose <code>errno</code> module has numbers of its own: <code>errno.ECONNREFUSED</code> is <b>14</b> here. The bridge turns Linux's 111 into that number by its name, so <code>e.errno == errno.ECONNREFUSED</code> holds everywhere. Compare errors by name (<code>errno.ECONNREFUSED</code>, or <code>except ConnectionRefusedError</code>), never by number.`,
     },
-    python: `s = socket(AF_INET, SOCK_STREAM)
-s.connect(("127.0.0.1", 13))        # daytime
-print(s.recv(1024))
+    python: `from socket import *
+import errno
+
+# connect：连到守护进程的 daytime 服务 / connect to the daemon's daytime service
+s = socket(AF_INET, SOCK_STREAM)
+s.connect(labs.daytime_tcp)
+print("daytime:", s.recv(1024))
+s.close()
+
+# 找一个没有人监听的端口 / find a port nobody listens on
+probe = socket(AF_INET, SOCK_STREAM)
+probe.bind(("127.0.0.1", 0))
+closed = probe.getsockname()
+probe.close()
+
+# connect_ex：成功返回 0，失败返回错误号 / 0 on success, else the error number
 t = socket(AF_INET, SOCK_STREAM)
-print(t.connect_ex(("127.0.0.1", 9999)))   # 111 (Linux); 10061 on Windows`,
+print("connect_ex to the echo service:", t.connect_ex(labs.echo_tcp))
+u = socket(AF_INET, SOCK_STREAM)
+err = u.connect_ex(closed)
+print("connect_ex to a closed port:", err, errno.errorcode[err])
+
+# connect 则抛出异常 / connect raises instead
+try:
+    v = socket(AF_INET, SOCK_STREAM)
+    v.connect(closed)
+except ConnectionRefusedError as e:
+    print("connect raised", type(e).__name__ + ":", e)
+    print("errno:", e.errno, "is errno.ECONNREFUSED:", e.errno == errno.ECONNREFUSED)
+`,
     code: `// connect：连到守护进程的 daytime 服务 / connect to the daemon's daytime service
 const s = await bridge.socket(AF_INET, SOCK_STREAM);
 await s.connect(labs.daytime_tcp);
@@ -274,6 +396,16 @@ try {
 }
 `,
     check: {
+      // What the Python program shows, where it differs from the JavaScript.
+      python: {
+        "output": [
+          "^daytime: b'\\w+day, \\w+ \\d+, \\d{4} \\d\\d:\\d\\d:\\d\\d-UTC\\\\r\\\\n'$",
+          "^connect_ex to the echo service: 0$",
+          "^connect_ex to a closed port: \\d+ ECONNREFUSED$",
+          "^connect raised ConnectionRefusedError: \\[Errno \\d+\\] Connection refused$",
+          "^errno: \\d+ is errno\\.ECONNREFUSED: True$"
+        ]
+      },
       output: [
         "^daytime: b'\\w+day, \\w+ \\d+, \\d{4} \\d\\d:\\d\\d:\\d\\d-UTC\\\\r\\\\n'$",
         "^connect_ex to the echo service: 0$",
@@ -295,16 +427,57 @@ try {
     },
     explain: {
       zh: `<p><code>recv(bufsize)</code> 接收 TCP 数据，返回字节串，<b>最多</b> <code>bufsize</code> 个字节，也可能更少。返回空的 <code>b''</code> 表示对方已经关闭了连接。</p>
-<p><code>send(data)</code> 发送数据，返回实际发送的字节数，<b>可能小于</b> data 的长度，剩下的要自己再发。<code>sendall(data)</code> 把数据全部发完，成功返回 <code>None</code>，失败抛出异常。</p>
+<p><code>send(data)</code> 发送数据，返回实际发送的字节数，<b>可能小于</b> data 的长度，剩下的要自己再发。什么时候会少？在 Linux 上，阻塞的 <code>send</code> 会一直等到内核收下全部数据（下面 2 MB 的 <code>send</code> 返回 2000000）；设了超时或者非阻塞的 socket，<code>send</code> 只发内核缓冲区放得下的部分。下面让对方不读，缓冲区满了，就能看到真正“只发了一部分”的 <code>send</code>，然后是 <code>BlockingIOError</code>。<code>sendall(data)</code> 把数据全部发完，成功返回 <code>None</code>，失败抛出异常。</p>
 <p>这里用到两个实验服务：<code>chargen</code> 不停地发送字符，<code>discard</code> 收下一切然后丢掉。</p>`,
       en: `<p><code>recv(bufsize)</code> receives TCP data and returns bytes: <b>at most</b> <code>bufsize</code> of them, maybe fewer. An empty <code>b''</code> means the other side has closed the connection.</p>
-<p><code>send(data)</code> sends data and returns how many bytes it sent, which <b>may be fewer</b> than data holds; sending the rest is up to you. <code>sendall(data)</code> sends all of it, returning <code>None</code>, or raises an exception.</p>
+<p><code>send(data)</code> sends data and returns how many bytes it sent, which <b>may be fewer</b> than data holds; sending the rest is up to you. When is it fewer? On Linux a blocking <code>send</code> waits until the kernel has taken everything (the 2 MB <code>send</code> below returns 2000000); with a timeout, or on a non-blocking socket, <code>send</code> sends what fits in the kernel's buffers. Below, a peer that does not read lets the buffers fill, and you see a real short <code>send</code>, then <code>BlockingIOError</code>. <code>sendall(data)</code> sends all of it, returning <code>None</code>, or raises an exception.</p>
 <p>Two lab services help: <code>chargen</code> sends characters without end, and <code>discard</code> takes everything and throws it away.</p>`,
     },
-    python: `s.recv(10)                  # at most 10 bytes
-n = s.send(data)            # maybe fewer than len(data)
-s.sendall(data)             # all of it, or an exception
-s.recv(1024) == b''         # the peer closed`,
+    python: `from socket import *
+
+# recv(bufsize) 最多返回 bufsize 个字节 / at most bufsize bytes
+s = socket(AF_INET, SOCK_STREAM)
+s.connect(labs.chargen_tcp)      # chargen 不停地发字符 / chargen sends characters without end
+print(s.recv(10))
+print(s.recv(10))
+s.close()
+
+# 阻塞的 send 等到内核收下全部数据 / a blocking send waits until the kernel has taken it all
+d = socket(AF_INET, SOCK_STREAM)
+d.connect(labs.discard_tcp)
+big = bytes(2_000_000)           # 2 MB
+print("a blocking send() returned", d.send(big))
+# sendall 一次发完，成功返回 None / sendall sends it all and returns None
+print("sendall() returned", d.sendall(big))
+d.close()
+
+# 真正的“只发了一部分”：对方不读，缓冲区满了
+# A real short send: the peer does not read, and the buffers fill up
+server = socket(AF_INET, SOCK_STREAM)
+server.bind(("127.0.0.1", 0))
+server.listen(1)
+c = socket(AF_INET, SOCK_STREAM)
+c.connect(server.getsockname())
+conn, _ = server.accept()        # conn 从不读 / conn never reads
+c.setblocking(False)             # 不等待 / do not wait
+chunk = bytes(100_000)
+total = 0
+while True:
+    try:
+        n = c.send(chunk)
+    except BlockingIOError:
+        break
+    total += n
+    if n < len(chunk):
+        print("send() sent", n, "of", len(chunk), "bytes")
+print("the buffers are full after", total, "bytes: BlockingIOError")
+
+# 空的 recv 表示对方关闭 / an empty recv means the peer closed
+e = socket(AF_INET, SOCK_STREAM)
+e.connect(labs.daytime_tcp)      # daytime 发一行就关闭 / daytime sends one line, then closes
+print(e.recv(1024))
+print(e.recv(1024), "<- EOF: the peer closed")
+`,
     code: `// recv(bufsize) 最多返回 bufsize 个字节 / at most bufsize bytes
 const s = await bridge.socket(AF_INET, SOCK_STREAM);
 await s.connect(labs.chargen_tcp);       // chargen sends characters without end
@@ -312,20 +485,38 @@ print(await s.recv(10));
 print(await s.recv(10));
 await s.close();
 
-// send 可能只发一部分：看它返回了多少 / send may send part: check what it returns
+// 阻塞的 send 等到内核收下全部数据 / a blocking send waits until the kernel has taken it all
 const d = await bridge.socket(AF_INET, SOCK_STREAM);
 await d.connect(labs.discard_tcp);
 const big = new Uint8Array(2000000);     // 2 MB
-let sent = 0, calls = 0;
-while (sent < big.length) {
-  sent += await d.send(big.subarray(sent));
-  calls += 1;
-}
-print("send() needed", calls > 1 ? "several" : "one", "call(s) for", sent, "bytes");
-
+print("a blocking send() returned", await d.send(big));
 // sendall 一次发完，成功返回 None / sendall sends it all and returns None
 print("sendall() returned", await d.sendall(big));
 await d.close();
+
+// 真正的“只发了一部分”：对方不读，缓冲区满了
+// A real short send: the peer does not read, and the buffers fill up
+const server = await bridge.socket(AF_INET, SOCK_STREAM);
+await server.bind(["127.0.0.1", 0]);
+await server.listen(1);
+const c = await bridge.socket(AF_INET, SOCK_STREAM);
+await c.connect(await server.getsockname());
+const [conn] = await server.accept();    // conn 从不读 / conn never reads
+c.setblocking(false);                    // 不等待 / do not wait
+const chunk = new Uint8Array(100000);
+let total = 0;
+for (;;) {
+  let n;
+  try {
+    n = await c.send(chunk);
+  } catch (e) {
+    if (e.name !== "BlockingIOError") throw e;
+    break;
+  }
+  total += n;
+  if (n < chunk.length) print("send() sent", n, "of", chunk.length, "bytes");
+}
+print("the buffers are full after", total, "bytes: BlockingIOError");
 
 // 空的 recv 表示对方关闭 / an empty recv means the peer closed
 const e = await bridge.socket(AF_INET, SOCK_STREAM);
@@ -337,8 +528,9 @@ print(await e.recv(1024), "<- EOF: the peer closed");
       output: [
         "^b' !\"#\\$%&\\\\'\\(\\)'$",
         "^b'\\*\\+,-\\./0123'$",
-        "^send\\(\\) needed several call\\(s\\) for 2000000 bytes$",
+        "^a blocking send\\(\\) returned 2000000$",
         "^sendall\\(\\) returned None$",
+        "^the buffers are full after \\d+ bytes: BlockingIOError$",
         "^b'' <- EOF: the peer closed$",
       ],
       calls: ["connect", "recv", "send", "sendall"],
@@ -359,13 +551,28 @@ print(await e.recv(1024), "<- EOF: the peer closed");
       en: `<p>UDP makes no connection: <code>sendto(data, address)</code> sends one datagram to <code>address</code> and returns the bytes sent. <code>recvfrom(bufsize)</code> receives one datagram and returns <code>(data, address)</code>, where <code>address</code> is the sender's, which is where a reply goes.</p>
 <p>UDP keeps datagram boundaries: send twice and you receive twice, never run together. A socket that is not bound yet gets a port from the system on its first <code>sendto</code>.</p>`,
     },
-    python: `a = socket(AF_INET, SOCK_DGRAM)
+    python: `from socket import *
+
+a = socket(AF_INET, SOCK_DGRAM)
 b = socket(AF_INET, SOCK_DGRAM)
 b.bind(("127.0.0.1", 0))
-a.sendto(b"question?", b.getsockname())
-data, address = b.recvfrom(1024)
-b.sendto(b"answer!", address)
-print(a.recvfrom(1024))`,
+b_address = b.getsockname()
+
+print("sendto returned", a.sendto(b"question?", b_address))
+data, sender = b.recvfrom(1024)          # (data, address)
+print("b got", data, "from", sender)
+b.sendto(b"answer!", sender)             # 回信发给发送者 / reply to the sender
+print("a got", a.recvfrom(1024))
+
+# 数据报的边界会保留 / datagram boundaries are kept
+a.sendto(b"one", b_address)
+a.sendto(b"two", b_address)
+print(b.recv(1024), b.recv(1024))
+
+# 守护进程的 UDP echo 服务 / the daemon's UDP echo service
+a.sendto(b"ping", labs.echo_udp)
+print("echo service:", a.recvfrom(1024))
+`,
     code: `const a = await bridge.socket(AF_INET, SOCK_DGRAM);
 const b = await bridge.socket(AF_INET, SOCK_DGRAM);
 await b.bind(["127.0.0.1", 0]);
@@ -408,14 +615,30 @@ print("echo service:", await a.recvfrom(1024));
     },
     explain: {
       zh: `<p><code>getsockname()</code> 返回 socket 自己的地址，<code>getpeername()</code> 返回连接另一端的地址，通常都是元组 <code>(ip, port)</code>。</p>
-<p><code>close()</code> 关闭 socket。对方接着 <code>recv</code> 会得到 <code>b''</code>（EOF）。关闭之后再使用这个 socket，会得到 <code>OSError: [Errno 9] Bad file descriptor</code>（EBADF）。</p>`,
+<p><code>close()</code> 关闭 socket。对方接着 <code>recv</code> 会得到 <code>b''</code>（EOF）。关闭之后再使用这个 socket，会得到 <code>OSError: [Errno 9] Bad file descriptor</code>（EBADF；页面里的 Python 给它的编号是 8，原因见第 5 课）。</p>`,
       en: `<p><code>getsockname()</code> returns the socket's own address and <code>getpeername()</code> the address at the other end of the connection, usually tuples <code>(ip, port)</code>.</p>
-<p><code>close()</code> closes the socket. The other side's next <code>recv</code> returns <code>b''</code> (EOF). Using the socket after closing it raises <code>OSError: [Errno 9] Bad file descriptor</code> (EBADF).</p>`,
+<p><code>close()</code> closes the socket. The other side's next <code>recv</code> returns <code>b''</code> (EOF). Using the socket after closing it raises <code>OSError: [Errno 9] Bad file descriptor</code> (EBADF; the page's Python numbers it 8, for the reason in lesson 5).</p>`,
     },
-    python: `print(client.getsockname(), client.getpeername())
+    python: `from socket import *
+
+server = socket(AF_INET, SOCK_STREAM)
+server.bind(("127.0.0.1", 0))
+server.listen(1)
+client = socket(AF_INET, SOCK_STREAM)
+client.connect(server.getsockname())
+conn, peer = server.accept()
+
+print("getsockname():", client.getsockname())   # 自己的地址 / my own address
+print("getpeername():", client.getpeername())   # 对方的地址 / the other side's
+
 client.close()
-print(conn.recv(1024))       # b''
-client.getsockname()         # OSError: [Errno 9] Bad file descriptor`,
+print("the server reads", conn.recv(1024), "after the client closed")
+
+try:
+    client.getsockname()
+except OSError as e:
+    print("using a closed socket:", type(e).__name__ + ":", e)
+`,
     code: `const server = await bridge.socket(AF_INET, SOCK_STREAM);
 await server.bind(["127.0.0.1", 0]);
 await server.listen(1);
@@ -436,6 +659,15 @@ try {
 }
 `,
     check: {
+      // What the Python program shows, where it differs from the JavaScript.
+      python: {
+        "output": [
+          "^getsockname\\(\\): \\('127\\.0\\.0\\.1', \\d+\\)$",
+          "^getpeername\\(\\): \\('127\\.0\\.0\\.1', \\d+\\)$",
+          "^the server reads b'' after the client closed$",
+          "^using a closed socket: OSError: \\[Errno \\d+\\] Bad file descriptor$"
+        ]
+      },
       output: [
         "^getsockname\\(\\): \\('127\\.0\\.0\\.1', \\d+\\)$",
         "^getpeername\\(\\): \\('127\\.0\\.0\\.1', \\d+\\)$",
@@ -460,9 +692,43 @@ try {
       en: `<p>When a TCP connection closes, <b>the side that closed first</b> waits a while in <b>TIME_WAIT</b> (about 60 seconds on Linux), so that late packets still in the network are never taken for a new connection's data. Servers often close first, so a server restarted at once on the same port fails to <code>bind</code>: <code>OSError: [Errno 98] Address already in use</code>.</p>
 <p><code>setsockopt(SOL_SOCKET, SO_REUSEADDR, True)</code> lets a socket bind a port that still has connections in TIME_WAIT. The tutorial sets it before <code>bind</code>. On Linux both the old and the new socket need the option. <code>getsockopt</code> reads an option's value.</p>`,
     },
-    python: `# 可以立刻重用处理TIME_WAIT状态的套接字
+    python: `from socket import *
+
+# 第一个服务器：它先关闭连接，它那一端进入 TIME_WAIT
+# The first server closes its connection first, so its side waits in TIME_WAIT
+first = socket(AF_INET, SOCK_STREAM)
+# 可以立刻重用处理TIME_WAIT状态的套接字（教程原文）/ the tutorial's line
+first.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
+first.bind(("127.0.0.1", 0))
+first.listen(5)
+address = first.getsockname()
+client = socket(AF_INET, SOCK_STREAM)
+client.connect(address)
+conn, _ = first.accept()
+conn.close()                 # 服务器先关闭：TIME_WAIT / the server closes first: TIME_WAIT
+client.recv(10)              # 客户读到 EOF…… / the client sees EOF...
+client.close()               # ……也关闭 / ...and closes too
+first.close()
+print("restarting the server on", address)
+
+# 不设 SO_REUSEADDR：端口还被占着 / without SO_REUSEADDR: the port is still taken
+plain = socket(AF_INET, SOCK_STREAM)
+try:
+    plain.bind(address)
+except OSError as e:
+    print("without SO_REUSEADDR:", type(e).__name__ + ":", e)
+
+# 设了 SO_REUSEADDR：立刻可以重用 / with SO_REUSEADDR: reused at once
+again = socket(AF_INET, SOCK_STREAM)
+again.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
+again.bind(address)
+again.listen(5)
+print("with SO_REUSEADDR: listening on", again.getsockname())
+print("getsockopt(SOL_SOCKET, SO_REUSEADDR) =", again.getsockopt(SOL_SOCKET, SO_REUSEADDR))
+`,
+    tutorial: `# 可以立刻重用处理TIME_WAIT状态的套接字
 tcp_socket.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
-tcp_socket.bind(("", 8080))`,
+`,
     code: `// 第一个服务器：它先关闭连接，它那一端进入 TIME_WAIT
 // The first server closes its connection first, so its side waits in TIME_WAIT
 const first = await bridge.socket(AF_INET, SOCK_STREAM);
@@ -496,6 +762,15 @@ print("with SO_REUSEADDR: listening on", await again.getsockname());
 print("getsockopt(SOL_SOCKET, SO_REUSEADDR) =", await again.getsockopt(SOL_SOCKET, SO_REUSEADDR));
 `,
     check: {
+      // What the Python program shows, where it differs from the JavaScript.
+      python: {
+        "output": [
+          "^restarting the server on \\('127\\.0\\.0\\.1', \\d+\\)$",
+          "^without SO_REUSEADDR: OSError: \\[Errno \\d+\\] Address already in use$",
+          "^with SO_REUSEADDR: listening on \\('127\\.0\\.0\\.1', \\d+\\)$",
+          "^getsockopt\\(SOL_SOCKET, SO_REUSEADDR\\) = 1$"
+        ]
+      },
       output: [
         "^restarting the server on \\('127\\.0\\.0\\.1', \\d+\\)$",
         "^without SO_REUSEADDR: OSError: \\[Errno 98\\] Address already in use$",
@@ -516,21 +791,43 @@ print("getsockopt(SOL_SOCKET, SO_REUSEADDR) =", await again.getsockopt(SOL_SOCKE
     },
     explain: {
       zh: `<p>socket 有三种模式。<b>阻塞</b>（默认，<code>settimeout(None)</code>）：<code>recv</code> 没有数据时一直等。<b>超时</b>（<code>settimeout(t)</code>，t 是秒数）：最多等 t 秒，然后抛出 <code>TimeoutError: timed out</code>。<b>非阻塞</b>（<code>setblocking(False)</code>，等于 <code>settimeout(0.0)</code>）：不等，马上抛出 <code>BlockingIOError</code>。<code>gettimeout()</code> 返回当前的超时秒数，没有超时时返回 <code>None</code>。</p>
-<p>教程提醒：socket 一旦设置了 timeout，底层就进入了非阻塞模式，<code>send()</code> 和 <code>recv()</code> 的用法也变了：调用可能只发送或接收一部分数据，也可能因超时抛出异常，所以要检查返回值、必要时重试（或者用 <code>sendall</code>）。用完最好再设回 <code>settimeout(None)</code>。超时的时候，没有数据会丢失：之后到达的数据还在。</p>`,
+<p>教程说：socket 一旦设置了 timeout，就进入了非阻塞模式。<b>这只对了一半。</b>CPython 确实在底层把文件描述符设成非阻塞，再用 <code>poll</code> 等待，但对你的程序来说它仍是阻塞的：<code>getblocking()</code> 返回 <code>True</code>（看下面的输出），每个调用最多等 t 秒，超时就抛出 <code>TimeoutError</code>，而不是像非阻塞那样马上抛出 <code>BlockingIOError</code>。教程说的“只发送或接收一部分”也不是超时才有的：<code>recv</code> 在任何模式下都可能少于 bufsize；<code>send</code> 在有超时或非阻塞时可能只发一部分（第 6 课）。所以总要检查返回值，或者用 <code>sendall</code>。超时的时候，没有数据会丢失：之后到达的数据还在。</p>`,
       en: `<p>A socket has three modes. <b>Blocking</b> (the default, <code>settimeout(None)</code>): <code>recv</code> waits for data as long as it takes. <b>Timeout</b> (<code>settimeout(t)</code>, t in seconds): it waits at most t seconds, then raises <code>TimeoutError: timed out</code>. <b>Non-blocking</b> (<code>setblocking(False)</code>, the same as <code>settimeout(0.0)</code>): it does not wait, and raises <code>BlockingIOError</code> at once. <code>gettimeout()</code> returns the timeout in seconds, or <code>None</code> when there is none.</p>
-<p>The tutorial warns that once a socket has a timeout, it is non-blocking underneath, and <code>send()</code> and <code>recv()</code> are used differently: a call may send or receive only part of the data, or raise on timeout, so check return values and retry where needed (or use <code>sendall</code>). Set it back with <code>settimeout(None)</code> afterwards. A timeout loses no data: what arrives later is still there.</p>`,
+<p>The tutorial says that once a socket has a timeout, it is in non-blocking mode. <b>That is half true.</b> Underneath, CPython does make the file descriptor non-blocking and waits with <code>poll</code>, but to your program the socket is still blocking: <code>getblocking()</code> is <code>True</code> (see the output below), and each call waits up to t seconds, then raises <code>TimeoutError</code>, not <code>BlockingIOError</code> at once as non-blocking mode does. And the tutorial's "may send or receive only part" is not special to timeouts: <code>recv</code> may return fewer than bufsize bytes in every mode; <code>send</code> may be short with a timeout or in non-blocking mode (lesson 6). So always check what they return, or use <code>sendall</code>. A timeout loses no data: what arrives later is still there.</p>`,
     },
-    python: `s.settimeout(0.5)
-s.recv(1024)            # TimeoutError: timed out
-s.setblocking(False)
-s.recv(1024)            # BlockingIOError: [Errno 11] Resource temporarily unavailable
-s.settimeout(None)`,
+    python: `from socket import *
+
+s = socket(AF_INET, SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print("gettimeout():", s.gettimeout())      # None：阻塞，一直等 / blocking, waits as long as it takes
+
+s.settimeout(0.5)                           # 最多等半秒 / wait at most half a second
+print("gettimeout():", s.gettimeout(), "getblocking():", s.getblocking())
+try:
+    s.recv(1024)
+except TimeoutError as e:
+    print("recv with a timeout:", type(e).__name__ + ":", e)
+
+s.setblocking(False)                        # 等于 settimeout(0.0) / the same as settimeout(0.0)
+print("gettimeout():", s.gettimeout(), "getblocking():", s.getblocking())
+try:
+    s.recv(1024)
+except BlockingIOError as e:
+    print("non-blocking recv:", type(e).__name__ + ":", e)
+
+# 超时不会让数据丢失 / a timeout loses nothing
+s.sendto(b"still here", s.getsockname())
+print("later:", s.recv(1024))
+
+s.settimeout(None)                          # 恢复阻塞，如教程所说 / back to blocking, as the tutorial advises
+print("gettimeout():", s.gettimeout(), "getblocking():", s.getblocking())
+`,
     code: `const s = await bridge.socket(AF_INET, SOCK_DGRAM);
 await s.bind(["127.0.0.1", 0]);
 print("gettimeout():", s.gettimeout());        // None: blocking, waits as long as it takes
 
 s.settimeout(0.5);                             // wait at most half a second
-print("gettimeout():", s.gettimeout());
+print("gettimeout():", s.gettimeout(), "getblocking():", s.getblocking());
 try {
   await s.recv(1024);
 } catch (e) {
@@ -553,9 +850,21 @@ s.settimeout(null);                            // back to blocking, as the tutor
 print("gettimeout():", s.gettimeout(), "getblocking():", s.getblocking());
 `,
     check: {
+      // What the Python program shows, where it differs from the JavaScript.
+      python: {
+        "output": [
+          "^gettimeout\\(\\): None$",
+          "^gettimeout\\(\\): 0\\.5 getblocking\\(\\): True$",
+          "^recv with a timeout: TimeoutError: timed out$",
+          "^gettimeout\\(\\): 0\\.0 getblocking\\(\\): False$",
+          "^non-blocking recv: BlockingIOError: \\[Errno \\d+\\] Resource temporarily unavailable$",
+          "^later: b'still here'$",
+          "^gettimeout\\(\\): None getblocking\\(\\): True$"
+        ]
+      },
       output: [
         "^gettimeout\\(\\): None$",
-        "^gettimeout\\(\\): 0\\.5$",
+        "^gettimeout\\(\\): 0\\.5 getblocking\\(\\): True$",
         "^recv with a timeout: TimeoutError: timed out$",
         "^gettimeout\\(\\): 0 getblocking\\(\\): False$",
         "^non-blocking recv: BlockingIOError: \\[Errno 11\\] Resource temporarily unavailable$",
@@ -576,14 +885,38 @@ print("gettimeout():", s.gettimeout(), "getblocking():", s.getblocking());
     },
     explain: {
       zh: `<p><code>fileno()</code> 返回 socket 的文件描述符（一个小整数），关闭后返回 -1。</p>
-<p><code>makefile()</code> 创建一个与 socket 关联的文件对象：可以像读文件一样 <code>readline()</code> 按行读，<code>write()</code> 写，<code>flush()</code> 把缓冲的数据真正发出去。很多文本协议（HTTP、SMTP）都是按行的，用它很方便。注意：文件会预先读入一块数据，之后不要再直接用 <code>recv</code> 混着读。</p>`,
+<p><code>makefile(mode)</code> 创建一个与 socket 关联的文件对象。不写 mode 时是 <code>'r'</code>：只读的<b>文本</b>模式，读出 <code>str</code>，并把 <code>\r\n</code> 换成 <code>\n</code>；要收发字节，写 <code>'rb'</code>、<code>'wb'</code> 或 <code>'rwb'</code>。文件对象：可以像读文件一样 <code>readline()</code> 按行读，<code>write()</code> 写，<code>flush()</code> 把缓冲的数据真正发出去。很多文本协议（HTTP、SMTP）都是按行的，用它很方便。注意：文件会预先读入一块数据，之后不要再直接用 <code>recv</code> 混着读。</p>`,
       en: `<p><code>fileno()</code> returns the socket's file descriptor, a small integer; after close, -1.</p>
-<p><code>makefile()</code> makes a file object tied to the socket: <code>readline()</code> reads a line as from a file, <code>write()</code> writes, and <code>flush()</code> sends what is buffered. Many text protocols (HTTP, SMTP) work in lines, and this makes them easy. Mind that the file reads ahead: do not mix it with <code>recv</code> on the same socket.</p>`,
+<p><code>makefile(mode)</code> makes a file object tied to the socket. With no mode it is <code>'r'</code>: read-only <b>text</b> mode, giving <code>str</code> lines with <code>\r\n</code> turned into <code>\n</code>; for bytes, give <code>'rb'</code>, <code>'wb'</code> or <code>'rwb'</code>. The file: <code>readline()</code> reads a line as from a file, <code>write()</code> writes, and <code>flush()</code> sends what is buffered. Many text protocols (HTTP, SMTP) work in lines, and this makes them easy. Mind that the file reads ahead: do not mix it with <code>recv</code> on the same socket.</p>`,
     },
-    python: `f = conn.makefile("rwb")
-line = f.readline()
+    python: `from socket import *
+
+server = socket(AF_INET, SOCK_STREAM)
+server.bind(("127.0.0.1", 0))
+server.listen(1)
+print("server.fileno():", server.fileno())
+client = socket(AF_INET, SOCK_STREAM)
+client.connect(server.getsockname())
+conn, _ = server.accept()
+print("conn.fileno():", conn.fileno())
+
+# makefile：像文件一样按行读写 / read and write like a file, line by line
+f = conn.makefile("rwb")                 # 二进制，可读可写 / binary, read and write
+client.sendall(b"HELO sockbridge\\r\\nMAIL FROM:<teacher@example.org>\\r\\n")
+print(f.readline())
+print(f.readline())
 f.write(b"250 OK\\r\\n")
-f.flush()`,
+f.flush()                                # 真正发出去 / really send it
+
+# 不写 mode 就是文本模式 'r'：读出 str，\\r\\n 变成 \\n
+# With no mode it is text mode 'r': lines are str, and \\r\\n becomes \\n
+lines = client.makefile()
+print("the client got", repr(lines.readline()))
+lines.close()
+f.close()
+conn.close()
+print("after close, conn.fileno():", conn.fileno())
+`,
     code: `const server = await bridge.socket(AF_INET, SOCK_STREAM);
 await server.bind(["127.0.0.1", 0]);
 await server.listen(1);
@@ -606,6 +939,21 @@ await conn.close();
 print("after close, conn.fileno():", conn.fileno());
 `,
     check: {
+      // What the Python program shows, where it differs from the JavaScript.
+      python: {
+        "output": [
+          "^server\\.fileno\\(\\): 3$",
+          "^conn\\.fileno\\(\\): 5$",
+          "^b'HELO sockbridge\\\\r\\\\n'$",
+          "^b'MAIL FROM:<teacher@example\\.org>\\\\r\\\\n'$",
+          "^the client got '250 OK\\\\n'$",
+          "^after close, conn\\.fileno\\(\\): -1$"
+        ],
+        "calls": [
+          "recv",
+          "sendall"
+        ]
+      },
       output: [
         "^server\\.fileno\\(\\): 3$",
         "^conn\\.fileno\\(\\): 5$",
@@ -629,8 +977,8 @@ export const PLAYGROUND = {
     en: "Write any code against the full socket API, with the same live view.",
   },
   explain: {
-    zh: `<p>在这里写任何代码。可以使用：<code>bridge</code>（已经连好的会话，<code>bridge.socket()</code>、<code>bridge.select()</code>、<code>bridge.getaddrinfo()</code>……），所有常量（<code>AF_INET</code>、<code>SOCK_STREAM</code>、<code>SO_REUSEADDR</code>、<code>ECONNREFUSED</code>……），<code>labs</code>（实验服务的地址：echo、discard、daytime、chargen，各有 TCP 和 UDP），以及 <code>print()</code>。运行结束时，所有没关闭的 socket 都会被关闭。</p><p>在“语言”里选 Python，就可以照教程的写法运行 Python 代码（<code>from socket import *</code>）：它在页面里由 Pyodide 运行，<code>socket</code> 模块走的是 sockbridge。第一次运行要先加载 Python（约 13 MB）。</p>`,
-    en: `<p>Write any code here. In scope: <code>bridge</code> (a connected session: <code>bridge.socket()</code>, <code>bridge.select()</code>, <code>bridge.getaddrinfo()</code>, ...), every constant (<code>AF_INET</code>, <code>SOCK_STREAM</code>, <code>SO_REUSEADDR</code>, <code>ECONNREFUSED</code>, ...), <code>labs</code> (the lab services' addresses: echo, discard, daytime and chargen, each over TCP and UDP), and <code>print()</code>. When the run ends, every socket still open is closed.</p><p>Choose Python to run Python as the tutorial writes it (<code>from socket import *</code>): Pyodide runs it in the page, and its <code>socket</code> module is sockbridge's. The first run loads Python (about 13 MB).</p>`,
+    zh: `<p>在这里写任何代码。JavaScript 里可以使用：<code>bridge</code>（已经连好的会话，<code>bridge.socket()</code>、<code>bridge.select()</code>、<code>bridge.getaddrinfo()</code>……），所有常量（<code>AF_INET</code>、<code>SOCK_STREAM</code>、<code>SO_REUSEADDR</code>、<code>ECONNREFUSED</code>……），<code>labs</code>（实验服务的地址：echo、discard、daytime、chargen，各有 TCP 和 UDP），以及 <code>print()</code>。运行结束时，所有没关闭的 socket 都会被关闭。</p><p>Python 代码照教程的写法（<code>from socket import *</code>），在页面里由 Pyodide 运行，<code>socket</code> 模块走的是 sockbridge。第一次运行要先加载 Python（约 13 MB）。在 JavaScript 标签里，同样的接口写成 JavaScript。</p>`,
+    en: `<p>Write any code here. In JavaScript, in scope: <code>bridge</code> (a connected session: <code>bridge.socket()</code>, <code>bridge.select()</code>, <code>bridge.getaddrinfo()</code>, ...), every constant (<code>AF_INET</code>, <code>SOCK_STREAM</code>, <code>SO_REUSEADDR</code>, <code>ECONNREFUSED</code>, ...), <code>labs</code> (the lab services' addresses: echo, discard, daytime and chargen, each over TCP and UDP), and <code>print()</code>. When the run ends, every socket still open is closed.</p><p>Python code, written as the tutorial writes it (<code>from socket import *</code>), runs in the page in Pyodide, and its <code>socket</code> module is sockbridge's. The first run loads Python (about 13 MB). The JavaScript tab has the same API in JavaScript.</p>`,
   },
   code: `// select 等待多个 socket 中的任何一个就绪 / select waits until any of several sockets is ready
 const tcp = await bridge.socket(AF_INET, SOCK_STREAM);
@@ -645,8 +993,7 @@ for (const s of readable) {
 }
 print(await bridge.getaddrinfo("localhost", 80, AF_INET, SOCK_STREAM));
 `,
-  // The same playground in Python: the tutorial's own calls, run by Pyodide in the page.
-  pythonCode: `# Python，和教程里一样 / Python, as the tutorial writes it
+  python: `# Python，和教程里一样 / Python, as the tutorial writes it
 from socket import *
 
 server = socket(AF_INET, SOCK_STREAM)
@@ -672,6 +1019,16 @@ except OSError as e:
     print(type(e).__name__, e)
 `,
   check: {
+    python: {
+      output: [
+        "^listening on \\('127\\.0\\.0\\.1', \\d+\\)$",
+        "^connection from \\('127\\.0\\.0\\.1', \\d+\\)$",
+        "^b'hello, sockets'$",
+        "^PermissionError \\[Errno \\d+\\] Permission denied: ",
+      ],
+      calls: ["bind", "listen", "accept", "connect", "sendall", "recv"],
+      sockets: 3,
+    },
     output: ["socket\\(s\\) ready to read$", "^fd \\d+ -> ", "^\\[\\(2, 1, 6, '', \\('127\\.0\\.0\\.1', 80\\)\\)\\]$"],
     calls: ["select", "getaddrinfo"],
     sockets: 2,

@@ -27,25 +27,48 @@ after(async () => {
   await daemon?.stop();
 });
 
-/** Opens a lesson in a language, runs it, and returns what the page shows. */
-async function runLesson(lesson, lang) {
+/**
+ * Opens a lesson in a page language (`lang`) and a code language (`code`: "python" or
+ * "javascript"), runs it, and returns what the page shows. A program that runs until it is stopped
+ * (the tutorial's `while True` server) is checked to be waiting, then stopped, once the others end.
+ */
+async function runLesson(lesson, lang, code) {
   const path = lesson.id === "playground" ? "#/playground" : `#/lesson/${lesson.id}`;
-  await page.goto(`${daemon.http}?lang=${lang}${path}`);
+  const here = await page.evaluate(() => location.search);
+  if (here === `?lang=${lang}`) await page.evaluate((p) => { location.hash = p; }, path);
+  else await page.goto(`${daemon.http}?lang=${lang}${path}`);
   await page.waitForSelector(`article[data-lesson="${lesson.id}"]`);
+  await page.click(`.languages [data-language="${code}"]`);
+  await page.waitForSelector(`.languages [data-language="${code}"][aria-selected="true"]`);
   await page.click("button.run");
-  await page.waitForFunction(() => ["done", "error"].includes(document.querySelector(".status").dataset.state), null, {
-    timeout: 30000,
-  });
-  return page.evaluate(() => ({
+  const ended = (state) => ["done", "error", "stopped"].includes(state);
+  await page.waitForFunction(() => {
+    const slots = [...document.querySelectorAll(".program")];
+    if (slots.length === 1) return ["done", "error", "stopped"].includes(document.querySelector(".status").dataset.state);
+    return slots.every((s) => "forever" in s.dataset
+      ? s.querySelector(".program-status").dataset.state === "waiting"
+      : ["done", "error", "stopped"].includes(s.querySelector(".program-status").dataset.state));
+  }, null, { timeout: 60000 });
+  const forever = await page.$$eval(".program[data-forever]", (ps) => ps.map((p) => p.dataset.name));
+  for (const name of forever) await page.click(`.program[data-name="${name}"] button.stop-one`);
+  await page.waitForFunction(() => ["done", "error", "stopped"].includes(document.querySelector(".status").dataset.state));
+  const shown = await page.evaluate(() => ({
     state: document.querySelector(".status").dataset.state,
     title: document.querySelector("main h1").textContent,
-    output: document.querySelector("pre.output").textContent.split("\n").filter(Boolean),
+    programs: Object.fromEntries([...document.querySelectorAll(".program")].map((p) => [p.dataset.name, {
+      state: p.querySelector(".program-status")?.dataset.state,
+      output: p.querySelector("pre.output").textContent.split("\n").filter(Boolean),
+    }])),
     calls: [...document.querySelectorAll(".step[data-call]")].map((r) => r.dataset.call),
     returns: [...document.querySelectorAll(".step[data-ret]")].map((r) => r.dataset.ret),
     wires: document.querySelectorAll(".step.wire").length,
     pending: document.querySelectorAll(".step.pending").length,
     rows: [...document.querySelectorAll("table.sockets tbody tr[data-fd]")].map((r) => r.dataset.fd),
   }));
+  shown.output = Object.values(shown.programs).flatMap((p) => p.output);
+  shown.forever = forever;
+  assert.ok(Object.values(shown.programs).every((p) => !p.state || ended(p.state)));
+  return shown;
 }
 
 test("the home page lists every lesson, in both languages", async () => {
@@ -58,44 +81,72 @@ test("the home page lists every lesson, in both languages", async () => {
   assert.equal(await page.locator("nav.lessons a").count(), lessons.length + 1); // and the protocol page
 });
 
-for (const lang of ["en", "zh"]) {
-  test(`every lesson runs and shows its calls (${lang})`, async () => {
-    assert.ok(lessons.length >= 12, `${lessons.length} lessons`);
-    for (const lesson of lessons) {
-      const shown = await runLesson(lesson, lang);
-      const label = `${lesson.id} (${lang})`;
-      assert.equal(shown.state, "done", `${label} ended in ${shown.state}: ${shown.output.join(" | ")}`);
-      if (lesson.id !== "playground") assert.ok(shown.title.endsWith(lesson.title[lang]), `${label} title: ${shown.title}`);
-      for (const pattern of lesson.check.output) {
-        const re = new RegExp(pattern);
-        assert.ok(shown.output.some((line) => re.test(line)), `${label}: no output line matches ${re}\n${shown.output.join("\n")}`);
-      }
-      for (const method of lesson.check.calls) {
-        assert.ok(shown.calls.includes(method), `${label}: the diagram shows no ${method} call`);
-        assert.ok(shown.returns.includes(method), `${label}: the diagram shows no ${method} return`);
-      }
-      assert.equal(shown.calls.length, shown.returns.length, `${label}: every call returned`);
-      assert.equal(shown.pending, 0, `${label}: nothing left pending`);
-      assert.ok(shown.rows.length >= lesson.check.sockets, `${label}: ${shown.rows.length} rows in the socket table`);
-      await page.screenshot({ path: `${artifacts}/lesson-${lesson.id}-${lang}.png`, fullPage: true });
+/** Checks what a lesson showed against its `check` (with `check.python` for its Python). */
+function checkLesson(lesson, lang, code, shown) {
+  const label = `${lesson.id} (${lang}, ${code})`;
+  const check = code === "python" ? { ...lesson.check, ...lesson.check.python } : lesson.check;
+  if (lesson.id !== "playground") assert.ok(shown.title.endsWith(lesson.title[lang]), `${label} title: ${shown.title}`);
+  const expect = (patterns, lines, where) => {
+    for (const pattern of patterns) {
+      const re = new RegExp(pattern);
+      assert.ok(lines.some((line) => re.test(line)), `${label}: no line of ${where} matches ${re}\n${lines.join("\n")}`);
     }
-  });
+  };
+  if (check.programs) {
+    assert.deepEqual(Object.keys(shown.programs).sort(), Object.keys(check.programs).sort(), `${label}: its programs`);
+    for (const [name, patterns] of Object.entries(check.programs)) {
+      const program = shown.programs[name];
+      expect(patterns, program.output, name);
+      if (shown.forever.includes(name)) {
+        // Stopped while it waited in accept, as Ctrl-C stops it: KeyboardInterrupt.
+        assert.equal(program.state, "stopped", `${label}: ${name} stopped`);
+        assert.match(program.output.at(-1), /^KeyboardInterrupt/, `${label}: ${name}'s last line`);
+      } else {
+        assert.equal(program.state, "done", `${label}: ${name} ended in ${program.state}: ${program.output.join(" | ")}`);
+      }
+    }
+    assert.equal(shown.state, shown.forever.length ? "stopped" : "done", `${label}: the lesson's state`);
+  } else {
+    assert.equal(shown.state, "done", `${label} ended in ${shown.state}: ${shown.output.join(" | ")}`);
+    expect(check.output, shown.output, "the output");
+  }
+  for (const method of check.calls) {
+    assert.ok(shown.calls.includes(method), `${label}: the diagram shows no ${method} call`);
+    assert.ok(shown.returns.includes(method), `${label}: the diagram shows no ${method} return`);
+  }
+  assert.equal(shown.calls.length, shown.returns.length, `${label}: every call returned`);
+  assert.equal(shown.pending, 0, `${label}: nothing left pending`);
+  assert.ok(shown.rows.length >= check.sockets, `${label}: ${shown.rows.length} rows in the socket table`);
+}
+
+for (const lang of ["en", "zh"]) {
+  for (const code of ["python", "javascript"]) {
+    test(`every lesson runs its ${code} and shows its calls (${lang})`, async () => {
+      assert.ok(lessons.length >= 12, `${lessons.length} lessons`);
+      for (const lesson of lessons) {
+        const shown = await runLesson(lesson, lang, code);
+        checkLesson(lesson, lang, code, shown);
+        await page.screenshot({ path: `${artifacts}/lesson-${lesson.id}-${lang}-${code}.png`, fullPage: true });
+      }
+    });
+  }
 }
 
 test("the diagram draws a refused connection and names constants as the code does", async () => {
-  await runLesson(lessons.find((l) => l.id === "client"), "en");
+  await runLesson(lessons.find((l) => l.id === "client"), "en", "javascript");
   const labels = await page.$$eval(".step .label", (ls) => ls.map((l) => l.textContent));
   assert.ok(labels.some((l) => l.includes("RST") && l.includes("refused")), labels.join(" | "));
   assert.ok(labels.some((l) => l.includes("ConnectionRefusedError (111)")), labels.join(" | "));
   assert.ok(labels.some((l) => l.includes("socket(AF_INET, SOCK_STREAM)")), labels.join(" | "));
-  await runLesson(lessons.find((l) => l.id === "reuseaddr"), "en");
+  await runLesson(lessons.find((l) => l.id === "reuseaddr"), "en", "javascript");
   const more = await page.$$eval(".step .label", (ls) => ls.map((l) => l.textContent));
   assert.ok(more.some((l) => l.includes("setsockopt(SOL_SOCKET, SO_REUSEADDR, True)")), more.join(" | "));
   assert.ok(more.some((l) => l.includes("OSError (98)")), more.join(" | "));
 });
 
 test("the socket table follows the sockets' states", async () => {
-  await runLesson(lessons.find((l) => l.id === "naming"), "en");
+  // In JavaScript, whose sockets stay open until the session's end (a Python program's end closes them).
+  await runLesson(lessons.find((l) => l.id === "naming"), "en", "javascript");
   const rows = await page.$$eval("table.sockets tbody tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
   // fd, family, type, state, local, remote, timeout, note
   const byFd = Object.fromEntries(rows.map((r) => [r[0], r]));
@@ -108,6 +159,7 @@ test("the socket table follows the sockets' states", async () => {
 test("edited code runs, errors show as Python shows them, and Stop ends a waiting call", async () => {
   await page.goto(`${daemon.http}?lang=en#/playground`);
   await page.waitForSelector("textarea.editor");
+  await page.click('.languages [data-language="javascript"]');
   await page.fill("textarea.editor", `const s = await bridge.socket(AF_INET, SOCK_STREAM);\nprint("fd", s.fileno());\nawait s.recv(10);`);
   await page.click("button.run");
   await page.waitForFunction(() => document.querySelector(".status").dataset.state !== "running");
@@ -128,10 +180,78 @@ test("a narrow window gets one column", async () => {
   await narrow.goto(`${daemon.http}?lang=zh#/lesson/server`);
   await narrow.waitForSelector("button.run");
   await narrow.click("button.run");
-  await narrow.waitForFunction(() => document.querySelector(".status").dataset.state === "done");
+  await narrow.waitForFunction(() => document.querySelector('.program[data-name="client.py"] .program-status').dataset.state === "done",
+    null, { timeout: 60000 });
   const [code, live] = await narrow.$$eval(".workbench > section", (s) => s.map((e) => e.getBoundingClientRect().x));
   assert.equal(code, live, "the live view sits under the code");
+  const [server, client] = await narrow.$$eval(".program", (s) => s.map((e) => e.getBoundingClientRect().x));
+  assert.equal(server, client, "the client's editor sits under the server's");
   assert.ok(await narrow.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), "no sideways scrolling");
   await narrow.screenshot({ path: `${artifacts}/narrow-server-zh.png`, fullPage: true });
   await narrow.close();
+});
+
+test("the tutorial's echo server keeps serving: its client runs again while it waits, and Stop ends it", async () => {
+  const tab = await openPage(browser, daemon, { width: 1400, height: 1000 });
+  await tab.goto(`${daemon.http}?lang=en#/lesson/server`);
+  await tab.click("button.run");
+  const state = (name) => tab.$eval(`.program[data-name="${name}"] .program-status`, (s) => s.dataset.state);
+  const lines = (name) => tab.$eval(`.program[data-name="${name}"] pre.output`, (p) => p.textContent.trim().split("\n"));
+  await tab.waitForFunction(() => document.querySelector('.program[data-name="client.py"] .program-status').dataset.state === "done",
+    null, { timeout: 60000 });
+  assert.equal(await state("server.py"), "waiting");
+  // The same server takes the client's second run.
+  await tab.click('.program[data-name="client.py"] button.run-one');
+  await tab.waitForFunction(() => document.querySelector('.program[data-name="server.py"] pre.output').textContent.split("accepted").length === 5);
+  await tab.waitForFunction(() => document.querySelector('.program[data-name="client.py"] .program-status').dataset.state === "done");
+  assert.deepEqual(await lines("client.py"), ["alice got back b'hello from alice'", "bob got back b'hello from bob'"]);
+  assert.equal((await lines("server.py")).filter((l) => l.startsWith("accepted")).length, 4);
+  await tab.screenshot({ path: `${artifacts}/python-server-and-client-en.png` });
+  // Stop is Ctrl-C: KeyboardInterrupt in accept, at the line the server waited on, and its port is free.
+  await tab.click('.program[data-name="server.py"] button.stop-one');
+  await tab.waitForFunction(() => document.querySelector(".status").dataset.state === "stopped");
+  const server = await lines("server.py");
+  assert.deepEqual(server.slice(-5, -3), ["Traceback (most recent call last):", '  File "server.py", line 10, in <module>']);
+  assert.match(server.at(-3), /^ {4}conn, addr = server\.accept\(\)/);
+  assert.equal(server.at(-1), "KeyboardInterrupt: stopped (the Stop button)");
+  await tab.click('.program[data-name="client.py"] button.run-one');
+  await tab.waitForFunction(() => document.querySelector('.program[data-name="client.py"] .program-status').dataset.state === "error");
+  assert.match((await lines("client.py")).at(-1), /^ConnectionRefusedError: \[Errno \d+\] Connection refused$/);
+  await tab.close();
+});
+
+test("the tutorial's own code runs as written, and its mistake is a Python error with its line marked", async () => {
+  const tab = await openPage(browser, daemon, { width: 1400, height: 1000 });
+  await tab.goto(`${daemon.http}?lang=en#/lesson/creating`);
+  await tab.click("button.load-tutorial");
+  await tab.click("button.run");
+  await tab.waitForFunction(() => document.querySelector(".status").dataset.state === "error", null, { timeout: 60000 });
+  const output = (await tab.textContent("pre.output")).trim().split("\n");
+  assert.deepEqual(output, [
+    "Traceback (most recent call last):",
+    '  File "creating.py", line 3, in <module>',
+    "    s1 = socket(socket.AF_INET, socket.SOCK_STREAM)",
+    "                ^^^^^^^^^^^^^^",
+    "AttributeError: type object 'socket' has no attribute 'AF_INET'",
+  ]);
+  assert.deepEqual(await tab.$$eval(".gutter .err", (m) => m.map((n) => n.textContent)), ["3"]);
+  assert.equal(await tab.getAttribute("textarea.editor", "aria-description"), "error at line 3");
+  await tab.screenshot({ path: `${artifacts}/python-tutorial-mistake-en.png` });
+  await tab.close();
+});
+
+test("a browser without JSPI gets the JavaScript lessons and a sentence that says why", async () => {
+  const tab = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  await tab.addInitScript(() => { delete WebAssembly.Suspending; });
+  await tab.goto(daemon.pages);
+  await tab.waitForFunction(() => !location.hash.includes("sb-token"));
+  await tab.goto(`${daemon.http}?lang=en#/lesson/naming`);
+  await tab.waitForSelector("p.nojspi");
+  assert.match(await tab.textContent("p.nojspi"), /cannot pause Python while it waits for the network/);
+  assert.equal(await tab.getAttribute('.languages [data-language="python"]', "disabled"), "");
+  assert.equal(await tab.getAttribute('.languages [data-language="javascript"]', "aria-selected"), "true");
+  await tab.click("button.run");
+  await tab.waitForFunction(() => document.querySelector(".status").dataset.state === "done");
+  assert.match(await tab.textContent("pre.output"), /^server: TCP \('127\.0\.0\.1', \d+\)/);
+  await tab.close();
 });

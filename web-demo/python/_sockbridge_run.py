@@ -12,6 +12,7 @@ import io
 import sys
 import time
 import traceback
+import types
 
 import _sockbridge
 from pyodide.code import eval_code_async
@@ -134,6 +135,16 @@ def _chain(report):
     return seen
 
 
+def _globals(program):
+    """A program's globals: ``__main__``'s, and ``labs``, the daemon's lab services (``labs.echo_tcp``
+    is an address such as ``('127.0.0.1', 7007)``), as lesson code in JavaScript has them."""
+    names = {"__name__": "__main__"}
+    labs = getattr(program.bridge.hello, "labs", None)
+    if labs is not None:
+        names["labs"] = types.SimpleNamespace(**{k: tuple(v) for k, v in labs.to_py().items()})
+    return names
+
+
 async def run(code, program, out, err, filename):
     """Runs ``code`` as the ``__main__`` of a program: ``out`` and ``err`` take its printed lines.
 
@@ -145,7 +156,7 @@ async def run(code, program, out, err, filename):
     run = _Run(program, out, err)
     _current.set(run)
     try:
-        await eval_code_async(code, {"__name__": "__main__"}, filename=filename, return_mode="none")
+        await eval_code_async(code, _globals(program), filename=filename, return_mode="none")
     except SystemExit as e:
         if e.code is None or e.code == 0:
             return None

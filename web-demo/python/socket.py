@@ -23,6 +23,7 @@ import weakref as _weakref
 
 import _sockbridge
 from _sockbridge_run import program as _program
+from pyodide.ffi import jsnull as _jsnull
 from pyodide.ffi import run_sync as _run_sync
 from pyodide.ffi import to_js as _to_js
 
@@ -171,9 +172,20 @@ class socket:
         return sock
 
     def __repr__(self):
+        """As CPython's: ``<socket.socket fd=3, family=2, type=1, proto=0, laddr=('127.0.0.1', 80)>``,
+        with ``raddr`` once connected (each read from the bridge)."""
         closed = " [closed]" if self._closed else ""
-        return (f"<socket.socket{closed} fd={self.fileno()}, family={self._family}, type={self._type}, "
-                f"proto={self._proto}>")
+        text = (f"<socket.socket{closed} fd={self.fileno()}, family={self._family}, type={self._type}, "
+                f"proto={self._proto}")
+        if not self._closed:
+            for key, method in (("laddr", self.getsockname), ("raddr", self.getpeername)):
+                try:
+                    address = method()
+                except OSError:
+                    continue
+                if address:
+                    text += f", {key}={address}"
+        return text + ">"
 
     def __enter__(self):
         return self
@@ -209,15 +221,7 @@ class socket:
         _wait(self._js, "connect", _address_to_js(address))
 
     def connect_ex(self, address):
-        try:
-            self.connect(address)
-        except gaierror:
-            raise
-        except OSError as e:
-            if e.errno is None:
-                raise
-            return e.errno
-        return 0
+        return _page_errno(_wait(self._js, "connect_ex", _address_to_js(address)))
 
     def recv(self, bufsize, flags=0):
         return _wait(self._js, "recv", bufsize, flags).to_bytes()
@@ -276,9 +280,8 @@ class socket:
         return value if isinstance(value, int) else value.to_bytes()
 
     def settimeout(self, value):
-        if value is not None:
-            value = float(value)
-        _now(self._js, "settimeout", value)
+        # None is JavaScript's null here: an undefined argument would be a missing one.
+        _now(self._js, "settimeout", _jsnull if value is None else float(value))
 
     def gettimeout(self):
         value = self._js.gettimeout()
