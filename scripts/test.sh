@@ -79,13 +79,14 @@ step "browser tests: the Rust API in headless Chromium (wasm-bindgen-test, via b
 ./target/debug/bridge-daemon exec -- \
   wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" wasm-client 2>&1 | tee "$logs/wasm"
 
-step "browser tests: the JS package, every lesson and the handshake gate in Chromium (Playwright)"
+step "browser tests: the JS package, every lesson in Python and JavaScript, Python's standard library, the conformance scenarios in the page's Python, and the handshake gate in Chromium (Playwright)"
 # A test that hangs fails after 3 minutes instead of holding the run.
 (cd tests/browser && node --test --test-timeout=180000) 2>&1 | tee "$logs/js"
 echo "screenshots of every lesson: tests/browser/artifacts/"
 
 wasm_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/wasm" | grep -oE '[0-9]+' | head -1)
 js_passed=$(grep -oE '^# pass [0-9]+' "$logs/js" | grep -oE '[0-9]+')
+step "$(grep -oE 'conformance in the page: .*' "$logs/js" || echo 'conformance in the page: did not run')"
 step "browser tests: $((wasm_passed + js_passed)) ran in headless Chromium ($wasm_passed wasm-bindgen-test, $js_passed Playwright), all passed"
 rm -rf "$logs"
 step "all checks passed"

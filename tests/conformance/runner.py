@@ -3,6 +3,9 @@
 
     python3 runner.py SCENARIO.json [...]
 
+The same file runs in a web page's Python (Pyodide, with the bridge's ``socket`` and ``select``):
+tests/browser/conformance.test.mjs compares that transcript with CPython's too.
+
 prints one JSON object: {"<scenario name>": [<result of each step>, ...], ...}. The Rust runner
 executes the same scenarios through the bridge and compares. The format is described in
 tests/conformance/README.md; values are written in the shared form that document gives, so both
@@ -19,6 +22,10 @@ import shutil
 import socket
 import sys
 import tempfile
+
+# In a page's Python the sockets are the bridge's, and a Unix socket's address is a name in the
+# daemon's directory (as the Rust runner gives it), not a path of this (browser) file system.
+THROUGH_BRIDGE = sys.platform == "emscripten"
 
 CONSTANTS = {
     name: int(getattr(socket, name))
@@ -51,7 +58,7 @@ class Scenario:
                 text, count = inner
                 return text.encode("latin-1") * count
             if kind == "unix":
-                return os.path.join(self.tmp, inner)
+                return inner if THROUGH_BRIDGE else os.path.join(self.tmp, inner)
             if kind == "or":
                 return functools.reduce(operator.or_, (self.arg(v) for v in inner))
             if kind == "list":
@@ -87,6 +94,9 @@ class Scenario:
         if method == "recvfrom":
             data, peer = value
             return [{"bytes": data.decode("latin-1")}, self.addr(target.family, peer)]
+        if method == "connect_ex":
+            # An errno, compared by name as a raised one is (a page's Python numbers them its own way).
+            return errno.errorcode.get(value, value) if value else 0
         if method == "fileno":
             return {"fd": value} if value >= 0 else value
         if method == "socket":

@@ -175,7 +175,7 @@ class socket:
         """As CPython's: ``<socket.socket fd=3, family=2, type=1, proto=0, laddr=('127.0.0.1', 80)>``,
         with ``raddr`` once connected (each read from the bridge)."""
         closed = " [closed]" if self._closed else ""
-        text = (f"<socket.socket{closed} fd={self.fileno()}, family={self._family}, type={self._type}, "
+        text = (f"<socket.socket{closed} fd={self.fileno()}, family={self._family}, type={self.type}, "
                 f"proto={self._proto}")
         if not self._closed:
             for key, method in (("laddr", self.getsockname), ("raddr", self.getpeername)):
@@ -198,11 +198,13 @@ class socket:
         raise TypeError(f"cannot pickle {self.__class__.__name__!r} object")
 
     family = property(lambda self: self._family, doc="The address family.")
-    type = property(lambda self: self._type, doc="The socket type.")
+    type = property(lambda self: self._type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC),
+                    doc="The socket type (without SOCK_NONBLOCK and SOCK_CLOEXEC, as CPython's).")
     proto = property(lambda self: self._proto, doc="The protocol.")
 
     def fileno(self):
-        return -1 if self._closed else self._js.fileno()
+        # -1 once really closed: a close() deferred by an open makefile() file leaves it working.
+        return self._js.fileno()
 
     def bind(self, address):
         _wait(self._js, "bind", _address_to_js(address))
