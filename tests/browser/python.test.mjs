@@ -211,6 +211,67 @@ print('poll', sorted(p2.poll(5000)) == [(conn0.fileno(), select.POLLIN | select.
   ]);
 });
 
+test("socketserver: UDPServer, serve_forever stopped by shutdown() from another program; no threads, said why", async () => {
+  // A module both programs import: how two programs of one interpreter share an object.
+  await page.evaluate(() => window.python.pyodide.runPython(
+    "import sys, types\nsys.modules['shared'] = types.ModuleType('shared')\nsys.modules['shared'].server = None"));
+  const server = `
+import socketserver, shared
+class Upper(socketserver.BaseRequestHandler):
+    def handle(self):
+        data, sock = self.request
+        sock.sendto(data.upper(), self.client_address)
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(self.rfile.readline())
+with socketserver.UDPServer(('127.0.0.1', 0), Upper) as udp:
+    open('/tmp/udp-port', 'w').write(str(udp.server_address[1]))
+    udp.handle_request()
+    print('udp served one')
+with socketserver.TCPServer(('127.0.0.1', 0), Echo) as tcp:
+    shared.server = tcp
+    tcp.serve_forever(poll_interval=0.05)
+    print('serve_forever returned')
+`;
+  const client = `
+import socket, shared, time, socketserver, asyncio
+port = int(open('/tmp/udp-port').read())
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b'quiet', ('127.0.0.1', port))
+print(u.recvfrom(100)[0])
+while shared.server is None:
+    time.sleep(0.01)
+for line in [b'one\\n', b'two\\n']:
+    with socket.create_connection(shared.server.server_address) as c:
+        c.sendall(line)
+        print(c.recv(100))
+shared.server.shutdown()
+print('shut down')
+try:
+    socketserver.ThreadingTCPServer(('127.0.0.1', 0), socketserver.BaseRequestHandler).process_request(None, None)
+except RuntimeError as e:
+    print('threads:', e)
+try:
+    socketserver.ForkingTCPServer(('127.0.0.1', 0), socketserver.BaseRequestHandler).process_request(None, None)
+except OSError as e:
+    print('forking:', e.strerror)
+async def serve():
+    await asyncio.start_server(lambda r, w: None, '127.0.0.1', 0)
+try:
+    await serve()
+except NotImplementedError as e:
+    print('asyncio:', e)
+`;
+  const [serverOut, clientOut] = await programs([server, client], "/tmp/udp-port");
+  assert.deepEqual(serverOut, ["udp served one", "serve_forever returned"]);
+  assert.deepEqual(clientOut, [
+    "b'QUIET'", "b'one\\n'", "b'two\\n'", "shut down",
+    "threads: a web page's Python has no threads (Pyodide runs on the page's one thread): run the work as a second program, or serve several clients with selectors",
+    "forking: a web page's Python cannot fork (a page has no processes): run the work as a second program",
+    "asyncio: asyncio's network calls do not go through sockbridge (its event loop is the browser's): use blocking sockets, selectors or socketserver, which do",
+  ]);
+});
+
 test("Stop ends a program blocked in accept or recv, as Ctrl-C, and closes its sockets", async () => {
   const out = await page.evaluate(async () => {
     const lines = { server: [], client: [], sleeper: [] };

@@ -8,13 +8,17 @@ module, ``print``, ``sys.stdout`` and ``time.sleep`` always act for the program 
 """
 
 import contextvars
+import errno
 import io
+import os
 import sys
+import threading
 import time
 import traceback
 import types
 
 import _sockbridge
+from pyodide import webloop
 from pyodide.code import eval_code_async
 from pyodide.ffi import run_sync
 
@@ -101,6 +105,47 @@ def _sleep(seconds):
 
 
 time.sleep = _sleep
+
+# No threads here (Pyodide runs on the page's one thread). What stands in for them is a second
+# program: so an Event is waited for cooperatively (socketserver's shutdown(), called by another
+# program, waits for serve_forever to stop), and starting a thread says why it cannot.
+_NO_THREADS = ("a web page's Python has no threads (Pyodide runs on the page's one thread): run the "
+               "work as a second program, or serve several clients with selectors")
+
+
+def _event_wait(self, timeout=None):
+    """``threading.Event.wait``: another program sets it, so wait without holding the page."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not self.is_set():
+        if deadline is not None and deadline <= time.monotonic():
+            return False
+        _sleep(0.01 if deadline is None else min(0.01, max(0.0, deadline - time.monotonic())))
+    return True
+
+
+def _thread_start(self):
+    raise RuntimeError(_NO_THREADS)
+
+
+def _fork():
+    raise OSError(errno.ENOSYS, "a web page's Python cannot fork (a page has no processes): run the work as a "
+                  "second program")
+
+
+threading.Event.wait = _event_wait
+threading.Thread.start = _thread_start
+os.fork = _fork
+
+
+def _no_asyncio_sockets(*args, **kwargs):
+    raise NotImplementedError(
+        "asyncio's network calls do not go through sockbridge (its event loop is the browser's): "
+        "use blocking sockets, selectors or socketserver, which do")
+
+
+for _name in ("create_server", "create_connection", "create_datagram_endpoint", "create_unix_server",
+              "create_unix_connection"):
+    setattr(webloop.WebLoop, _name, _no_asyncio_sockets)
 
 
 # Frames of the machinery between the page and a program, left out of its tracebacks: CPython's
