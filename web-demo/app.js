@@ -238,6 +238,7 @@ function renderLesson(lesson) {
       bench.note = el("p", { class: "note nojspi", text: t.noJspi });
       slotsBox.before(bench.note);
     }
+    if (bench.language === "python") getPython().catch(() => {}); // a failure shows at Run
   }
 
   runButton.addEventListener("click", () => runAll(bench));
@@ -281,10 +282,16 @@ function renderLesson(lesson) {
 
 const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
 
-/** Python in the page, loaded once, on first use (it is 13 MB). */
+/**
+ * Python in the page, loaded once (it is 13 MB): as soon as a lesson opens in Python, so that Run
+ * is quick. `<html data-python="ready">` says it is loaded (the benchmark reads it).
+ */
 let python = null;
-async function getPython(bridge) {
-  python ??= import("./python.js").then(({ startPython }) => startPython(bridge));
+async function getPython(bridge = null) {
+  python ??= import("./python.js").then(({ startPython }) => startPython(bridge)).then((py) => {
+    document.documentElement.dataset.python = "ready";
+    return py;
+  });
   try {
     return await python;
   } catch (e) {

@@ -185,6 +185,7 @@ pub(crate) fn switching_protocols(accept: &str, codec: Codec) -> String {
 fn status_text(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        304 => "Not Modified",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -199,6 +200,19 @@ fn status_text(status: u16) -> &'static str {
 
 /// Writes a complete response and closes the connection. No CORS headers are ever sent.
 pub(crate) async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8], head_only: bool) {
+    respond_with(stream, status, content_type, body, head_only, None).await;
+}
+
+/// [`respond`], with the file's validator: the browser keeps the file (`Cache-Control: no-cache`
+/// means "ask first") and asks again with `If-None-Match`, which a `304` answers with no body.
+async fn respond_with(
+    stream: &mut TcpStream,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    head_only: bool,
+    etag: Option<&str>,
+) {
     let mut out = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
          Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\
@@ -206,6 +220,9 @@ pub(crate) async fn respond(stream: &mut TcpStream, status: u16, content_type: &
         status_text(status),
         body.len()
     );
+    if let Some(etag) = etag {
+        out.push_str(&format!("ETag: {etag}\r\n"));
+    }
     if status == 426 {
         out.push_str("Sec-WebSocket-Version: 13\r\n");
     }
@@ -271,14 +288,28 @@ pub(crate) async fn serve_static(stream: &mut TcpStream, head: &Head, root: Opti
     if !real.starts_with(&real_root) {
         return respond_refusal(stream, &not_found).await;
     }
-    match tokio::fs::metadata(&real).await {
-        Ok(m) if m.is_file() && m.len() <= max_bytes => {}
+    let etag = match tokio::fs::metadata(&real).await {
+        Ok(m) if m.is_file() && m.len() <= max_bytes => etag(&m),
         _ => return respond_refusal(stream, &not_found).await,
+    };
+    // The browser's copy is current: Pyodide's 13 MB are not sent again on every visit.
+    if head.header("if-none-match").is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag)) {
+        return respond_with(stream, 304, content_type(&real), &[], true, Some(&etag)).await;
     }
     match tokio::fs::read(&real).await {
-        Ok(body) => respond(stream, 200, content_type(&real), &body, head_only).await,
+        Ok(body) => respond_with(stream, 200, content_type(&real), &body, head_only, Some(&etag)).await,
         Err(_) => respond_refusal(stream, &not_found).await,
     }
+}
+
+/// A file's validator: its length and modification time (weak: equal files may differ in it).
+fn etag(meta: &std::fs::Metadata) -> String {
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("W/\"{:x}-{modified:x}\"", meta.len())
 }
 
 /// The file a request path names under `root`: plain segments of `A-Z a-z 0-9 . _ -` only, none

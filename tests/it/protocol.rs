@@ -339,6 +339,16 @@ async fn static_pages() {
     assert!(body.contains(&format!("Location: http://127.0.0.1:{port}/sub/app.js\r\n")), "{body}");
     let (status, body) = http(&daemon, &get("/sub/app.js?v=2")).await;
     assert!(status.contains(" 200 ") && body.contains("text/javascript"), "{body}");
+    // A file the browser has is asked for again with its ETag, and not sent again unchanged.
+    let etag = body.lines().find_map(|l| l.strip_prefix("ETag: ")).expect("an ETag").to_owned();
+    let again = |tag: &str| format!("GET /sub/app.js HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nIf-None-Match: {tag}\r\n\r\n");
+    let (status, body) = http(&daemon, &again(&etag)).await;
+    assert!(status.contains(" 304 ") && body.ends_with("\r\n\r\n") && !body.contains("export"), "{body}");
+    let (status, body) = http(&daemon, &again("W/\"other\", W/\"tags\"")).await;
+    assert!(status.contains(" 200 ") && body.ends_with("export {}"), "{body}");
+    std::fs::write(root.join("sub/app.js"), "export const changed = 1;").unwrap();
+    let (status, body) = http(&daemon, &again(&etag)).await;
+    assert!(status.contains(" 200 ") && body.ends_with("export const changed = 1;"), "a changed file is sent: {body}");
     for path in ["/.secret", "/../Cargo.toml", "/sub/../../etc/passwd", "/missing.html", "/%2e%2e/x"] {
         let (status, _) = http(&daemon, &get(path)).await;
         assert!(status.contains(" 404 "), "{path}: {status}");
