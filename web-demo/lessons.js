@@ -696,19 +696,19 @@ try {
 
 # 第一个服务器：它先关闭连接，它那一端进入 TIME_WAIT
 # The first server closes its connection first, so its side waits in TIME_WAIT
-first = socket(AF_INET, SOCK_STREAM)
-# 可以立刻重用处理TIME_WAIT状态的套接字（教程原文）/ the tutorial's line
-first.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
-first.bind(("127.0.0.1", 0))
-first.listen(5)
-address = first.getsockname()
+tcp_socket = socket(AF_INET, SOCK_STREAM)
+# 可以立刻重用处理TIME_WAIT状态的套接字
+tcp_socket.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
+tcp_socket.bind(("127.0.0.1", 0))
+tcp_socket.listen(5)
+address = tcp_socket.getsockname()
 client = socket(AF_INET, SOCK_STREAM)
 client.connect(address)
-conn, _ = first.accept()
+conn, _ = tcp_socket.accept()
 conn.close()                 # 服务器先关闭：TIME_WAIT / the server closes first: TIME_WAIT
 client.recv(10)              # 客户读到 EOF…… / the client sees EOF...
 client.close()               # ……也关闭 / ...and closes too
-first.close()
+tcp_socket.close()
 print("restarting the server on", address)
 
 # 不设 SO_REUSEADDR：端口还被占着 / without SO_REUSEADDR: the port is still taken
@@ -725,9 +725,6 @@ again.bind(address)
 again.listen(5)
 print("with SO_REUSEADDR: listening on", again.getsockname())
 print("getsockopt(SOL_SOCKET, SO_REUSEADDR) =", again.getsockopt(SOL_SOCKET, SO_REUSEADDR))
-`,
-    tutorial: `# 可以立刻重用处理TIME_WAIT状态的套接字
-tcp_socket.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
 `,
     code: `// 第一个服务器：它先关闭连接，它那一端进入 TIME_WAIT
 // The first server closes its connection first, so its side waits in TIME_WAIT

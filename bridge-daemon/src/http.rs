@@ -200,25 +200,23 @@ fn status_text(status: u16) -> &'static str {
 
 /// Writes a complete response and closes the connection. No CORS headers are ever sent.
 pub(crate) async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8], head_only: bool) {
-    respond_with(stream, status, content_type, body, head_only, None).await;
+    let mut bytes = response_head(status, content_type, body.len() as u64, None).into_bytes();
+    if !head_only {
+        bytes.extend_from_slice(body);
+    }
+    let _ = stream.write_all(&bytes).await;
+    let _ = stream.shutdown().await;
 }
 
-/// [`respond`], with the file's validator: the browser keeps the file (`Cache-Control: no-cache`
-/// means "ask first") and asks again with `If-None-Match`, which a `304` answers with no body.
-async fn respond_with(
-    stream: &mut TcpStream,
-    status: u16,
-    content_type: &str,
-    body: &[u8],
-    head_only: bool,
-    etag: Option<&str>,
-) {
+/// A response's status line and headers, with the blank line. `etag` is a file's validator: the
+/// browser keeps the file (`Cache-Control: no-cache` means "ask first") and asks again with
+/// `If-None-Match`, which a `304` answers with no body.
+fn response_head(status: u16, content_type: &str, length: u64, etag: Option<&str>) -> String {
     let mut out = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\
          Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\
          Content-Security-Policy: {CSP}\r\nX-Frame-Options: SAMEORIGIN\r\nReferrer-Policy: no-referrer\r\n",
         status_text(status),
-        body.len()
     );
     if let Some(etag) = etag {
         out.push_str(&format!("ETag: {etag}\r\n"));
@@ -227,12 +225,7 @@ async fn respond_with(
         out.push_str("Sec-WebSocket-Version: 13\r\n");
     }
     out.push_str("\r\n");
-    let mut bytes = out.into_bytes();
-    if !head_only {
-        bytes.extend_from_slice(body);
-    }
-    let _ = stream.write_all(&bytes).await;
-    let _ = stream.shutdown().await;
+    out
 }
 
 /// The Content-Security-Policy of every answer: no other site may frame the pages (a frame could
@@ -259,7 +252,13 @@ pub(crate) async fn respond_refusal(stream: &mut TcpStream, refusal: &Refusal) {
 }
 
 /// Serves a file of the web root for `GET`/`HEAD`.
-pub(crate) async fn serve_static(stream: &mut TcpStream, head: &Head, root: Option<&Path>, max_bytes: u64) {
+pub(crate) async fn serve_static(
+    stream: &mut TcpStream,
+    head: &Head,
+    root: Option<&Path>,
+    max_bytes: u64,
+    write_timeout: std::time::Duration,
+) {
     let head_only = head.method == "HEAD";
     if head.method != "GET" && !head_only {
         return respond_refusal(stream, &refuse(405, "only GET and HEAD are served")).await;
@@ -288,18 +287,37 @@ pub(crate) async fn serve_static(stream: &mut TcpStream, head: &Head, root: Opti
     if !real.starts_with(&real_root) {
         return respond_refusal(stream, &not_found).await;
     }
-    let etag = match tokio::fs::metadata(&real).await {
-        Ok(m) if m.is_file() && m.len() <= max_bytes => etag(&m),
+    let Ok(file) = tokio::fs::File::open(&real).await else {
+        return respond_refusal(stream, &not_found).await;
+    };
+    let (length, etag) = match file.metadata().await {
+        Ok(m) if m.is_file() && m.len() <= max_bytes => (m.len(), etag(&m)),
         _ => return respond_refusal(stream, &not_found).await,
     };
     // The browser's copy is current: Pyodide's 13 MB are not sent again on every visit.
-    if head.header("if-none-match").is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag)) {
-        return respond_with(stream, 304, content_type(&real), &[], true, Some(&etag)).await;
+    let current = head.header("if-none-match").is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag));
+    let status = if current { 304 } else { 200 };
+    let ct = content_type(&real);
+    if stream.write_all(response_head(status, ct, length, Some(&etag)).as_bytes()).await.is_err() {
+        return;
     }
-    match tokio::fs::read(&real).await {
-        Ok(body) => respond_with(stream, 200, content_type(&real), &body, head_only, Some(&etag)).await,
-        Err(_) => respond_refusal(stream, &not_found).await,
+    // The file goes out 64 KiB at a time, never whole in memory (Pyodide's is 10 MB, and a class
+    // asks for it at once); a file that changes meanwhile is cut at the length announced, and a
+    // reader that takes nothing for `write_timeout` is dropped.
+    if status == 200 && !head_only {
+        let mut file = file.take(length);
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = match file.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if !matches!(tokio::time::timeout(write_timeout, stream.write_all(&buf[..n])).await, Ok(Ok(()))) {
+                return;
+            }
+        }
     }
+    let _ = stream.shutdown().await;
 }
 
 /// A file's validator: its length and modification time (weak: equal files may differ in it).

@@ -278,7 +278,8 @@ impl Daemon {
         } else if head.header("host").is_some_and(|h| policy.host_is_localhost(h)) {
             http::redirect_to(&mut stream, &policy.own_origin(), &head.path).await;
         } else {
-            http::serve_static(&mut stream, &head, self.web_root.as_deref(), limits.max_static_file_bytes).await;
+            let root = self.web_root.as_deref();
+            http::serve_static(&mut stream, &head, root, limits.max_static_file_bytes, limits.write_timeout).await;
         }
     }
 

@@ -231,7 +231,8 @@ limits! {
     idle_timeout: Duration = Duration::from_secs(15 * 60);
     /// How long an answer may wait to be handed to a page's WebSocket (the page has stopped
     /// reading, and the session's outbound allowance is full) before the session is closed (code
-    /// 1008, with an audit line).
+    /// 1008, with an audit line); and how long a page file's reader may take nothing before it is
+    /// dropped.
     write_timeout: Duration = Duration::from_secs(30);
 }
 
