@@ -322,11 +322,8 @@ pub(crate) async fn serve_static(
 
 /// A file's validator: its length and modification time (weak: equal files may differ in it).
 fn etag(meta: &std::fs::Metadata) -> String {
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
+    let modified =
+        meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
     format!("W/\"{:x}-{modified:x}\"", meta.len())
 }
 

@@ -403,10 +403,12 @@ impl Run<'_> {
             }
             "connect" => s.connect(self.addr(&a[0])).await.map(|()| Value::Null),
             // An errno, compared by name as a raised one is (a page's Python numbers them its own way).
-            "connect_ex" => s.connect_ex(self.addr(&a[0])).await.map(|n| match bridge_protocol::Errno::from_number(n) {
-                Some(e) if n != 0 => json!(e.name),
-                _ => json!(n),
-            }),
+            "connect_ex" => {
+                s.connect_ex(self.addr(&a[0])).await.map(|n| match bridge_protocol::Errno::from_number(n) {
+                    Some(e) if n != 0 => json!(e.name),
+                    _ => json!(n),
+                })
+            }
             "recv" => {
                 let data = s.recv_flags(self.int(&a[0]) as usize, flags(1)).await?;
                 self.bind_one(step, Var::Bytes(data.clone()));

@@ -341,7 +341,8 @@ async fn static_pages() {
     assert!(status.contains(" 200 ") && body.contains("text/javascript"), "{body}");
     // A file the browser has is asked for again with its ETag, and not sent again unchanged.
     let etag = body.lines().find_map(|l| l.strip_prefix("ETag: ")).expect("an ETag").to_owned();
-    let again = |tag: &str| format!("GET /sub/app.js HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nIf-None-Match: {tag}\r\n\r\n");
+    let again =
+        |tag: &str| format!("GET /sub/app.js HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nIf-None-Match: {tag}\r\n\r\n");
     let (status, body) = http(&daemon, &again(&etag)).await;
     assert!(status.contains(" 304 ") && body.ends_with("\r\n\r\n") && !body.contains("export"), "{body}");
     let (status, body) = http(&daemon, &again("W/\"other\", W/\"tags\"")).await;
