@@ -75,9 +75,9 @@ test("the token moves from the address bar into the page's storage once accepted
   assert.equal(await page.evaluate(() => localStorage.getItem("sockbridge.token")), daemon.token);
   // A lesson link keeps working with the remembered token; a hash route keeps its place when the
   // token comes with it.
-  await page.goto(`${daemon.http}?lang=en#/lesson/server&sb-token=${daemon.token}`);
-  await page.waitForSelector('article[data-lesson="server"]');
-  assert.equal(new URL(page.url()).hash, "#/lesson/server");
+  await page.goto(`${daemon.http}?lang=en#/lesson/naming&sb-token=${daemon.token}`);
+  await page.waitForSelector('article[data-lesson="naming"]');
+  assert.equal(new URL(page.url()).hash, "#/lesson/naming");
   await page.click("button.run");
   await page.waitForFunction(() => document.querySelector(".status").dataset.state === "done");
   await page.close();
