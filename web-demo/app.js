@@ -371,12 +371,14 @@ async function runOne(bench, slot) {
 async function start(bench, slot) {
   const t = UI[lang];
   const code = slot.editor.editor.value;
-  const run = { stop: null }; // until the program exists, Stop ends its start
+  const run = {}; // until the program exists: Stop lets go of it (see stopAll)
   slot.program = run;
-  setState(bench, slot, bench.language === "python" && !python ? "loading" : "running");
+  const loading = bench.language === "python" && document.documentElement.dataset.python !== "ready";
+  setState(bench, slot, loading ? "loading" : "running");
   let bridge;
   try {
     bridge = await session(bench);
+    if (slot.program !== run) return null;
     if (bench.language === "python") {
       const py = await getPython(bridge);
       if (slot.program !== run) return null;
@@ -429,6 +431,13 @@ async function stopAll(bench) {
   if (!bench) return;
   const running = bench.slots.map((slot) => slot.program).filter(Boolean);
   for (const program of running) program.stop?.();
+  // A program still starting (Python loading) never starts: its slot lets go of it.
+  for (const slot of bench.slots) {
+    if (slot.program && !slot.program.done) {
+      slot.program = null;
+      setState(bench, slot, "stopped");
+    }
+  }
   await Promise.all(running.map((p) => p.done?.catch(() => {})));
   bench.session?.close();
   bench.session = null;

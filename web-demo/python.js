@@ -82,6 +82,9 @@ export class Program {
   /** `object[method](...args)`, a call that may wait: its outcome, without rejecting. */
   settle(object, method, ...args) {
     if (this.stopped) return Promise.resolve(STOPPED);
+    if (object === null || object === undefined) {
+      return Promise.resolve(failure({ name: "ConnectionError", message: "this program has no bridge session" }));
+    }
     if (WAITS.has(method)) this.#waited(method);
     let outcome;
     try {

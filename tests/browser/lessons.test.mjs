@@ -255,3 +255,25 @@ test("a browser without JSPI gets the JavaScript lessons and a sentence that say
   assert.match(await tab.textContent("pre.output"), /^server: TCP \('127\.0\.0\.1', \d+\)/);
   await tab.close();
 });
+
+test("Stop while Python is still loading: the program never starts", async () => {
+  const tab = await openPage(browser, daemon, { width: 1400, height: 1000 });
+  // Pyodide's WebAssembly is held back until Stop has been pressed.
+  let release;
+  const stopped = new Promise((resolve) => { release = resolve; });
+  await tab.route("**/pyodide.asm.wasm", async (route) => {
+    await stopped;
+    await route.continue();
+  });
+  await tab.goto(`${daemon.http}?lang=en#/lesson/naming`);
+  await tab.click("button.run");
+  assert.equal(await tab.$eval(".status", (s) => s.dataset.state), "loading");
+  await tab.click("button.stop");
+  release();
+  await tab.waitForFunction(() => document.documentElement.dataset.python === "ready", null, { timeout: 60000 });
+  await tab.waitForTimeout(200); // the program's start would have run by now
+  assert.equal(await tab.$eval(".status", (s) => s.dataset.state), "stopped");
+  assert.equal(await tab.textContent("pre.output"), "");
+  assert.equal(await tab.locator(".step[data-call]").count(), 0);
+  await tab.close();
+});

@@ -26,21 +26,26 @@ after(async () => {
 
 /**
  * Runs Python programs at once in the page; resolves to the lines each printed to its standard
- * output (then its error, if it ended by one). With
- * `after`, the second program starts once the first has made that file (in Pyodide's own
- * filesystem), as a student starts the client once the server is up.
+ * output (then its error, if it ended by one). With `after`, the second program starts once the
+ * first has made that file (in Pyodide's own filesystem), as a student starts the client once the
+ * server is up. Programs still running after 60 s are stopped (their lines then end in
+ * KeyboardInterrupt), so a broken test fails instead of hanging.
  */
 function programs(sources, after) {
   return page.evaluate(async ([sources, after]) => {
+    const started = [];
     const run = async (source) => {
       const lines = [];
+      const program = window.python.start(source, { print: (line) => lines.push(line), printError: () => {} });
+      started.push(program);
       try {
-        await window.python.run(source, { print: (line) => lines.push(line), printError: () => {} });
+        await program.done;
       } catch (e) {
         lines.push(`error: ${e.message}`);
       }
       return lines;
     };
+    const deadline = setTimeout(() => started.forEach((p) => p.stop()), 60_000);
     const first = run(sources[0]);
     if (after) {
       const FS = window.python.pyodide.FS;
@@ -49,7 +54,9 @@ function programs(sources, after) {
       }
     }
     const rest = sources.slice(1).map(run);
-    return await Promise.all([first, ...rest]);
+    const out = await Promise.all([first, ...rest]);
+    clearTimeout(deadline);
+    return out;
   }, [sources, after]);
 }
 
@@ -239,8 +246,12 @@ port = int(open('/tmp/udp-port').read())
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.sendto(b'quiet', ('127.0.0.1', port))
 print(u.recvfrom(100)[0])
-while shared.server is None:
+for _ in range(1000):
+    if shared.server is not None:
+        break
     time.sleep(0.01)
+else:
+    raise RuntimeError('the server did not start')
 for line in [b'one\\n', b'two\\n']:
     with socket.create_connection(shared.server.server_address) as c:
         c.sendall(line)
@@ -311,7 +322,10 @@ print('connect after stop', probe.connect_ex(('127.0.0.1', port)) != 0)
 `);
     const sleeper = start("sleeper", "import time\ntry:\n    time.sleep(3600)\nexcept KeyboardInterrupt as e:\n    print('woken', e)\n    raise\n");
     await sleeper.waiting;
-    while (!lines.client.includes("blocked in recv")) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; !lines.client.includes("blocked in recv"); i++) {
+      if (i === 1000) throw new Error(`the client did not block: ${JSON.stringify({ lines, errors })}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
     server.stop();
     sleeper.stop();
     const outcome = (p) => p.done.then(() => "ended", (e) => `${e.type} at line ${e.line}: ${e.message}`);

@@ -184,7 +184,8 @@ def _globals(program):
     """A program's globals: ``__main__``'s, and ``labs``, the daemon's lab services (``labs.echo_tcp``
     is an address such as ``('127.0.0.1', 7007)``), as lesson code in JavaScript has them."""
     names = {"__name__": "__main__"}
-    labs = getattr(program.bridge.hello, "labs", None)
+    hello = getattr(program.bridge, "hello", None) if program.bridge else None
+    labs = getattr(hello, "labs", None)
     if labs is not None:
         names["labs"] = types.SimpleNamespace(**{k: tuple(v) for k, v in labs.to_py().items()})
     return names
