@@ -382,8 +382,10 @@ async function start(bench, slot) {
     if (bench.language === "python") {
       const py = await getPython(bridge);
       if (slot.program !== run) return null;
+      // With several programs, the live view says which holds each socket.
+      const onadopt = bench.slots.length > 1 ? (socket) => bench.view.own(socket.fileno(), slot.name) : null;
       const program = py.start(code, {
-        bridge, name: slot.name, print: (line) => write(slot, line), printError: (line) => write(slot, line, "err"),
+        bridge, name: slot.name, onadopt, print: (line) => write(slot, line), printError: (line) => write(slot, line, "err"),
       });
       slot.program = program;
       setState(bench, slot, "running");

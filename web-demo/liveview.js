@@ -100,12 +100,14 @@ export class LiveView {
     this.named = namer(sb);
     this.sockets = new Map();
     this.calls = new Map();
+    this.owners = new Map(); // fd -> the program that holds it, where several programs share a session
     this.reset();
   }
 
   reset() {
     this.sockets.clear();
     this.calls.clear();
+    this.owners.clear();
     this.diagram.innerHTML = "";
     const lanes = document.createElement("div");
     lanes.className = "lanes";
@@ -124,6 +126,16 @@ export class LiveView {
     this.renderTable();
   }
 
+  /** Says which program holds socket `fd` (from now on; a number reused goes to its new holder). */
+  own(fd, program) {
+    this.owners.set(fd, program);
+    const row = this.sockets.get(fd);
+    if (row) {
+      row.owner = program;
+      this.renderTable();
+    }
+  }
+
   /** Adds one arrow from lane `from` to lane `to`, labelled; returns the row. */
   step(from, to, label, kind, fd) {
     this.rows.querySelector(".empty")?.remove();
@@ -140,6 +152,13 @@ export class LiveView {
     text.style.left = `${left}%`;
     text.style.width = `${width}%`;
     if (fd !== null && fd !== undefined && fd >= 0) {
+      const owner = this.owners.get(fd);
+      if (owner) {
+        const tag = document.createElement("span");
+        tag.className = "owner";
+        tag.textContent = owner;
+        text.append(tag);
+      }
       const badge = document.createElement("span");
       badge.className = "fd";
       badge.textContent = `fd ${fd}`;
@@ -244,7 +263,7 @@ export class LiveView {
         if (e.result instanceof S) {
           const s = e.result;
           this.sockets.set(s.fileno(), {
-            fd: s.fileno(), family: FAMILY[s.family] ?? s.family, type: TYPE[s.type] ?? s.type,
+            fd: s.fileno(), owner: "", family: FAMILY[s.family] ?? s.family, type: TYPE[s.type] ?? s.type,
             state: this.text.stateNew, local: "", remote: "", timeout: this.text.blocking, note: "", changed: true,
           });
         }
@@ -306,9 +325,15 @@ export class LiveView {
     const head = `<thead><tr>${[t.colFd, t.colFamily, t.colType, t.colState, t.colLocal, t.colRemote, t.colTimeout, ""]
       .map((h) => `<th>${h}</th>`).join("")}</tr></thead>`;
     const body = [...this.sockets.values()].sort((a, b) => a.fd - b.fd).map((r) => {
-      const cells = [r.fd, r.family, r.type, r.state, r.local, r.remote, r.timeout, r.note].map((c) => {
+      const cells = [r.fd, r.family, r.type, r.state, r.local, r.remote, r.timeout, r.note].map((c, i) => {
         const td = document.createElement("td");
         td.textContent = c ?? "";
+        if (i === 0 && r.owner) {
+          const tag = document.createElement("span");
+          tag.className = "owner";
+          tag.textContent = r.owner;
+          td.append(" ", tag);
+        }
         return td.outerHTML;
       });
       const cls = [r.closed ? "closed" : "", r.changed ? "changed" : ""].join(" ").trim();

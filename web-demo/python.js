@@ -77,6 +77,8 @@ export class Program {
     this.waiting = new Promise((resolve) => { this.#waited = resolve; });
     /** Set by `start`: resolves when the program ends, rejects with its Python error. */
     this.done = null;
+    /** Called with each socket the program makes or accepts (the lessons name its holder with it). */
+    this.onadopt = null;
   }
 
   /** `object[method](...args)`, a call that may wait: its outcome, without rejecting. */
@@ -113,6 +115,7 @@ export class Program {
   /** A socket the program made or accepted: closed if the program is stopped. */
   adopt(socket) {
     this.sockets.add(socket);
+    this.onadopt?.(socket);
   }
 
   forget(socket) {
@@ -172,10 +175,13 @@ for name in ["_sockbridge_run", "socket", "select"]:
   /**
    * Starts a program; returns its `Program` at once. `print` receives each line it writes to
    * standard output, `printError` each line of standard error; `name` is its file name in
-   * tracebacks. `program.done` resolves when it ends, or rejects with a `ProgramError`.
+   * tracebacks; `onadopt` is called with each socket it makes or accepts. `program.done` resolves when it ends, or rejects with a `ProgramError`.
    */
-  function start(code, { bridge = state.program.bridge, print = console.log, printError = print, name = "<exec>" } = {}) {
+  function start(code, {
+    bridge = state.program.bridge, print = console.log, printError = print, name = "<exec>", onadopt = null,
+  } = {}) {
     const program = new Program(bridge, name);
+    program.onadopt = onadopt;
     const globals = pyodide.toPy({ code, program, out: print, err: printError, name, runner });
     program.done = pyodide.runPythonAsync("await runner(code, program, out, err, name)",
       { globals, filename: "<sockbridge>" }).then((ended) => {

@@ -200,6 +200,13 @@ test("the tutorial's echo server keeps serving: its client runs again while it w
   await tab.waitForFunction(() => document.querySelector('.program[data-name="client.py"] .program-status').dataset.state === "done",
     null, { timeout: 60000 });
   assert.equal(await state("server.py"), "waiting");
+  // The live view says which program holds each socket: the listener and what it accepted are the
+  // server's, the connecting sockets the client's.
+  const holders = await tab.$$eval("table.sockets tbody tr", (trs) => trs.map((tr) => [tr.dataset.fd, tr.querySelector(".owner")?.textContent]));
+  assert.deepEqual(holders.find(([fd]) => fd === "3"), ["3", "server.py"]);
+  assert.ok(holders.some(([, owner]) => owner === "client.py"), JSON.stringify(holders));
+  const pending = await tab.$eval(".step.pending", (s) => s.textContent);
+  assert.match(pending, /^server\.pyfd 3accept\(\)/);
   // The same server takes the client's second run.
   await tab.click('.program[data-name="client.py"] button.run-one');
   await tab.waitForFunction(() => document.querySelector('.program[data-name="server.py"] pre.output').textContent.split("accepted").length === 5);
