@@ -69,8 +69,9 @@ server = socket(AF_INET, SOCK_STREAM)
 server.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
 server.bind(('127.0.0.1', 0))
 server.listen(5)
+port = server.getsockname()[1]   # before open(): the client starts once the file exists
 with open('/tmp/port', 'w') as f:
-    f.write(str(server.getsockname()[1]))
+    f.write(str(port))
 conn, addr = server.accept()
 print('connected from', addr[0])
 while True:
