@@ -302,9 +302,35 @@ async function getPython(bridge = null) {
 
 const NAMES = Object.keys(sb).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== "default");
 
+/**
+ * The bridge's explanations (and the page's own) in the page's language, for a Chinese page: the
+ * program's line stays as Python or JavaScript printed it, and the explanation follows it.
+ */
+const EXPLAIN_ZH = [
+  [/the bridge's policy lets a page reach its own sockets and the lab services, not other programs on this computer/,
+    "桥的策略只让页面连接它自己的 socket 和实验服务，不能连接这台电脑上的其他程序（守护进程的 --allow-connect 可以放行）。"],
+  [/ports below 1024 are not bound through the bridge/, "通过桥不能绑定 1024 以下的端口：请用 0（由系统挑一个）或 1024–65535。"],
+  [/the bridge binds loopback addresses only/, "桥只绑定本机的回环地址（127.0.0.0/8 或 ::1）；\"\" 和 \"0.0.0.0\" 表示 127.0.0.1。"],
+  [/belongs to a service browsers never let pages reach/, "这个端口属于浏览器从不让网页连接的服务，只有明确写出这个端口的规则才能放行。"],
+  [/cloud metadata services are never reachable/, "云服务器的元数据服务永远不能通过桥访问。"],
+  [/the bridge does not send to broadcast addresses/, "桥不向广播地址发送数据。"],
+  [/the bridge does not send to multicast addresses/, "桥不向组播地址发送数据。"],
+  [/the page closed its socket on this port, and another program uses the port now/, "页面已经关闭了这个端口上的 socket，现在是这台电脑上别的程序在用这个端口。"],
+  [/the bridge's policy does not allow this \S+ destination/, "桥的策略不允许连接这个目的地址（见守护进程的 --allow-connect）。"],
+  [/the bridge's policy denies/, "桥的策略拒绝了这个地址（守护进程的 --deny 规则）。"],
+  [/a socket may not connect to the bridge daemon itself/, "socket 不能连接桥接守护进程自己。"],
+  [/sockets open for all pages together, its limit/, "桥为所有页面打开的 socket 已经到了上限。"],
+  [/stopped \(the Stop button\)/, "程序被“停止”按钮中断了，相当于在终端里按 Ctrl-C。"],
+  [/a web page's Python has no threads/, "网页里的 Python 没有线程（Pyodide 只在页面的一个线程上运行）：把这部分工作写成第二个程序，或者用 selectors。"],
+  [/a web page's Python cannot fork/, "网页里的 Python 不能 fork（页面里没有进程）：把这部分工作写成第二个程序。"],
+  [/asyncio's network calls do not go through sockbridge/, "asyncio 的网络调用不经过 sockbridge：请用阻塞的 socket、selectors 或 socketserver。"],
+];
+
 /** Writes a line to a program's output pane (`cls` "err" for its standard error). */
 function write(slot, text, cls) {
   slot.output.append(cls ? el("span", { class: cls, text: `${text}\n` }) : `${text}\n`);
+  const explained = lang === "zh" && EXPLAIN_ZH.find(([pattern]) => pattern.test(text));
+  if (explained) slot.output.append(el("span", { class: "hint", lang: "zh-CN", text: `↳ ${explained[1]}\n` }));
 }
 
 /** Shows one program's state, and the lesson's: running while any runs, else how they ended. */

@@ -284,3 +284,23 @@ test("Stop while Python is still loading: the program never starts", async () =>
   assert.equal(await tab.locator(".step[data-call]").count(), 0);
   await tab.close();
 });
+
+test("on a Chinese page the bridge's refusals and Stop are explained in Chinese under the line Python printed", async () => {
+  const tab = await openPage(browser, daemon, { width: 1400, height: 1000 });
+  await tab.goto(`${daemon.http}?lang=zh#/playground`);
+  await tab.click("button.run");
+  await tab.waitForFunction(() => document.querySelector(".status").dataset.state === "done", null, { timeout: 60000 });
+  const lines = (await tab.textContent("pre.output")).trim().split("\n");
+  const refused = lines.findIndex((l) => l.startsWith("PermissionError"));
+  assert.match(lines[refused], /not other programs on this computer/, "Python's own line, as Python printed it");
+  assert.equal(lines[refused + 1], "↳ 桥的策略只让页面连接它自己的 socket 和实验服务，不能连接这台电脑上的其他程序（守护进程的 --allow-connect 可以放行）。");
+  await tab.goto(`${daemon.http}?lang=zh#/lesson/server`);
+  await tab.click("button.run");
+  await tab.waitForFunction(() => document.querySelector('.program[data-name="client.py"] .program-status').dataset.state === "done",
+    null, { timeout: 60000 });
+  await tab.click('.program[data-name="server.py"] button.stop-one');
+  await tab.waitForFunction(() => document.querySelector(".status").dataset.state === "stopped");
+  const server = (await tab.textContent('.program[data-name="server.py"] pre.output')).trim().split("\n");
+  assert.deepEqual(server.slice(-2), ["KeyboardInterrupt: stopped (the Stop button)", "↳ 程序被“停止”按钮中断了，相当于在终端里按 Ctrl-C。"]);
+  await tab.close();
+});
