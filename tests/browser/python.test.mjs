@@ -140,6 +140,10 @@ with create_server(('127.0.0.1', 0)) as srv:
     print(repr(f.readline()), repr(f.readline()))
     f.close(); conn.close(); c.close()
 print(gethostbyname('localhost'), isinstance(a, SocketType))
+# CPython's enums and module functions.
+print(repr(a.family), repr(a.type), str(AF_INET), repr(getaddrinfo('127.0.0.1', 80, AF_INET, SOCK_STREAM)[0][:2]))
+print(inet_ntop(AF_INET6, inet_pton(AF_INET6, '::1')), inet_pton(AF_INET, '127.0.0.1'), getservbyname('http'),
+      getservbyport(13), getprotobyname('udp'))
 try:
     socket().bind(('127.0.0.1', 80))
 except PermissionError as e:
@@ -156,6 +160,8 @@ except PermissionError as e:
     "select True",
     "'line one\\n' 'line two\\n'",
     "127.0.0.1 True",
+    "<AddressFamily.AF_INET: 2> <SocketKind.SOCK_DGRAM: 2> 2 (<AddressFamily.AF_INET: 2>, <SocketKind.SOCK_STREAM: 1>)",
+    "::1 b'\\x7f\\x00\\x00\\x01' 80 daytime 17",
     "policy True",
   ]);
 });

@@ -16,8 +16,10 @@ errno numbers in exceptions are the page's own ``errno`` module's, so ``e.errno 
 errno.ECONNREFUSED`` holds.
 """
 
+import enum as _enum
 import errno as _errno
 import io as _io
+import ipaddress as _ipaddress
 import os as _os
 import weakref as _weakref
 
@@ -40,6 +42,28 @@ for _name in _sockbridge.names:
     elif _name.startswith("E") and _name.isupper():
         _LINUX_ERRNO_NAMES.setdefault(getattr(_sb, _name), _name)
 del _name
+
+
+def _enums(kind, name, prefix):
+    """CPython's enums of the constants (``AddressFamily.AF_INET``...), which stand in their place."""
+    members = {k: v for k, v in globals().items() if k.startswith(prefix) and isinstance(v, int)}
+    converted = kind(name, members, module=__name__)
+    globals().update({k: converted[k] for k in members})
+    return converted
+
+
+AddressFamily = _enums(_enum.IntEnum, "AddressFamily", "AF_")
+SocketKind = _enums(_enum.IntEnum, "SocketKind", "SOCK_")
+MsgFlag = _enums(_enum.IntFlag, "MsgFlag", "MSG_")
+AddressInfo = _enums(_enum.IntFlag, "AddressInfo", "AI_")
+
+
+def _intenum(value, kind):
+    try:
+        return kind(value)
+    except ValueError:
+        return value
+
 
 has_ipv6 = True
 SocketType = None  # set below
@@ -197,8 +221,8 @@ class socket:
     def __getstate__(self):
         raise TypeError(f"cannot pickle {self.__class__.__name__!r} object")
 
-    family = property(lambda self: self._family, doc="The address family.")
-    type = property(lambda self: self._type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC),
+    family = property(lambda self: _intenum(self._family, AddressFamily), doc="The address family.")
+    type = property(lambda self: _intenum(self._type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), SocketKind),
                     doc="The socket type (without SOCK_NONBLOCK and SOCK_CLOEXEC, as CPython's).")
     proto = property(lambda self: self._proto, doc="The protocol.")
 
@@ -414,7 +438,8 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
     if isinstance(port, str) and port.isdigit():
         port = int(port)
     infos = _wait(_program().bridge, "getaddrinfo", host, port, family, type, proto, flags)
-    return [(f, t, p, c, _address_from_js(a)) for f, t, p, c, a in (i.to_py() for i in infos)]
+    return [(_intenum(f, AddressFamily), _intenum(t, SocketKind), p, c, _address_from_js(a))
+            for f, t, p, c, a in (i.to_py() for i in infos)]
 
 
 def gethostbyname(hostname):
@@ -521,6 +546,55 @@ def inet_ntoa(packed):
     if len(packed) != 4:
         raise OSError("packed IP wrong length for inet_ntoa")
     return ".".join(str(b) for b in packed)
+
+
+def inet_pton(family, text):
+    """An address in packed binary form, as CPython's."""
+    kinds = {AF_INET: _ipaddress.IPv4Address, AF_INET6: _ipaddress.IPv6Address}
+    if family not in kinds:
+        raise OSError(_errno.EAFNOSUPPORT, _os.strerror(_errno.EAFNOSUPPORT))
+    try:
+        return kinds[family](text).packed
+    except ValueError:
+        raise OSError("illegal IP address string passed to inet_pton") from None
+
+
+def inet_ntop(family, packed):
+    """An address's text from its packed binary form, as CPython's."""
+    sizes = {AF_INET: (4, _ipaddress.IPv4Address), AF_INET6: (16, _ipaddress.IPv6Address)}
+    if family not in sizes:
+        raise ValueError(f"unknown address family {family}")
+    size, kind = sizes[family]
+    if len(packed) != size:
+        raise ValueError("invalid length of packed IP address string")
+    return str(kind(bytes(packed)))
+
+
+# The page has no /etc/services or /etc/protocols: the well-known entries, as Linux's lists have them.
+_SERVICES = {"echo": 7, "discard": 9, "daytime": 13, "chargen": 19, "ftp": 21, "ssh": 22, "telnet": 23,
+             "smtp": 25, "domain": 53, "http": 80, "pop3": 110, "imap": 143, "https": 443}
+_PROTOCOLS = {"ip": 0, "icmp": 1, "tcp": 6, "udp": 17, "ipv6": 41, "icmpv6": 58}
+
+
+def getservbyname(name, proto=None):
+    if name not in _SERVICES or proto not in (None, "tcp", "udp"):
+        raise OSError("service/proto not found")
+    return _SERVICES[name]
+
+
+def getservbyport(port, proto=None):
+    if not 0 <= port <= 65535:
+        raise OverflowError("getservbyport: port must be 0-65535.")
+    for name, number in _SERVICES.items():
+        if number == port and proto in (None, "tcp", "udp"):
+            return name
+    raise OSError("port/proto not found")
+
+
+def getprotobyname(name):
+    if name not in _PROTOCOLS:
+        raise OSError("protocol not found")
+    return _PROTOCOLS[name]
 
 
 def htons(x):
