@@ -298,7 +298,7 @@ await server.close();
         "output": [],
         "programs": {
           "server.py": [
-            "^echo server on \\('127\\.0\\.0\\.1', 50007\\)$",
+            "^echo server on \\('127\\.0\\.0\\.1', \\d+\\)$",
             "^accepted \\('127\\.0\\.0\\.1', \\d+\\) as fd \\d+$"
           ],
           "client.py": [

@@ -4,6 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:net";
 import { startDaemon, launchBrowser, openPage, root } from "./harness.mjs";
 
 const artifacts = `${root}tests/browser/artifacts`;
@@ -27,6 +28,29 @@ after(async () => {
   await daemon?.stop();
 });
 
+/** A free port on loopback, picked by the kernel (a server bound to port 0, then closed). */
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Lesson 4's programs use the tutorial's fixed port (50007); a test gives them a free one instead,
+ * so it never meets another program's port.
+ */
+async function withFreePort(tab) {
+  const port = String(await freePort());
+  for (const editor of await tab.$$(".program textarea.editor")) {
+    const code = await editor.inputValue();
+    if (code.includes("50007")) await editor.fill(code.replaceAll("50007", port));
+  }
+  return port;
+}
+
 /**
  * Opens a lesson in a page language (`lang`) and a code language (`code`: "python" or
  * "javascript"), runs it, and returns what the page shows. A program that runs until it is stopped
@@ -40,6 +64,7 @@ async function runLesson(lesson, lang, code) {
   await page.waitForSelector(`article[data-lesson="${lesson.id}"]`);
   await page.click(`.languages [data-language="${code}"]`);
   await page.waitForSelector(`.languages [data-language="${code}"][aria-selected="true"]`);
+  await withFreePort(page);
   await page.click("button.run");
   const ended = (state) => ["done", "error", "stopped"].includes(state);
   await page.waitForFunction(() => {
@@ -181,6 +206,7 @@ test("a narrow window gets one column", async () => {
   const narrow = await openPage(browser, daemon, { width: 420, height: 900 });
   await narrow.goto(`${daemon.http}?lang=zh#/lesson/server`);
   await narrow.waitForSelector("button.run");
+  await withFreePort(narrow);
   await narrow.click("button.run");
   await narrow.waitForFunction(() => document.querySelector('.program[data-name="client.py"] .program-status').dataset.state === "done",
     null, { timeout: 60000 });
@@ -196,6 +222,7 @@ test("a narrow window gets one column", async () => {
 test("the tutorial's echo server keeps serving: its client runs again while it waits, and Stop ends it", async () => {
   const tab = await openPage(browser, daemon, { width: 1400, height: 1000 });
   await tab.goto(`${daemon.http}?lang=en#/lesson/server`);
+  await withFreePort(tab);
   await tab.click("button.run");
   const state = (name) => tab.$eval(`.program[data-name="${name}"] .program-status`, (s) => s.dataset.state);
   const lines = (name) => tab.$eval(`.program[data-name="${name}"] pre.output`, (p) => p.textContent.trim().split("\n"));
@@ -297,6 +324,7 @@ test("on a Chinese page the bridge's refusals and Stop are explained in Chinese 
   assert.match(lines[refused], /not other programs on this computer/, "Python's own line, as Python printed it");
   assert.equal(lines[refused + 1], "↳ 桥的策略只让页面连接它自己的 socket 和实验服务，不能连接这台电脑上的其他程序（守护进程的 --allow-connect 可以放行）。");
   await tab.goto(`${daemon.http}?lang=zh#/lesson/server`);
+  await withFreePort(tab);
   await tab.click("button.run");
   await tab.waitForFunction(() => document.querySelector('.program[data-name="client.py"] .program-status').dataset.state === "done",
     null, { timeout: 60000 });
