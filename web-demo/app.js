@@ -223,7 +223,7 @@ function renderLesson(lesson) {
         slot.runOne = el("button", { type: "button", class: "run-one", text: `▶ ${t.run}`, "aria-label": `${t.run} ${name}` });
         slot.stopOne = el("button", { type: "button", class: "stop-one", text: "■", "aria-label": `${t.stop} ${name}`, title: t.stopHint, disabled: "" });
         slot.runOne.addEventListener("click", () => runOne(bench, slot));
-        slot.stopOne.addEventListener("click", () => slot.program?.stop());
+        slot.stopOne.addEventListener("click", () => stopOne(bench, slot));
         parts.push(el("div", { class: "program-head" }, el("b", { class: "mono", text: name }), slot.runOne, slot.stopOne, slot.status));
       }
       parts.push(slot.editor.wrap, el("h3", { text: name ? `${t.output}: ${name}` : t.output }), slot.output);
@@ -386,8 +386,12 @@ async function runAll(bench) {
 
 /** Runs one program again (a client, while its server keeps running). */
 async function runOne(bench, slot) {
-  slot.program?.stop();
-  await slot.program?.done?.catch(() => {});
+  const previous = slot.program;
+  if (previous) {
+    stopOne(bench, slot);
+    await ended(previous);
+    if (slot.program === previous) finish(bench, slot, previous, "stopped");
+  }
   slot.output.replaceChildren();
   slot.editor.mark(null);
   await start(bench, slot);
@@ -454,11 +458,28 @@ function finish(bench, slot, program, state) {
   setState(bench, slot, state);
 }
 
-/** Stops every program of the lesson (Ctrl-C for Python; the session's end for JavaScript). */
+/** Resolves when a stopped program has ended, or a second after (see stopOne). */
+function ended(program) {
+  return Promise.race([program.done?.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000))]);
+}
+
+/**
+ * Stops a slot's program: Ctrl-C for Python, the session's end for JavaScript. A program that has
+ * not ended a second later (it caught KeyboardInterrupt, and its next call never returns) is shown
+ * as stopped all the same.
+ */
+function stopOne(bench, slot) {
+  const program = slot.program;
+  if (!program?.stop) return;
+  program.stop();
+  setTimeout(() => finish(bench, slot, program, "stopped"), 1000);
+}
+
+/** Stops every program of the lesson. */
 async function stopAll(bench) {
   if (!bench) return;
   const running = bench.slots.map((slot) => slot.program).filter(Boolean);
-  for (const program of running) program.stop?.();
+  for (const slot of bench.slots) stopOne(bench, slot);
   // A program still starting (Python loading) never starts: its slot lets go of it.
   for (const slot of bench.slots) {
     if (slot.program && !slot.program.done) {
@@ -466,7 +487,7 @@ async function stopAll(bench) {
       setState(bench, slot, "stopped");
     }
   }
-  await Promise.all(running.map((p) => p.done?.catch(() => {})));
+  await Promise.all(running.map(ended));
   bench.session?.close();
   bench.session = null;
 }

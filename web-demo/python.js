@@ -72,6 +72,7 @@ export class Program {
     this.name = name;
     this.sockets = new Set();
     this.stopped = false;
+    this.interrupted = false; // KeyboardInterrupt has been raised in it once
     this.stopping = new Promise((resolve) => { this.#stop = resolve; });
     /** Resolves when the program first waits for a peer (in accept, recv, select...). */
     this.waiting = new Promise((resolve) => { this.#waited = resolve; });
@@ -81,9 +82,20 @@ export class Program {
     this.onadopt = null;
   }
 
-  /** `object[method](...args)`, a call that may wait: its outcome, without rejecting. */
+  /**
+   * `object[method](...args)`, a call that may wait: its outcome, without rejecting.
+   *
+   * After Stop, the first call (or the one waiting) raises KeyboardInterrupt. A program that catches
+   * it (a bare `except:` does) and calls again is ended as a second Ctrl-C would not end it but a
+   * kill would: the call never returns. Answering each call at once instead would spin the page's
+   * one thread on microtasks, and the page would freeze.
+   */
   settle(object, method, ...args) {
-    if (this.stopped) return Promise.resolve(STOPPED);
+    if (this.stopped) {
+      if (this.interrupted) return new Promise(() => {});
+      this.interrupted = true;
+      return Promise.resolve(STOPPED);
+    }
     if (object === null || object === undefined) {
       return Promise.resolve(failure({ name: "ConnectionError", message: "this program has no bridge session" }));
     }
@@ -94,7 +106,10 @@ export class Program {
     } catch (e) {
       outcome = Promise.resolve(failure(e));
     }
-    return Promise.race([outcome, this.stopping]);
+    return Promise.race([outcome, this.stopping]).then((o) => {
+      if (o === STOPPED) this.interrupted = true;
+      return o;
+    });
   }
 
   /** `object[method](...args)`, a call that answers at once: its outcome, without throwing. */

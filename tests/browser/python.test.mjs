@@ -357,6 +357,30 @@ print('connect after stop', probe.connect_ex(('127.0.0.1', port)) != 0)
   assert.match(out.sleeper, /^KeyboardInterrupt at line 3: /);
 });
 
+test("a program that swallows Stop's KeyboardInterrupt (a bare except) is ended, and the page stays responsive", async () => {
+  const out = await page.evaluate(async () => {
+    const lines = [];
+    const program = window.python.start(`
+from socket import *
+s = socket(); s.bind(('127.0.0.1', 0)); s.listen()
+caught = 0
+while True:
+    try:
+        s.accept()
+    except:          # a bare except swallows Ctrl-C too
+        caught += 1
+        print('caught', caught)
+`, { print: (l) => lines.push(l) });
+    await program.waiting;
+    program.stop();
+    // Timers still run: the page's one thread is not spinning.
+    const timer = await new Promise((resolve) => setTimeout(() => resolve("timer ran"), 300));
+    const state = await Promise.race([program.done.then(() => "ended"), new Promise((r) => setTimeout(() => r("never returns"), 300))]);
+    return { lines, timer, state, sockets: program.sockets.size };
+  });
+  assert.deepEqual(out, { lines: ["caught 1"], timer: "timer ran", state: "never returns", sockets: 0 });
+});
+
 test("the playground runs Python: the tutorial's calls, with the live view drawing them", async () => {
   const tab = await openPage(browser, daemon, { width: 1400, height: 1000 });
   await tab.goto(`${daemon.http}?lang=en#/playground`);
