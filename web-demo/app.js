@@ -22,6 +22,7 @@ const UI = {
     output: "输出", language: "语言", live: "实时视图", sockets: "套接字表", code: "代码（可以修改）",
     tutorial: "教程的原始代码（一字未改）", tryTutorial: "放进编辑器运行", stopHint: "停止这个程序（相当于 Ctrl-C）",
     errorAt: (line) => `第 ${line} 行出错`,
+    dropped: (n) => `（前面 ${n} 行已经省略，这里只保留最新的 ${MAX_OUTPUT_LINES} 行）`,
     noJspi: "这个浏览器不能让 Python 在等待网络时暂停（它没有 WebAssembly 的 JavaScript Promise Integration，JSPI；Chrome 和 Edge 从 137 版起有），所以这里的课程用 JavaScript 运行。",
     lanePage: "页面（你的代码）", laneDaemon: "桥接守护进程", lanePeer: "对端 / 内核",
     diagramEmpty: "运行代码后，这里会画出每一次调用。", tableEmpty: "还没有套接字。",
@@ -41,6 +42,7 @@ const UI = {
     output: "Output", language: "Language", live: "Live view", sockets: "Sockets", code: "Code (edit me)",
     tutorial: "The tutorial's own code, exactly as written", tryTutorial: "Put it in the editor", stopHint: "Stop this program (Ctrl-C)",
     errorAt: (line) => `error at line ${line}`,
+    dropped: (n) => `(${n} earlier lines left out: the pane keeps the newest ${MAX_OUTPUT_LINES})`,
     noJspi: "This browser cannot pause Python while it waits for the network (it lacks WebAssembly JavaScript Promise Integration, JSPI, which Chrome and Edge have from version 137), so the lessons run in JavaScript here.",
     lanePage: "page (your code)", laneDaemon: "bridge daemon", lanePeer: "peer / kernel",
     diagramEmpty: "Run the code: every call will be drawn here.", tableEmpty: "No sockets yet.",
@@ -326,9 +328,25 @@ const EXPLAIN_ZH = [
   [/asyncio's network calls do not go through sockbridge/, "asyncio 的网络调用不经过 sockbridge：请用阻塞的 socket、selectors 或 socketserver。"],
 ];
 
+/** The lines an output pane keeps: a program printing without end must not swamp the page. */
+const MAX_OUTPUT_LINES = 2000;
+
 /** Writes a line to a program's output pane (`cls` "err" for its standard error). */
 function write(slot, text, cls) {
-  slot.output.append(cls ? el("span", { class: cls, text: `${text}\n` }) : `${text}\n`);
+  const out = slot.output;
+  if (out.childNodes.length >= MAX_OUTPUT_LINES) {
+    // Keep the newest lines, under a note that says earlier ones were dropped.
+    let note = out.querySelector(".dropped");
+    if (!note) {
+      note = el("span", { class: "dropped" });
+      out.prepend(note);
+    }
+    const dropped = Number(note.dataset.count ?? 0) + 1;
+    note.dataset.count = String(dropped);
+    note.textContent = `${UI[lang].dropped(dropped)}\n`;
+    note.nextSibling?.remove();
+  }
+  out.append(cls ? el("span", { class: cls, text: `${text}\n` }) : `${text}\n`);
   const explained = lang === "zh" && EXPLAIN_ZH.find(([pattern]) => pattern.test(text));
   if (explained) slot.output.append(el("span", { class: "hint", lang: "zh-CN", text: `↳ ${explained[1]}\n` }));
 }

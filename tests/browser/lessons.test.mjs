@@ -334,3 +334,17 @@ test("on a Chinese page the bridge's refusals and Stop are explained in Chinese 
   assert.deepEqual(server.slice(-2), ["KeyboardInterrupt: stopped (the Stop button)", "↳ 程序被“停止”按钮中断了，相当于在终端里按 Ctrl-C。"]);
   await tab.close();
 });
+
+test("an output pane keeps the newest 2,000 lines and says how many it left out", async () => {
+  const tab = await openPage(browser, daemon, { width: 1400, height: 1000 });
+  await tab.goto(`${daemon.http}?lang=en#/playground`);
+  await tab.fill("textarea.editor", "for i in range(5000):\n    print('line', i)\n");
+  await tab.click("button.run");
+  await tab.waitForFunction(() => document.querySelector(".status").dataset.state === "done", null, { timeout: 60000 });
+  const lines = (await tab.textContent("pre.output")).trim().split("\n");
+  assert.equal(lines[0], "(3000 earlier lines left out: the pane keeps the newest 2000)");
+  assert.equal(lines.length, 2001);
+  assert.equal(lines[1], "line 3000");
+  assert.equal(lines.at(-1), "line 4999");
+  await tab.close();
+});
