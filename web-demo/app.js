@@ -3,7 +3,7 @@
 // page connects to the daemon that served it with no configuration.
 
 import * as sb from "./pkg/sockbridge.js";
-import { LESSONS, PLAYGROUND } from "./lessons.js";
+import { LESSONS, PLAYGROUND, PRINTED_ZH, localized } from "./lessons.js";
 import { printed } from "./repr.js";
 import { LiveView } from "./liveview.js";
 import { canRunPython } from "./python.js";
@@ -209,10 +209,11 @@ function renderLesson(lesson) {
   /** The editors and output panes of the chosen language: one per program. */
   function build() {
     for (const tab of tabs.children) tab.setAttribute("aria-selected", String(tab.dataset.language === bench.language));
-    const sources = bench.language === "python" ? programs.map((p) => ({ name: p.name, source: p.python, forever: p.forever }))
-      : [{ name: "", source: lesson.code }];
+    const sources = bench.language === "python"
+      ? programs.map((p) => ({ name: p.name, source: localized(p.python, lang), forever: p.forever }))
+      : [{ name: "", source: localized(lesson.code, lang) }];
     bench.slots = sources.map(({ name, source, forever }) => {
-      const key = `${lesson.id}:${bench.language}:${name}`;
+      const key = `${lesson.id}:${lang}:${bench.language}:${name}`;
       const slot = { name, key, forever: !!forever, program: null, state: "idle" };
       slot.editor = makeEditor(t, name ? `${t.code}: ${name}` : t.code, (text) => edited.set(key, text), () => runAll(bench));
       slot.editor.set(edited.get(key) ?? source);
@@ -534,4 +535,4 @@ window.addEventListener("hashchange", async () => {
   window.scrollTo(0, 0);
 });
 render();
-window.sockbridgeLessons = { LESSONS, PLAYGROUND, UI }; // for the page tests
+window.sockbridgeLessons = { LESSONS, PLAYGROUND, UI, PRINTED_ZH }; // for the page tests

@@ -1031,3 +1031,68 @@ except OSError as e:
     sockets: 2,
   },
 };
+
+/**
+ * What the lessons' programs print, in Chinese: on a Chinese page the same programs print these
+ * words instead (API names such as `getsockname():` stay as they are). Each is a whole string
+ * literal of the code, in Python and in JavaScript.
+ */
+export const PRINTED_ZH = {
+  "server:": "服务器:",
+  "client: me": "客户端: 我是",
+  "server: me": "服务器: 我是",
+  "-> peer": "-> 对方",
+  "fileno:": "fileno 编号:",
+  "after close, a.fileno():": "关闭之后 a.fileno():",
+  "a new socket takes the freed number:": "新的 socket 用上了空出来的编号:",
+  "AF_INET?": "是 AF_INET 吗?",
+  "SOCK_STREAM?": "是 SOCK_STREAM 吗?",
+  "the tutorial's line:": "教程的那一行:",
+  "closed:": "关闭之后:",
+  "echo server on": "回显服务器的地址",
+  "accepted": "接受了",
+  "as fd": "编号 fd",
+  "got back": "收到回音",
+  "daytime:": "daytime 服务:",
+  "connect_ex to the echo service:": "connect_ex 连 echo 服务:",
+  "connect_ex to a closed port:": "connect_ex 连没人监听的端口:",
+  "connect raised": "connect 抛出",
+  "errno:": "errno 错误号:",
+  "is errno.ECONNREFUSED:": "等于 errno.ECONNREFUSED 吗:",
+  "code:": "code 名字:",
+  "is an OSError:": "是 OSError 吗:",
+  "a blocking send() returned": "阻塞的 send() 返回",
+  "sendall() returned": "sendall() 返回",
+  "send() sent": "send() 只发了",
+  "of": "字节，要发的是",
+  "bytes": "字节",
+  "the buffers are full after": "缓冲区满了，一共发了",
+  "bytes: BlockingIOError": "字节: BlockingIOError",
+  "<- EOF: the peer closed": "<- EOF: 对方关闭了",
+  "sendto returned": "sendto 返回",
+  "b got": "b 收到",
+  "from": "来自",
+  "a got": "a 收到",
+  "echo service:": "echo 服务:",
+  "the server reads": "服务器读到",
+  "after the client closed": "（客户端已经关闭）",
+  "using a closed socket:": "使用已关闭的 socket:",
+  "restarting the server on": "在这个地址重启服务器:",
+  "without SO_REUSEADDR:": "不设 SO_REUSEADDR:",
+  "with SO_REUSEADDR: listening on": "设了 SO_REUSEADDR: 在这里监听",
+  "recv with a timeout:": "有超时的 recv:",
+  "non-blocking recv:": "非阻塞的 recv:",
+  "later:": "之后:",
+  "the client got": "客户端收到",
+  "after close, conn.fileno():": "关闭之后 conn.fileno():",
+  "socket(s) ready to read": "个 socket 可以读了",
+  "listening on": "在这里监听",
+  "connection from": "连接来自",
+};
+
+/** A lesson's code as a page in `lang` shows it: on a Chinese page, its printed words are Chinese. */
+export function localized(code, lang) {
+  if (lang !== "zh") return code;
+  return code.replace(/(["'])([^"'\\\n]*)\1/g, (literal, quote, text) =>
+    Object.hasOwn(PRINTED_ZH, text) ? `${quote}${PRINTED_ZH[text]}${quote}` : literal);
+}

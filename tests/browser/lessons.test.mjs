@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { startDaemon, launchBrowser, openPage, root } from "./harness.mjs";
 
 const artifacts = `${root}tests/browser/artifacts`;
-let daemon, browser, page, lessons;
+let daemon, browser, page, lessons, printedZh;
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
@@ -21,6 +21,7 @@ before(async () => {
     const { LESSONS, PLAYGROUND } = window.sockbridgeLessons;
     return [...LESSONS, PLAYGROUND].map((l) => ({ id: l.id, title: l.title, check: l.check }));
   });
+  printedZh = await page.evaluate(() => window.sockbridgeLessons.PRINTED_ZH);
 });
 
 after(async () => {
@@ -106,8 +107,25 @@ test("the home page lists every lesson, in both languages", async () => {
   assert.equal(await page.locator("nav.lessons a").count(), lessons.length + 1); // and the protocol page
 });
 
+/**
+ * A Chinese page's output in the lessons' English words, so the same checks apply: the longest
+ * Chinese words first (one may hold another).
+ */
+function inEnglish(line) {
+  const words = Object.entries(printedZh).sort(([, a], [, b]) => b.length - a.length);
+  return words.reduce((text, [en, zh]) => text.replaceAll(zh, en), line);
+}
+
 /** Checks what a lesson showed against its `check` (with `check.python` for its Python). */
 function checkLesson(lesson, lang, code, shown) {
+  if (lang === "zh") {
+    // The programs print Chinese words there.
+    const words = Object.values(printedZh);
+    const chinese = shown.output.some((line) => words.some((w) => line.includes(w)));
+    assert.ok(chinese, `${lesson.id} (zh, ${code}) prints no Chinese words:\n${shown.output.join("\n")}`);
+    shown = { ...shown, output: shown.output.map(inEnglish),
+      programs: Object.fromEntries(Object.entries(shown.programs).map(([k, p]) => [k, { ...p, output: p.output.map(inEnglish) }])) };
+  }
   const label = `${lesson.id} (${lang}, ${code})`;
   const check = code === "python" ? { ...lesson.check, ...lesson.check.python } : lesson.check;
   if (lesson.id !== "playground") assert.ok(shown.title.endsWith(lesson.title[lang]), `${label} title: ${shown.title}`);
