@@ -1009,8 +1009,9 @@ impl JsSocket {
         }
     }
 
-    /// `send(data, flags?)`: resolves to how many bytes were sent, which may be fewer than given.
-    /// A string is sent as its UTF-8 bytes.
+    /// `send(data, flags?)`: resolves to how many bytes were sent, which may be fewer than given
+    /// with a timeout, in non-blocking mode or with `MSG_DONTWAIT` (a blocking send sends it all,
+    /// as Linux's does). A string is sent as its UTF-8 bytes.
     ///
     /// ```js
     /// let rest = bytes;
