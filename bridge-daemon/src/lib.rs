@@ -36,6 +36,7 @@
 //! | `net` | the sockets themselves, `select`, options and name resolution |
 //! | `sandbox` | the directory of Unix socket files |
 //! | `labs` | the lab services (echo, discard, daytime, chargen) lessons talk to |
+//! | [`packet`] | IP packets decoded (TCP, UDP, ICMP, v4 and v6) and written as pcap: sans-IO, for the private networks of issue 18, which do not use it yet |
 
 #[cfg(not(target_os = "linux"))]
 compile_error!("bridge-daemon speaks Linux errno numbers and socket constants; it builds on Linux only");
@@ -48,6 +49,7 @@ mod http;
 mod labs;
 mod lane;
 mod net;
+pub mod packet;
 pub mod policy;
 mod rate;
 mod read_ahead;
