@@ -36,6 +36,7 @@
 //! | `net` | the sockets themselves, `select`, options and name resolution |
 //! | `sandbox` | the directory of Unix socket files |
 //! | `labs` | the lab services (echo, discard, daytime, chargen) lessons talk to |
+//! | [`netns`] | network namespaces held by file descriptor, loopback up, sockets made in them: the hosts of issue 18's private networks, which do not use them yet |
 //! | [`packet`] | IP packets decoded (TCP, UDP, ICMP, v4 and v6) and written as pcap: sans-IO, for the private networks of issue 18, which do not use it yet |
 
 #[cfg(not(target_os = "linux"))]
@@ -49,6 +50,7 @@ mod http;
 mod labs;
 mod lane;
 mod net;
+pub mod netns;
 pub mod packet;
 pub mod policy;
 mod rate;

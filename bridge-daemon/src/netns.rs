@@ -1,0 +1,182 @@
+//! Network namespaces: the "different computers" of a page's private network (issue 18).
+//!
+//! A [`Netns`] is a new network namespace with its own loopback (up), its own ports and its own
+//! routes, held by nothing but its file descriptor: dropping the [`Netns`] (or the daemon's death,
+//! SIGKILL included) ends it, with no name in `/run/netns` left behind. A socket made in it
+//! ([`Netns::socket`]) stays in it for life, whatever thread later uses it, so the daemon's tokio
+//! workers serve it as any other socket.
+//!
+//! Making a namespace needs CAP_SYS_ADMIN (root, or an unprivileged user namespace); where it is
+//! not allowed, [`Netns::new`] says so, and the daemon keeps the shared loopback.
+//!
+//! ```no_run
+//! use bridge_daemon::netns::Netns;
+//! use socket2::{Domain, Type};
+//! let host = Netns::new()?;
+//! let listener = host.socket(Domain::IPV4, Type::STREAM)?;
+//! listener.bind(&"0.0.0.0:80".parse::<std::net::SocketAddr>()?.into())?; // port 80, this host's own
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The rest of issue 18 (hosts on a LAN the daemon carries, captures, impairment) builds on this;
+//! nothing in the daemon uses it yet.
+
+use socket2::{Domain, Socket, Type};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// A network namespace, held by its file descriptor.
+#[derive(Debug)]
+pub struct Netns {
+    fd: OwnedFd,
+}
+
+impl Netns {
+    /// Makes a new network namespace and brings its loopback up.
+    ///
+    /// The work happens on a thread of its own: `unshare` moves only the calling thread, and no
+    /// thread of the daemon's may leave the daemon's namespace.
+    pub fn new() -> io::Result<Netns> {
+        let made = std::thread::spawn(|| -> io::Result<OwnedFd> {
+            // SAFETY: unshare takes flags only and changes this thread's namespace, which ends with it.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            loopback_up()?;
+            Ok(File::open("/proc/thread-self/ns/net")?.into())
+        });
+        let fd = made.join().map_err(|_| io::Error::other("the namespace thread panicked"))??;
+        Ok(Netns { fd })
+    }
+
+    /// Runs `f` inside the namespace, on a thread of its own, and returns what it returns. Sockets
+    /// `f` makes belong to the namespace.
+    pub fn enter<T: Send + 'static>(&self, f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+        let fd = self.fd.try_clone()?;
+        let worker = std::thread::spawn(move || -> io::Result<T> {
+            // SAFETY: setns takes a namespace file descriptor this thread holds open, and changes
+            // this thread's namespace only, which ends with it.
+            if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            f()
+        });
+        worker.join().map_err(|_| io::Error::other("the namespace thread panicked"))?
+    }
+
+    /// A new non-blocking, close-on-exec socket in the namespace.
+    pub fn socket(&self, domain: Domain, ty: Type) -> io::Result<Socket> {
+        self.enter(move || Socket::new(domain, ty.nonblocking().cloexec(), None))
+    }
+}
+
+/// Brings `lo` up in the calling thread's namespace (a new namespace's loopback starts down).
+fn loopback_up() -> io::Result<()> {
+    let probe = Socket::new(Domain::IPV4, Type::DGRAM.cloexec(), None)?;
+    // SAFETY: ifreq is plain data; zeroed is a valid value for it.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
+        *slot = *byte as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write the ifreq we own, for the named device.
+    unsafe {
+        if libc::ioctl(probe.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(probe.as_raw_fd(), libc::SIOCSIFFLAGS, &request) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+
+    /// Whether this process may make namespaces (root here, as in CI).
+    fn privileged() -> bool {
+        // SAFETY: geteuid has no arguments and cannot fail.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    #[test]
+    fn a_namespace_is_a_computer_of_its_own_or_a_clear_refusal() {
+        let host = match Netns::new() {
+            Ok(host) => host,
+            Err(e) => {
+                // Not root and no user namespace: the refusal is the kernel's, and says so.
+                assert!(!privileged(), "root could not make a namespace: {e}");
+                assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+                return;
+            }
+        };
+        // Its own loopback, up, with its own ports: port 80 is free there and needs no rule.
+        let server = host.socket(Domain::IPV4, Type::STREAM).unwrap();
+        server.set_reuse_address(true).unwrap();
+        server.bind(&"0.0.0.0:80".parse::<SocketAddr>().unwrap().into()).unwrap();
+        server.listen(4).unwrap();
+        // A client in the same namespace reaches it; one in the daemon's does not.
+        let inside = host.socket(Domain::IPV4, Type::STREAM).unwrap();
+        inside.set_nonblocking(false).unwrap();
+        inside.connect(&"127.0.0.1:80".parse::<SocketAddr>().unwrap().into()).unwrap();
+        server.set_nonblocking(false).unwrap();
+        let (conn, _) = server.accept().unwrap();
+        let mut conn: TcpStream = conn.into();
+        let mut inside: TcpStream = inside.into();
+        inside.write_all(b"hello").unwrap();
+        let mut got = [0u8; 5];
+        conn.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"hello");
+        // A listener on the daemon's own loopback is not on this host's: refused there.
+        let outside = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = outside.local_addr().unwrap().port();
+        let probe = host.socket(Domain::IPV4, Type::STREAM).unwrap();
+        probe.set_nonblocking(false).unwrap();
+        let refused = probe.connect(&SocketAddr::from(([127, 0, 0, 1], port)).into()).unwrap_err();
+        assert_eq!(refused.raw_os_error(), Some(libc::ECONNREFUSED), "{refused}");
+        // Its only device is its loopback, and it has no route anywhere else.
+        let (devices, routes) = host
+            .enter(|| {
+                let devices = std::fs::read_to_string("/proc/thread-self/net/dev")?;
+                Ok((devices, std::fs::read_to_string("/proc/thread-self/net/route")?))
+            })
+            .unwrap();
+        let names: Vec<&str> = devices.lines().skip(2).filter_map(|l| l.split(':').next()).map(str::trim).collect();
+        assert_eq!(names, ["lo"]);
+        assert_eq!(routes.lines().count(), 1, "only the header: {routes}");
+    }
+
+    #[test]
+    fn the_namespace_ends_with_its_last_holder() {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(host) = Netns::new() else {
+            assert!(!privileged(), "root could not make a namespace");
+            return;
+        };
+        let identity = |path: std::path::PathBuf| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+        let namespace = identity(format!("/proc/self/fd/{}", host.fd.as_raw_fd()).into()).unwrap();
+        let open = || {
+            std::fs::read_dir("/proc/self/fd")
+                .unwrap()
+                .flatten()
+                .filter(|e| identity(e.path()) == Some(namespace))
+                .count()
+        };
+        assert_eq!(open(), 1);
+        // A socket made there keeps working after the Netns is dropped (the kernel keeps a
+        // namespace while a socket is in it), and no descriptor of the namespace is left open:
+        // nothing has a name for it, and no thread stays inside.
+        let server = host.socket(Domain::IPV4, Type::STREAM).unwrap();
+        drop(host);
+        assert_eq!(open(), 0, "a file descriptor of the namespace is still open");
+        server.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into()).unwrap();
+        assert!(server.local_addr().is_ok());
+    }
+}
