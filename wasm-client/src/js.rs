@@ -51,6 +51,8 @@ export interface Hello {
   daemon: string;
   limits: { max_message_bytes: number; max_payload_bytes: number; max_inflight: number; max_inflight_bytes: number; max_sockets: number };
   features: string[];
+  /** The daemon's lab services by name (`echo_tcp`, `daytime_udp`, ...); absent when there are none. */
+  labs?: Record<string, Address>;
 }
 /**
  * One call, as `bridge.ontrace` receives it: once when it starts (`phase: "call"`) and once when it
