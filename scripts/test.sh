@@ -79,7 +79,7 @@ step "browser tests: the Rust API in headless Chromium (wasm-bindgen-test, via b
 ./target/debug/bridge-daemon exec -- \
   wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" wasm-client 2>&1 | tee "$logs/wasm"
 
-step "browser tests: the JS package, every lesson in Python and JavaScript, Python's standard library, the conformance scenarios in the page's Python, and the handshake gate in Chromium (Playwright)"
+step "browser tests: the JS package, every lesson in Python and JavaScript, Python's standard library, the conformance scenarios in the page's Python, the handshake gate in Chromium (Playwright), and the package's TypeScript types (tsc)"
 # A test that hangs fails after 3 minutes instead of holding the run.
 (cd tests/browser && node --test --test-timeout=180000) 2>&1 | tee "$logs/js"
 echo "screenshots of every lesson: tests/browser/artifacts/"
