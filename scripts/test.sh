@@ -74,6 +74,15 @@ step "hostile-client soak: $(grep -E '^soak: [0-9]' "$logs/cargo" || echo 'did n
 
 step "browser package (scripts/build-web.sh)"
 ./scripts/build-web.sh
+# README.md states the .wasm's size; it must be the size just built.
+commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+wasm=web-demo/pkg/wasm_client_bg.wasm
+stated="the \`.wasm\` is $(commas "$(wc -c < "$wasm")") bytes, $(commas "$(gzip -9 -c "$wasm" | wc -c)") gzipped"
+if ! grep -qF "$stated" README.md; then
+  echo "README.md does not say what was built: put \"$stated\" in its status table" >&2
+  exit 1
+fi
+echo "README.md states the size built: $stated"
 
 step "browser tests: the Rust API in headless Chromium (wasm-bindgen-test, via bridge-daemon exec)"
 ./target/debug/bridge-daemon exec -- \
