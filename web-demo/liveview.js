@@ -90,6 +90,14 @@ function address(a) {
   return a.length >= 4 ? `[${a[0]}]:${a[1]}` : `${a[0]}:${a[1]}`;
 }
 
+/** The tag that names the program holding a socket (where several share a session). */
+function ownerTag(program) {
+  const tag = document.createElement("span");
+  tag.className = "owner";
+  tag.textContent = program;
+  return tag;
+}
+
 export class LiveView {
   /** `sb` is the sockbridge package: its Socket class and constants. */
   constructor(diagram, table, text, sb) {
@@ -153,12 +161,7 @@ export class LiveView {
     text.style.width = `${width}%`;
     if (fd !== null && fd !== undefined && fd >= 0) {
       const owner = this.owners.get(fd);
-      if (owner) {
-        const tag = document.createElement("span");
-        tag.className = "owner";
-        tag.textContent = owner;
-        text.append(tag);
-      }
+      if (owner) text.append(ownerTag(owner));
       const badge = document.createElement("span");
       badge.className = "fd";
       badge.textContent = `fd ${fd}`;
@@ -328,12 +331,7 @@ export class LiveView {
       const cells = [r.fd, r.family, r.type, r.state, r.local, r.remote, r.timeout, r.note].map((c, i) => {
         const td = document.createElement("td");
         td.textContent = c ?? "";
-        if (i === 0 && r.owner) {
-          const tag = document.createElement("span");
-          tag.className = "owner";
-          tag.textContent = r.owner;
-          td.append(" ", tag);
-        }
+        if (i === 0 && r.owner) td.append(" ", ownerTag(r.owner));
         return td.outerHTML;
       });
       const cls = [r.closed ? "closed" : "", r.changed ? "changed" : ""].join(" ").trim();

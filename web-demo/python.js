@@ -146,6 +146,11 @@ export class Program {
     this.stopped = true;
     this.#stop(STOPPED);
     this.#waited("stopped");
+    this.closeSockets();
+  }
+
+  /** Closes every socket the program holds (at Stop, and at its end, as a process's exit does). */
+  closeSockets() {
     for (const socket of this.sockets) socket.close().catch(() => {});
     this.sockets.clear();
   }
@@ -206,9 +211,7 @@ for name in ["_sockbridge_run", "socket", "select"]:
       throw new ProgramError(failure);
     }).finally(() => {
       globals.destroy();
-      // A program's end closes what it left open, as a process's exit does.
-      for (const socket of program.sockets) socket.close().catch(() => {});
-      program.sockets.clear();
+      program.closeSockets();
     });
     return program;
   }
