@@ -5,6 +5,7 @@
 #                     recv answers against the parser)
 #   decode_msgpack    the daemon's MessagePack requests (msgpack::decode_request)
 #   decode_response   the client's answers, both codecs, and every result type
+#   decode_packet     IP packets (bridge_daemon::packet, for issue 18's private networks)
 # Not part of CI; the committed corpus (fuzz/corpus/<target>/, seeded with deep nesting and huge
 # declared lengths) is replayed by the security suite (j08, j10). New inputs that reach new code
 # are added to the corpus; commit the ones worth keeping (`cargo fuzz cmin` keeps it small).
@@ -19,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TO_RUN=${1:-300}
 shift || true
-TARGETS=${*:-decode_request decode_msgpack decode_response}
+TARGETS=${*:-decode_request decode_msgpack decode_response decode_packet}
 CARGO_FUZZ_VERSION=0.13.2
 
 if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then

@@ -153,3 +153,16 @@ fn pcap_files_have_the_classic_layout() {
     assert_eq!(u32::from_le_bytes(second[12..16].try_into().unwrap()), 97);
     assert_eq!(second.len(), 16 + 64);
 }
+
+#[test]
+fn the_fuzzing_corpus_decodes_or_is_refused() {
+    // What `scripts/fuzz.sh` found reaching new code in the decoder (fuzz/corpus/decode_packet).
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/decode_packet");
+    let mut inputs = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let _ = decode(&bytes).map(|p| p.to_string());
+        inputs += 1;
+    }
+    assert!(inputs >= 24, "{inputs} inputs in {dir}");
+}
