@@ -1,5 +1,6 @@
-//! Lab services: the classic small Internet services, on loopback, for lessons to talk to with no
-//! set-up. Each runs over TCP and UDP on a free port, reported to pages by `hello` as `labs`:
+//! Lab services: the classic small Internet services, for lessons to talk to with no set-up. Each
+//! runs over TCP and UDP, on loopback on a free port (shared mode), or on its classic port on the
+//! `lab` host of each private network; `hello` reports them to pages as `labs`:
 //!
 //! | service | RFC | TCP | UDP |
 //! |---|---|---|---|
@@ -50,6 +51,16 @@ impl Service {
             Service::Chargen => "chargen",
         }
     }
+
+    /// The port the service has in its RFC.
+    fn port(self) -> u16 {
+        match self {
+            Service::Echo => 7,
+            Service::Discard => 9,
+            Service::Daytime => 13,
+            Service::Chargen => 19,
+        }
+    }
 }
 
 /// Where the services listen.
@@ -61,22 +72,70 @@ pub(crate) struct Labs {
     pub(crate) addrs: Vec<(Proto, SocketAddr)>,
 }
 
-/// Starts every service on 127.0.0.1. They stop when `stop` is cancelled; `tracker` knows their
-/// tasks.
+/// Starts every service on 127.0.0.1, each on a free port. They stop when `stop` is cancelled;
+/// `tracker` knows their tasks.
 pub(crate) async fn start(stop: &CancellationToken, tracker: &TaskTracker) -> io::Result<Labs> {
     let mut labs = Labs::default();
     for service in Service::ALL {
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let listener = TcpListener::bind(loopback).await?;
         let udp = UdpSocket::bind(loopback).await?;
+        labs.serve(service, listener, udp, stop, tracker)?;
+    }
+    Ok(labs)
+}
+
+/// Starts every service on a host of a private network, on its classic port (echo 7, discard 9,
+/// daytime 13, chargen 19) at every address of the host. `hello` reports them at the host's LAN
+/// address, which every host of the network reaches.
+pub(crate) async fn start_in(
+    netns: &crate::netns::Netns,
+    ip: Ipv4Addr,
+    stop: &CancellationToken,
+    tracker: &TaskTracker,
+) -> io::Result<Labs> {
+    let mut labs = Labs::default();
+    let sockets = netns.enter(|| {
+        let mut made = Vec::new();
+        for service in Service::ALL {
+            let any = SocketAddr::from((Ipv4Addr::UNSPECIFIED, service.port()));
+            let listener = std::net::TcpListener::bind(any)?;
+            let udp = std::net::UdpSocket::bind(any)?;
+            listener.set_nonblocking(true)?;
+            udp.set_nonblocking(true)?;
+            made.push((service, listener, udp));
+        }
+        Ok(made)
+    })?;
+    for (service, listener, udp) in sockets {
+        labs.serve(service, TcpListener::from_std(listener)?, UdpSocket::from_std(udp)?, stop, tracker)?;
+    }
+    for addr in labs.names.values_mut() {
+        if let Address::Inet { host, .. } = addr {
+            *host = ip.to_string();
+        }
+    }
+    Ok(labs)
+}
+
+impl Labs {
+    /// Serves `service` on these sockets and lists it.
+    fn serve(
+        &mut self,
+        service: Service,
+        listener: TcpListener,
+        udp: UdpSocket,
+        stop: &CancellationToken,
+        tracker: &TaskTracker,
+    ) -> io::Result<()> {
         for (proto, addr) in [(Proto::Tcp, listener.local_addr()?), (Proto::Udp, udp.local_addr()?)] {
-            labs.names.insert(format!("{}_{proto}", service.name()), Address::from(addr));
-            labs.addrs.push((proto, addr));
+            self.names.insert(format!("{}_{proto}", service.name()), Address::from(addr));
+            self.addrs.push((proto, addr));
         }
         tracker.spawn(serve_tcp(service, listener, stop.clone(), tracker.clone()));
         tracker.spawn(serve_udp(service, udp, stop.clone()));
+        Ok(())
     }
-    Ok(labs)
 }
 
 async fn serve_tcp(service: Service, listener: TcpListener, stop: CancellationToken, tracker: TaskTracker) {

@@ -50,6 +50,7 @@ mod http;
 mod labs;
 mod lane;
 mod net;
+mod network;
 pub mod netns;
 pub mod packet;
 pub mod policy;
@@ -65,7 +66,17 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
-pub use config::{Config, Limits, UnixSockets};
+/// Reads a lock's value, going on after a panic elsewhere, as [`lock`].
+pub(crate) fn read<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// Writes a lock's value, going on after a panic elsewhere, as [`lock`].
+pub(crate) fn write<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poison| poison.into_inner())
+}
+
+pub use config::{Config, Limits, NetworkMode, UnixSockets};
 pub use net::resolve::{Lookup, LookupFuture, Query, SystemLookup};
 pub use policy::{OriginRules, Ruleset, Token};
 pub use server::serve;

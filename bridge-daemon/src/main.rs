@@ -2,7 +2,7 @@
 
 use anyhow::{Context, anyhow, bail};
 use bridge_daemon::config::file;
-use bridge_daemon::{Config, Limits, Token, UnixSockets};
+use bridge_daemon::{Config, Limits, NetworkMode, Token, UnixSockets};
 use bridge_protocol::{DEFAULT_PORT, auth};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -80,9 +80,15 @@ struct Options {
     /// yours and closed to others).
     #[arg(long, value_name = "DIR", global = true)]
     unix_dir: Option<PathBuf>,
-    /// Do not run the lab services (echo, discard, daytime and chargen on loopback, for lessons).
+    /// Do not run the lab services (echo, discard, daytime and chargen, for lessons).
     #[arg(long, global = true)]
     no_labs: bool,
+    /// shared: pages' sockets are on this computer's loopback, under the connect rules. private:
+    /// each page gets a network of its own (hosts as network namespaces, a LAN the daemon
+    /// carries, nothing outside reachable); falls back to shared, saying why, where namespaces
+    /// cannot be made.
+    #[arg(long, value_name = "MODE", global = true)]
+    network: Option<String>,
     /// WebSocket sessions at once.
     #[arg(long, value_name = "N", global = true)]
     max_sessions: Option<usize>,
@@ -236,6 +242,11 @@ fn setup(args: &Options) -> anyhow::Result<Setup> {
         web_root,
         unix,
         labs: !args.no_labs && server.labs != Some(false),
+        network: match args.network.as_deref().or(server.network.as_deref()) {
+            None | Some("shared") => NetworkMode::Shared,
+            Some("private") => NetworkMode::Private,
+            Some(other) => bail!("--network {other}: the modes are shared and private"),
+        },
         limits,
         resolver: None,
         session_threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),

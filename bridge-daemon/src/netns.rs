@@ -18,8 +18,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The rest of issue 18 (hosts on a LAN the daemon carries, captures, impairment) builds on this;
-//! nothing in the daemon uses it yet.
+//! The hosts of a page's private network (`network`) are made with it.
 
 use socket2::{Domain, Socket, Type};
 use std::fs::File;
@@ -38,16 +37,26 @@ impl Netns {
     /// The work happens on a thread of its own: `unshare` moves only the calling thread, and no
     /// thread of the daemon's may leave the daemon's namespace.
     pub fn new() -> io::Result<Netns> {
-        let made = std::thread::spawn(|| -> io::Result<OwnedFd> {
+        Netns::new_with(|| Ok(())).map(|(netns, ())| netns)
+    }
+
+    /// Makes a new network namespace, brings its loopback up, and runs `setup` inside it (on the
+    /// same thread of its own): what `setup` makes (devices, sockets, open `/proc` files) belongs
+    /// to the namespace. If `setup` fails, the namespace is gone with the thread.
+    pub fn new_with<T: Send + 'static>(
+        setup: impl FnOnce() -> io::Result<T> + Send + 'static,
+    ) -> io::Result<(Netns, T)> {
+        let made = std::thread::spawn(|| -> io::Result<(OwnedFd, T)> {
             // SAFETY: unshare takes flags only and changes this thread's namespace, which ends with it.
             if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
                 return Err(io::Error::last_os_error());
             }
             loopback_up()?;
-            Ok(File::open("/proc/thread-self/ns/net")?.into())
+            let fd = File::open("/proc/thread-self/ns/net")?.into();
+            Ok((fd, setup()?))
         });
-        let fd = made.join().map_err(|_| io::Error::other("the namespace thread panicked"))??;
-        Ok(Netns { fd })
+        let (fd, made) = made.join().map_err(|_| io::Error::other("the namespace thread panicked"))??;
+        Ok((Netns { fd }, made))
     }
 
     /// Runs `f` inside the namespace, on a thread of its own, and returns what it returns. Sockets
@@ -74,11 +83,22 @@ impl Netns {
 /// Brings `lo` up in the calling thread's namespace (a new namespace's loopback starts down).
 fn loopback_up() -> io::Result<()> {
     let probe = Socket::new(Domain::IPV4, Type::DGRAM.cloexec(), None)?;
+    device_up(&probe, "lo")
+}
+
+/// An `ifreq` naming `device` (at most 15 bytes), the rest zero.
+pub(crate) fn ifreq(device: &str) -> libc::ifreq {
     // SAFETY: ifreq is plain data; zeroed is a valid value for it.
     let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
-        *slot = *byte as libc::c_char;
+    for (slot, byte) in request.ifr_name.iter_mut().take(libc::IFNAMSIZ - 1).zip(device.bytes()) {
+        *slot = byte as libc::c_char;
     }
+    request
+}
+
+/// Brings `device` up in the calling thread's namespace; `probe` is any socket made there.
+pub(crate) fn device_up(probe: &Socket, device: &str) -> io::Result<()> {
+    let mut request = ifreq(device);
     // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write the ifreq we own, for the named device.
     unsafe {
         if libc::ioctl(probe.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) != 0 {

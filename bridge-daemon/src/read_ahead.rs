@@ -122,7 +122,17 @@ pub(crate) fn gives_way_to(call: &Call) -> Vec<Fd> {
         | Call::Getsockopt(GetsockoptParams { fd, .. })
         | Call::Settimeout(SettimeoutParams { fd, .. })
         | Call::Setblocking(SetblockingParams { fd, .. }) => vec![*fd],
-        Call::Hello(_) | Call::Socket(_) | Call::Getaddrinfo(_) | Call::Gethostbyname(_) | Call::Gethostname(_) => {
+        Call::Hello(_)
+        | Call::Socket(_)
+        | Call::Getaddrinfo(_)
+        | Call::Gethostbyname(_)
+        | Call::Gethostname(_)
+        | Call::Network(_)
+        | Call::AddHost(_)
+        | Call::SetLink(_)
+        | Call::Packets(_)
+        | Call::Pcap(_)
+        | Call::Netstat(_) => {
             Vec::new()
         }
     }

@@ -1,15 +1,15 @@
 //! The daemon's port: accepting connections, the WebSocket handshake, and shutdown.
 
 use crate::audit::{Audit, Event};
-use crate::config::Config;
+use crate::config::{Config, NetworkMode};
 use crate::http::{self, Head, HeadError, Refusal};
 use crate::net::Net;
 use crate::net::resolve::Resolver;
 use crate::policy::own::OriginKey;
 use crate::policy::{Policy, PolicyInput};
 use crate::sandbox::Sandbox;
-use crate::session::{self, Shared};
-use bridge_protocol::params::HelloResult;
+use crate::session::{self, PrivateNetworks, Shared};
+use bridge_protocol::params::{HelloResult, NetworkInfo};
 use bridge_protocol::{PROTOCOL_VERSION, SUBPROTOCOL};
 use std::collections::HashMap;
 use std::io;
@@ -75,7 +75,16 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
     }
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let labs = if config.labs { crate::labs::start(&stop, &tracker).await? } else { Default::default() };
+    let (private, network) = private_networks(&config).await;
+    if private.is_some() {
+        features.push("private-network".to_owned());
+    }
+    // In private networks the lab services run on each network's lab host, not on loopback.
+    let labs = if config.labs && private.is_none() {
+        crate::labs::start(&stop, &tracker).await?
+    } else {
+        Default::default()
+    };
     let audit = Audit::open(config.audit_log.as_deref())?;
     let policy = Policy::new(
         addr,
@@ -99,6 +108,7 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
         limits: limits.for_client(),
         features,
         labs: labs.names,
+        network: Some(network),
     };
     let fds = fd_limit();
     let max_sockets = limits.max_sockets_total.min(fds.saturating_sub((fds / 4).min(FD_RESERVE)).max(1));
@@ -124,7 +134,7 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
     let daemon = Arc::new(Daemon {
         sessions: Arc::new(Semaphore::new(limits.max_sessions)),
         per_origin: Mutex::default(),
-        shared: Arc::new(Shared::new(net, limits, max_sockets, hello)),
+        shared: Arc::new(Shared::new(net, limits, max_sockets, hello, private)),
         web_root: config.web_root.clone(),
         next_session: AtomicU64::new(1),
         stop,
@@ -166,6 +176,43 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
     }
     threads.stop();
     Ok(())
+}
+
+/// Private networks, if the configuration asks for them and this system can make them; and what
+/// `hello` says of the mode when sessions share the loopback (with why, when private networks were
+/// asked for and cannot be made).
+async fn private_networks(config: &Config) -> (Option<PrivateNetworks>, NetworkInfo) {
+    let shared = |why: Option<String>| NetworkInfo { mode: "shared".into(), why, ..NetworkInfo::default() };
+    if config.network != NetworkMode::Private {
+        return (None, shared(None));
+    }
+    let probe = tokio::task::spawn_blocking(crate::network::probe).await;
+    match probe {
+        Ok(Ok(())) => {
+            let l = &config.limits;
+            let private = PrivateNetworks {
+                bounds: crate::network::Bounds {
+                    max_hosts: l.max_hosts_per_network,
+                    link_queue_bytes: l.link_queue_bytes,
+                    link_packets_per_second: l.link_packets_per_second,
+                    capture_bytes: l.capture_bytes,
+                },
+                places: Arc::new(Semaphore::new(l.max_networks)),
+                labs: config.labs,
+            };
+            tracing::info!("private networks: every session gets hosts of its own");
+            (Some(private), NetworkInfo { mode: "private".into(), ..NetworkInfo::default() })
+        }
+        Ok(Err(e)) => {
+            let why = format!(
+                "this system does not let the bridge make network namespaces and TUN devices ({e}): run it as root, \
+                 or where unprivileged user namespaces are allowed"
+            );
+            tracing::warn!("--network private is not possible, so sessions share this computer's loopback: {why}");
+            (None, shared(Some(why)))
+        }
+        Err(_) => (None, shared(Some("the check for network namespaces failed unexpectedly".into()))),
+    }
 }
 
 /// The threads sessions run on (`Config::session_threads`), each with a single-threaded runtime:

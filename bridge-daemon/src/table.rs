@@ -115,6 +115,11 @@ impl SocketTable {
         self.entries.remove(&fd).ok_or_else(OpError::bad_fd)
     }
 
+    /// Every handle and its socket.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Fd, &Entry)> {
+        self.entries.iter().map(|(fd, entry)| (*fd, entry))
+    }
+
     /// Takes every socket out (at the end of the session).
     pub(crate) fn drain(&mut self) -> Vec<Entry> {
         self.closed = true;

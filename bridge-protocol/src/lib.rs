@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`method`] | the method table: [`Method`], the decoded [`Call`], typed markers in [`rpc`] |
 //! | [`params`] | every method's params and results ([`Limits`] among them) |
+//! | [`network`] | a session's private network: hosts, links, packets, the kernel's socket table |
 //! | [`address`] | [`Address`]: Python's address tuples |
 //! | [`payload`] | [`Payload`]: bytes, base64 in JSON |
 //! | [`errno`] | Linux errno numbers, names, messages and Python exception classes; [`OsError`] |
@@ -36,6 +37,7 @@ pub mod json;
 pub mod message;
 pub mod method;
 pub mod msgpack;
+pub mod network;
 pub mod params;
 pub mod payload;
 
@@ -131,12 +133,14 @@ mod tests {
                 limits,
                 features: vec!["unix".into()],
                 labs: [("echo_tcp".to_owned(), v4())].into_iter().collect(),
+                network: Some(network()),
             },
         );
         round_trip::<rpc::Socket>(
-            SocketParams { family: constants::AF_INET6, kind: constants::SOCK_DGRAM, proto: 0 },
+            SocketParams { family: constants::AF_INET6, kind: constants::SOCK_DGRAM, proto: 0, host: None },
             3,
         );
+        round_trip::<rpc::Socket>(SocketParams { host: Some("pc2".into()), ..SocketParams::default() }, 4);
         round_trip::<rpc::Bind>(AddressParams { fd: 3, address: v4() }, ());
         round_trip::<rpc::Listen>(ListenParams { fd: 3, backlog: Some(5) }, ());
         round_trip::<rpc::Accept>(FdParams { fd: 3 }, AcceptResult { fd: 4, address: v6.clone() });
@@ -199,6 +203,58 @@ mod tests {
             SelectParams { rlist: vec![3, 4], wlist: vec![5], xlist: vec![], timeout: Some(0.0) },
             SelectResult { rlist: vec![4], wlist: vec![5], xlist: vec![] },
         );
+        round_trip::<rpc::Network>(NoParams {}, network());
+        round_trip::<rpc::AddHost>(HostParams { name: "pc2".into() }, network().hosts[1].clone());
+        let link = LinkSettings { loss: 0.25, duplicate: 0.0, reorder: 0.5, delay: 0.1, jitter: 0.01, rate: Some(64_000) };
+        round_trip::<rpc::SetLink>(SetLinkParams { host: "pc2".into(), link }, link);
+        round_trip::<rpc::Packets>(
+            PacketsParams { since: Some(4), max: Some(10) },
+            PacketsResult {
+                packets: vec![PacketInfo {
+                    n: 4,
+                    t: 0.5,
+                    from: "pc2".into(),
+                    to: vec!["pc1".into()],
+                    fate: "delivered".into(),
+                    proto: "tcp".into(),
+                    src: Address::from(("10.0.0.2", 40000)),
+                    dst: Address::from(("10.0.0.1", 80)),
+                    flags: Some("SYN".into()),
+                    seq: Some(1),
+                    ack: None,
+                    window: Some(64240),
+                    len: 0,
+                    text: "10.0.0.2:40000 → 10.0.0.1:80 TCP [SYN] seq 1 win 64240 len 0".into(),
+                }],
+                next: 5,
+                missed: 0,
+            },
+        );
+        round_trip::<rpc::Pcap>(NoParams {}, data());
+        round_trip::<rpc::Netstat>(
+            NetstatParams { host: Some("pc1".into()) },
+            vec![NetstatRow {
+                host: "pc1".into(),
+                proto: "tcp".into(),
+                local: Address::from(("0.0.0.0", 80)),
+                remote: None,
+                state: "LISTEN".into(),
+                fd: Some(3),
+            }],
+        );
+    }
+
+    fn network() -> NetworkInfo {
+        NetworkInfo {
+            mode: "private".into(),
+            hosts: vec![
+                HostInfo { name: "pc1".into(), address: "10.0.0.1".into(), labs: false },
+                HostInfo { name: "pc2".into(), address: "10.0.0.2".into(), labs: false },
+                HostInfo { name: "lab".into(), address: "10.0.0.254".into(), labs: true },
+            ],
+            lan: Some("10.0.0.0/24".into()),
+            why: None,
+        }
     }
 
     #[test]

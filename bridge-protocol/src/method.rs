@@ -102,7 +102,7 @@ methods! {
     /// Reports protocol version, daemon version, limits and features.
     Hello = "hello" (HelloParams) -> HelloResult, false, "{client?}";
     /// Creates a socket: `socket(family, type, proto)`.
-    Socket = "socket" (SocketParams) -> Fd, false, "{family?, type?, proto?}";
+    Socket = "socket" (SocketParams) -> Fd, false, "{family?, type?, proto?, host?}";
     /// Binds a socket to a local address.
     Bind = "bind" (AddressParams) -> (), false, "{fd, address}";
     /// Starts listening for connections.
@@ -145,6 +145,18 @@ methods! {
     Gethostname = "gethostname" (NoParams) -> String, false, "{}";
     /// Waits until sockets are ready: `select.select`.
     Select = "select" (SelectParams) -> SelectResult, true, "{rlist?, wlist?, xlist?, timeout?}";
+    /// The session's network: its mode and hosts.
+    Network = "network" (NoParams) -> NetworkInfo, false, "{}";
+    /// Adds a host to the session's private network.
+    AddHost = "add_host" (HostParams) -> HostInfo, false, "{name}";
+    /// Sets what a host's link does to the packets it sends (loss, delay, ...).
+    SetLink = "set_link" (SetLinkParams) -> LinkSettings, false, "{host, link: {loss?, duplicate?, reorder?, delay?, jitter?, rate?}}";
+    /// The packets the private network's hosts sent, from a number on.
+    Packets = "packets" (PacketsParams) -> PacketsResult, false, "{since?, max?}";
+    /// The packets the capture holds, as a pcap file.
+    Pcap = "pcap" (NoParams) -> Payload, false, "{}";
+    /// The kernel's table of the hosts' sockets, with their TCP states.
+    Netstat = "netstat" (NetstatParams) -> Vec<NetstatRow>, false, "{host?}";
 }
 
 impl std::fmt::Display for Method {

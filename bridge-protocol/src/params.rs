@@ -10,6 +10,8 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
+pub use crate::network::*;
+
 /// A socket handle: a small per-session integer, from 3 up, as a fresh process's fds are.
 pub type Fd = i32;
 
@@ -39,6 +41,10 @@ pub struct HelloResult {
     /// classic loopback services a page can talk to with no set-up. Absent when there are none.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labs: std::collections::BTreeMap<String, Address>,
+    /// The session's network: private (hosts of its own) or shared (the daemon computer's
+    /// loopback). Absent from daemons before private networks, which are shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkInfo>,
 }
 
 /// The limits a session works within, reported by `hello`.
@@ -73,6 +79,9 @@ pub struct SocketParams {
     /// The protocol, usually 0.
     #[serde(default)]
     pub proto: i32,
+    /// The host of the session's private network to make it on; absent for the first host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 fn default_family() -> i32 {
@@ -85,7 +94,7 @@ fn default_type() -> i32 {
 
 impl Default for SocketParams {
     fn default() -> Self {
-        SocketParams { family: AF_INET, kind: SOCK_STREAM, proto: 0 }
+        SocketParams { family: AF_INET, kind: SOCK_STREAM, proto: 0, host: None }
     }
 }
 

@@ -9,6 +9,7 @@ mod cleanup;
 mod concurrency;
 mod labs;
 mod options;
+mod private;
 mod protocol;
 mod read_ahead;
 mod resolve;

@@ -115,8 +115,53 @@ impl Bridge {
 
     /// Python's `socket(family, type, proto)`.
     pub async fn socket_with_proto(&self, family: i32, kind: i32, proto: i32) -> Result<Socket> {
-        let fd = self.core.call::<rpc::Socket>(&SocketParams { family, kind, proto }).await?;
+        self.socket_on(None, family, kind, proto).await
+    }
+
+    /// `socket(family, type, proto)` on a host of the session's private network (`None`: its
+    /// first host).
+    ///
+    /// # Errors
+    /// `ENOENT` for a host the network does not have; `EOPNOTSUPP` for a host named when the
+    /// session has no private network.
+    pub async fn socket_on(&self, host: Option<&str>, family: i32, kind: i32, proto: i32) -> Result<Socket> {
+        let params = SocketParams { family, kind, proto, host: host.map(str::to_owned) };
+        let fd = self.core.call::<rpc::Socket>(&params).await?;
         Ok(Socket::new(self.clone(), fd, family, kind, proto))
+    }
+
+    /// The session's network: `"private"` with its hosts, or `"shared"`.
+    pub async fn network(&self) -> Result<NetworkInfo> {
+        self.core.call::<rpc::Network>(&NoParams {}).await
+    }
+
+    /// Adds a host to the session's private network.
+    ///
+    /// # Errors
+    /// `EEXIST` for a name taken, `EINVAL` for a name that is not a host name, `ENOSPC` past
+    /// `max_hosts_per_network`, `EOPNOTSUPP` without a private network.
+    pub async fn add_host(&self, name: &str) -> Result<HostInfo> {
+        self.core.call::<rpc::AddHost>(&HostParams { name: name.to_owned() }).await
+    }
+
+    /// Sets what `host`'s link does to the packets it sends; returns the settings now in force.
+    pub async fn set_link(&self, host: &str, link: LinkSettings) -> Result<LinkSettings> {
+        self.core.call::<rpc::SetLink>(&SetLinkParams { host: host.to_owned(), link }).await
+    }
+
+    /// The packets the network's hosts sent, from number `since` on (`None`: the oldest kept).
+    pub async fn packets(&self, since: Option<u64>, max: Option<usize>) -> Result<PacketsResult> {
+        self.core.call::<rpc::Packets>(&PacketsParams { since, max }).await
+    }
+
+    /// The capture as a pcap file.
+    pub async fn pcap(&self) -> Result<Vec<u8>> {
+        Ok(self.core.call::<rpc::Pcap>(&NoParams {}).await?.0)
+    }
+
+    /// The kernel's table of the network's sockets (one host's, or all), with TCP states.
+    pub async fn netstat(&self, host: Option<&str>) -> Result<Vec<NetstatRow>> {
+        self.core.call::<rpc::Netstat>(&NetstatParams { host: host.map(str::to_owned) }).await
     }
 
     /// Python's `getaddrinfo(host, port, family, type, proto, flags)`, resolved by the daemon.

@@ -76,6 +76,8 @@ pub struct ServerSection {
     pub unix_dir: Option<PathBuf>,
     /// `false` is `--no-labs`.
     pub labs: Option<bool>,
+    /// `--network`: `"shared"` or `"private"`.
+    pub network: Option<String>,
     /// `--allow-metadata`.
     pub allow_metadata: Option<bool>,
 }

@@ -38,8 +38,11 @@ pub struct Config {
     pub web_root: Option<PathBuf>,
     /// AF_UNIX sockets.
     pub unix: UnixSockets,
-    /// Run the lab services (echo, discard, daytime, chargen, on loopback) that lessons talk to.
+    /// Run the lab services (echo, discard, daytime, chargen) that lessons talk to: on loopback,
+    /// or on the `lab` host of each private network.
     pub labs: bool,
+    /// Whether each session gets a private network of its own.
+    pub network: NetworkMode,
     /// Limits on sessions, sockets, requests and messages.
     pub limits: Limits,
     /// Where names are resolved; `None` for the system's `getaddrinfo`. (Tests script answers.)
@@ -64,11 +67,25 @@ impl Default for Config {
             web_root: None,
             unix: UnixSockets::Disabled,
             labs: false,
+            network: NetworkMode::Shared,
             limits: Limits::default(),
             resolver: None,
             session_threads: 0,
         }
     }
+}
+
+/// How a session's sockets reach each other and the world.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// Every session's sockets are the daemon's, on this computer's loopback, under the egress
+    /// policy. The default.
+    #[default]
+    Shared,
+    /// Every session gets a private network: hosts of its own (network namespaces) on a LAN the
+    /// daemon carries, reaching nothing outside. Where this system cannot make namespaces, the
+    /// daemon says so and runs shared.
+    Private,
 }
 
 /// Where AF_UNIX sockets live. Pages name Unix sockets by a single file name (`"echo.sock"`); the
@@ -229,6 +246,21 @@ limits! {
     pong_timeout: Duration = Duration::from_secs(60);
     /// A session with no request for this long and nothing in flight is closed (code 1001).
     idle_timeout: Duration = Duration::from_secs(15 * 60);
+    /// Private networks at once, daemon-wide (one per session, when the daemon runs with
+    /// `--network private`); a session beyond them is closed with code 1013.
+    max_networks: usize = 64;
+    /// Hosts one private network may have, its first and its lab host included; one more is
+    /// `ENOSPC`.
+    max_hosts_per_network: usize = 8;
+    /// Bytes a host's link may hold on their way (delayed or slowed by the page's link settings);
+    /// packets beyond are dropped, as a router's full queue drops them.
+    link_queue_bytes: usize = 1 << 20;
+    /// Packets a host may send per second on its link (with a tenth of a second's burst);
+    /// packets beyond are dropped.
+    link_packets_per_second: u32 = 50_000;
+    /// Bytes of packets a private network's capture keeps (the newest); a pcap file of it must fit
+    /// in one answer, so at most `max_payload_bytes` less 1 KiB.
+    capture_bytes: usize = 384 << 10;
     /// How long an answer may wait to be handed to a page's WebSocket (the page has stopped
     /// reading, and the session's outbound allowance is full) before the session is closed (code
     /// 1008, with an audit line); and how long a page file's reader may take nothing before it is
@@ -260,7 +292,19 @@ impl Limits {
             ("outbound_queue", self.outbound_queue),
             ("outbound_bytes", self.outbound_bytes),
             ("dns_concurrency", self.dns_concurrency),
+            ("max_networks", self.max_networks),
+            ("link_queue_bytes", self.link_queue_bytes),
+            ("link_packets_per_second", self.link_packets_per_second as usize),
         ];
+        if self.max_hosts_per_network < 2 {
+            return Err("max_hosts_per_network must be at least 2 (the first host and the lab's)".into());
+        }
+        if self.capture_bytes + 1024 > self.max_payload_bytes {
+            return Err(format!(
+                "capture_bytes ({}) must leave 1 KiB of max_payload_bytes ({}): a pcap of the capture is one answer",
+                self.capture_bytes, self.max_payload_bytes
+            ));
+        }
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} must be at least 1"));
         }

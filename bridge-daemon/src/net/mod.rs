@@ -48,6 +48,9 @@ pub(crate) struct Net {
 pub(crate) struct Caller<'a> {
     pub(crate) page: &'a Page,
     pub(crate) dns: &'a resolve::DnsShare,
+    /// The session's private network: its sockets reach only that, with no policy, and only its
+    /// names resolve.
+    pub(crate) network: Option<&'a crate::network::Network>,
 }
 
 /// The protocol of a socket type, as rules name it.
@@ -160,6 +163,14 @@ impl Net {
             return Ok((SockAddr::unix(&path)?, Some(path)));
         }
         let target = ip_target(method, family, address)?;
+        if let Some(network) = caller.network {
+            // A host of a private network binds what its kernel lets it.
+            let ip = match target.literal(family) {
+                Some(ip) => ip,
+                None => network.resolve(target.host, family)?,
+            };
+            return Ok((SockAddr::from(target.socket_addr(family, ip)), None));
+        }
         let ip = match target.literal(family) {
             Some(ip) => ip,
             None => self.resolver.candidates(caller.dns, target.host, family, kind).await?[0],
@@ -195,6 +206,15 @@ impl Net {
             return Ok(Dialled { addr, vacated: None, labs: false });
         }
         let target = ip_target(method, family, address)?;
+        if let Some(network) = caller.network {
+            // Its own network is all a private network's host can reach: no policy is needed, and
+            // the kernel answers for every address (ENETUNREACH beyond the LAN).
+            let ip = match target.literal(family) {
+                Some(ip) => ip,
+                None => network.resolve(target.host, family)?,
+            };
+            return Ok(Dialled { addr: SockAddr::from(target.socket_addr(family, ip)), vacated: None, labs: false });
+        }
         let (name, candidates) = match target.literal(family) {
             Some(ip) => (None, vec![ip]),
             None => (

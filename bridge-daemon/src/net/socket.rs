@@ -90,11 +90,23 @@ pub(crate) struct BridgeSocket {
     /// `SO_REUSEADDR` as a UDP socket's page set it. The kernel never sees it: with it, a page's
     /// UDP socket and another program's could share a port, and one take the other's datagrams.
     udp_reuse_addr: std::sync::atomic::AtomicBool,
+    /// On a host of a private network, where no other program's socket can be: `SO_REUSEADDR`
+    /// on UDP goes to the kernel.
+    private: bool,
+    /// The socket's inode, by which the kernel's tables (`/proc/net/tcp`) name it.
+    inode: u64,
 }
 
 impl BridgeSocket {
-    /// `socket(family, type, proto)`. `unix` says whether AF_UNIX is enabled.
-    pub(crate) fn open(family: i32, type_and_flags: i32, proto: i32, unix: bool) -> OpResult<BridgeSocket> {
+    /// `socket(family, type, proto)`. `unix` says whether AF_UNIX is enabled; `netns` is the host
+    /// of a private network to make it on (`None`: the daemon's own network).
+    pub(crate) fn open(
+        family: i32,
+        type_and_flags: i32,
+        proto: i32,
+        unix: bool,
+        netns: Option<&crate::netns::Netns>,
+    ) -> OpResult<BridgeSocket> {
         let nonblocking = type_and_flags & SOCK_NONBLOCK != 0;
         let kind = type_and_flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
         let domain = match family {
@@ -121,20 +133,30 @@ impl BridgeSocket {
             return Err(OpError::refused(EPROTONOSUPPORT, "the protocol must be 0, IPPROTO_TCP or IPPROTO_UDP"));
         }
         let protocol = (proto != 0).then(|| Protocol::from(proto));
-        let sock = Socket::new(domain, ty.nonblocking().cloexec(), protocol)?;
+        let sock = match netns {
+            None => Socket::new(domain, ty.nonblocking().cloexec(), protocol)?,
+            Some(netns) => netns.enter(move || Socket::new(domain, ty.nonblocking().cloexec(), protocol))?,
+        };
         let mode = if nonblocking { Mode::NonBlocking } else { Mode::Blocking };
-        Self::wrap(sock, family, kind, mode)
+        Self::wrap(sock, family, kind, mode, netns.is_some())
     }
 
     /// Takes ownership of a non-blocking socket (a fresh one, or one `accept` returned).
-    fn wrap(sock: Socket, family: i32, kind: i32, mode: Mode) -> OpResult<BridgeSocket> {
+    fn wrap(sock: Socket, family: i32, kind: i32, mode: Mode, private: bool) -> OpResult<BridgeSocket> {
+        // SAFETY: fstat writes a stat struct we own, for an fd the Socket holds open.
+        let inode = unsafe {
+            let mut stat: libc::stat = std::mem::zeroed();
+            if libc::fstat(sock.as_raw_fd(), &mut stat) == 0 { stat.st_ino } else { 0 }
+        };
         Ok(BridgeSocket {
+            inode,
             family,
             kind,
             io: RwLock::new(Some(register(sock)?)),
             closed: CancellationToken::new(),
             mode: Mutex::new(mode),
             udp_reuse_addr: Default::default(),
+            private,
         })
     }
 
@@ -264,7 +286,7 @@ impl BridgeSocket {
         self.with(async |io| {
             let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
             let (sock, addr) = Self::call(io, Interest::READABLE, mode, |s| s.accept4(flags)).await?;
-            Ok((Self::wrap(sock, self.family, self.kind, Mode::Blocking)?, addr))
+            Ok((Self::wrap(sock, self.family, self.kind, Mode::Blocking, self.private)?, addr))
         })
         .await
     }
@@ -444,7 +466,7 @@ impl BridgeSocket {
 
     /// `setsockopt`.
     pub(crate) async fn setsockopt(&self, level: i32, optname: i32, value: &OptValue) -> OpResult<()> {
-        if let (SOCK_DGRAM, OptValue::Int(v)) = (self.kind, value)
+        if let (SOCK_DGRAM, OptValue::Int(v), false) = (self.kind, value, self.private)
             && (level, optname) == (SOL_SOCKET, SO_REUSEADDR)
         {
             let on = libc::c_int::try_from(*v)
@@ -462,7 +484,11 @@ impl BridgeSocket {
 
     /// `getsockopt`.
     pub(crate) async fn getsockopt(&self, level: i32, optname: i32, buflen: Option<u32>) -> OpResult<OptValue> {
-        if self.kind == SOCK_DGRAM && (level, optname) == (SOL_SOCKET, SO_REUSEADDR) && buflen.unwrap_or(0) == 0 {
+        if self.kind == SOCK_DGRAM
+            && !self.private
+            && (level, optname) == (SOL_SOCKET, SO_REUSEADDR)
+            && buflen.unwrap_or(0) == 0
+        {
             let on = self.udp_reuse_addr.load(std::sync::atomic::Ordering::Relaxed);
             return self.with(async |_| Ok(OptValue::Int(i64::from(on)))).await;
         }
@@ -477,6 +503,11 @@ impl BridgeSocket {
             return Err(OpError::bad_fd());
         }
         Ok(guard)
+    }
+
+    /// The socket's inode (0 if it could not be read).
+    pub(crate) fn inode(&self) -> u64 {
+        self.inode
     }
 
     /// Resolves when the socket is closed.

@@ -3,6 +3,7 @@
 //! write lane or run in a task of their own, each answering exactly once, even if it panics.
 
 use super::*;
+use super::sockets::no_network;
 
 impl Session {
     pub(super) async fn on_request(self: &Arc<Self>, frame: FrameRef<'_>) {
@@ -70,7 +71,12 @@ impl Session {
     pub(super) async fn immediate(self: &Arc<Self>, id: Option<Id>, call: Call) {
         match call {
             Call::Hello(_) => {
-                let hello = HelloResult { protocol: self.codec.subprotocol().to_owned(), ..self.shared.hello.clone() };
+                let mut hello =
+                    HelloResult { protocol: self.codec.subprotocol().to_owned(), ..self.shared.hello.clone() };
+                if let Some(network) = &self.network {
+                    hello.network = Some(network.info());
+                    hello.labs = network.labs().clone();
+                }
                 self.respond(id, Ok(hello)).await;
             }
             Call::Socket(p) => self.respond(id, self.socket(p)).await,
@@ -109,7 +115,40 @@ impl Session {
                 let mode = if p.flag { Mode::Blocking } else { Mode::NonBlocking };
                 self.respond(id, self.with_socket(p.fd, async |s| s.set_mode(mode).await).await).await;
             }
-            Call::Gethostname(_) => self.respond(id, gethostname()).await,
+            Call::Gethostname(_) => match &self.network {
+                Some(network) => self.respond(id, network.host(None).map(|h| h.name.clone())).await,
+                None => self.respond(id, gethostname()).await,
+            },
+            Call::Network(_) => {
+                let info = match &self.network {
+                    Some(network) => network.info(),
+                    None => self.shared.hello.network.clone().unwrap_or_default(),
+                };
+                self.respond(id, Ok(info)).await;
+            }
+            Call::AddHost(p) => {
+                let r = match &self.network {
+                    Some(network) => network.add_host(&p.name).await,
+                    None => Err(no_network()),
+                };
+                self.respond(id, r).await;
+            }
+            Call::SetLink(p) => {
+                let r = self.network.as_ref().ok_or_else(no_network).and_then(|n| n.set_link(&p.host, p.link));
+                self.respond(id, r).await;
+            }
+            Call::Packets(p) => {
+                let r = self.network.as_ref().ok_or_else(no_network).map(|n| n.packets(p.since, p.max));
+                self.respond(id, r).await;
+            }
+            Call::Pcap(_) => {
+                let r = self.network.as_ref().ok_or_else(no_network).map(|n| Payload::from(n.pcap()));
+                self.respond(id, r).await;
+            }
+            Call::Netstat(p) => {
+                let r = self.netstat(p.host.as_deref());
+                self.respond(id, r).await;
+            }
             other => {
                 tracing::error!(method = %other.method(), "a blocking method reached the immediate path");
                 self.respond::<()>(id, Err(OpError::Internal("misrouted method"))).await;
@@ -198,7 +237,9 @@ impl Session {
                     let sock = &e.socket;
                     let dialled =
                         s.net().dial_addr(s.caller(), Method::Sendto, sock.family(), sock.kind(), &p.address).await?;
-                    s.net().bind_loopback_if_unbound(sock).await?;
+                    if s.network.is_none() {
+                        s.net().bind_loopback_if_unbound(sock).await?;
+                    }
                     s.claim(&e, false).await;
                     sock.sendto(p.data.as_bytes(), &dialled.addr, p.flags, mode).await
                 })
@@ -219,7 +260,12 @@ impl Session {
                     flags: p.flags,
                 };
                 let s = Arc::clone(self);
-                self.spawn(id, permit, async move { s.net().resolver.getaddrinfo(&s.dns, query).await });
+                self.spawn(id, permit, async move {
+                    match &s.network {
+                        Some(network) => network.getaddrinfo(&s.net().resolver, &s.dns, query).await,
+                        None => s.net().resolver.getaddrinfo(&s.dns, query).await,
+                    }
+                });
             }
             // As CPython's: '' is INADDR_ANY and '<broadcast>' INADDR_BROADCAST, without a lookup.
             Call::Gethostbyname(p) if p.hostname.is_empty() || p.hostname == "<broadcast>" => {
@@ -230,6 +276,9 @@ impl Session {
             Call::Gethostbyname(p) => {
                 let s = Arc::clone(self);
                 self.spawn(id, permit, async move {
+                    if let Some(network) = &s.network {
+                        return network.resolve(&p.hostname, AF_INET).map(|ip| ip.to_string());
+                    }
                     let candidates = s.net().resolver.candidates(&s.dns, &p.hostname, AF_INET, 0).await?;
                     Ok(candidates[0].to_string())
                 });

@@ -40,6 +40,7 @@ use crate::net::resolve::{DnsShare, Query, gethostname};
 use crate::net::select::{Watch, Watched};
 use crate::net::socket::Budget;
 use crate::net::{BridgeSocket, Caller, Mode, Net, proto};
+use crate::network::Network;
 use crate::policy::Page;
 use crate::policy::own::{OriginKey, OwnGuard};
 use crate::rate::TokenBucket;
@@ -93,6 +94,31 @@ pub(crate) struct Shared {
     /// Per origin; the origins are the admitted ones, so the map stays small.
     pub(crate) origins: Mutex<std::collections::HashMap<OriginKey, Arc<OriginShare>>>,
     pub(crate) hello: HelloResult,
+    /// Private networks, when the daemon gives each session one.
+    pub(crate) private: Option<PrivateNetworks>,
+}
+
+/// What a session's private network is made with.
+#[derive(Debug)]
+pub(crate) struct PrivateNetworks {
+    pub(crate) bounds: crate::network::Bounds,
+    /// `Limits::max_networks`.
+    pub(crate) places: Arc<Semaphore>,
+    /// Whether the lab services run in each network.
+    pub(crate) labs: bool,
+}
+
+impl PrivateNetworks {
+    /// A new network, or why there is none.
+    async fn make(&self) -> Result<Network, String> {
+        let Ok(place) = Arc::clone(&self.places).try_acquire_owned() else {
+            return Err("the bridge holds as many private networks as it may; try again later".into());
+        };
+        Network::new(self.bounds, self.labs, place).await.map_err(|e| {
+            tracing::warn!(error = %e, "could not make a private network");
+            format!("the bridge could not make a private network: {e}")
+        })
+    }
 }
 
 /// What the pages of one origin may hold together: sockets (`max_sockets_per_origin`, within the
@@ -106,7 +132,13 @@ pub(crate) struct OriginShare {
 }
 
 impl Shared {
-    pub(crate) fn new(net: Net, limits: crate::config::Limits, max_sockets: usize, hello: HelloResult) -> Shared {
+    pub(crate) fn new(
+        net: Net,
+        limits: crate::config::Limits,
+        max_sockets: usize,
+        hello: HelloResult,
+        private: Option<PrivateNetworks>,
+    ) -> Shared {
         Shared {
             net,
             limits,
@@ -114,6 +146,7 @@ impl Shared {
             max_sockets,
             origins: Mutex::default(),
             hello,
+            private,
         }
     }
 
@@ -167,6 +200,8 @@ struct Session {
     inflight: Arc<Semaphore>,
     /// `Limits::max_inflight_bytes`: the request bytes of blocking requests in flight.
     inflight_bytes: Arc<Semaphore>,
+    /// Its private network; `None` when the daemon runs shared.
+    network: Option<Arc<Network>>,
     /// Cancelled when the session ends: stops its `select` and resolver tasks.
     done: CancellationToken,
     /// Cancelled when an answer could not be handed to the WebSocket within `write_timeout`: the
@@ -227,6 +262,21 @@ pub(crate) async fn run(
             write_loop(Arc::clone(&sink), rx, shared.limits.write_timeout, stalled.clone()).in_current_span(),
         );
         let abort_writer = writer.abort_handle();
+        let network = match &shared.private {
+            None => None,
+            Some(private) => match private.make().await {
+                Ok(network) => Some(Arc::new(network)),
+                Err(why) => {
+                    let close = close_frame(CloseCode::Again, &why);
+                    let _ = out.send(Outbound { message: Message::Close(close), _bytes: None }).await;
+                    drop(out);
+                    if tokio::time::timeout(FLUSH_GRACE, writer).await.is_err() {
+                        abort_writer.abort();
+                    }
+                    return;
+                }
+            },
+        };
         let limits = &shared.limits;
         let share = shared.share_of(&origin);
         let session = Arc::new(Session {
@@ -243,6 +293,7 @@ pub(crate) async fn run(
             out_bytes: Arc::new(Semaphore::new(shared.limits.outbound_bytes)),
             inflight: Arc::new(Semaphore::new(shared.limits.max_inflight_per_session)),
             inflight_bytes: Arc::new(Semaphore::new(shared.limits.max_inflight_bytes)),
+            network,
             done: CancellationToken::new(),
             stalled,
             reading_ahead: Arc::default(),
@@ -280,7 +331,7 @@ impl Session {
     }
 
     fn caller(&self) -> Caller<'_> {
-        Caller { page: &self.page, dns: &self.dns }
+        Caller { page: &self.page, dns: &self.dns, network: self.network.as_deref() }
     }
 
     /// Whether any blocking operation is in flight.
@@ -420,6 +471,9 @@ impl Session {
             for (file, _own) in &files {
                 sandbox.remove(file);
             }
+        }
+        if let Some(network) = &self.network {
+            network.close();
         }
         tracing::debug!(sockets = count, files = files.len(), "session resources released");
     }

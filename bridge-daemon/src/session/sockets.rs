@@ -22,7 +22,12 @@ impl Session {
         table.check_room()?;
         let slot = self.slot()?;
         let unix = self.net().sandbox.is_some() || self.net().policy.any_unix_paths();
-        let sock = BridgeSocket::open(p.family, p.kind, p.proto, unix)?;
+        let host = match (&self.network, &p.host) {
+            (Some(network), host) => Some(network.host(host.as_deref())?),
+            (None, None) => None,
+            (None, Some(_)) => return Err(no_network()),
+        };
+        let sock = BridgeSocket::open(p.family, p.kind, p.proto, unix, host.as_deref().map(|h| &h.netns))?;
         table.insert(sock, slot)
     }
 
@@ -32,7 +37,10 @@ impl Session {
     /// The session remembers its address, as it does every address it held: see `Vacated`.)
     pub(super) async fn claim(&self, entry: &Entry, listening: bool) {
         let sock = &entry.socket;
-        if sock.family() == AF_UNIX || entry.claims().as_ref().is_none_or(|c| c.own.is_some()) {
+        if self.network.is_some()
+            || sock.family() == AF_UNIX
+            || entry.claims().as_ref().is_none_or(|c| c.own.is_some())
+        {
             return;
         }
         let Ok(local) = sock.local_addr().await else { return };
@@ -72,7 +80,7 @@ impl Session {
     /// and its port gone to another program.
     pub(super) async fn check_peer(&self, entry: &Entry, method: Method) -> OpResult<Option<crate::net::Vacated>> {
         let sock = &entry.socket;
-        if sock.kind() != SOCK_DGRAM || sock.family() == AF_UNIX {
+        if self.network.is_some() || sock.kind() != SOCK_DGRAM || sock.family() == AF_UNIX {
             return Ok(None);
         }
         // Not connected: the send fails as the kernel says.
@@ -104,7 +112,9 @@ impl Session {
         // Python's default is min(SOMAXCONN, 128); a negative backlog means 0, as in CPython.
         let backlog = p.backlog.unwrap_or(128).clamp(0, max);
         let entry = self.entry(p.fd)?;
-        self.net().bind_loopback_if_unbound(&entry.socket).await?;
+        if self.network.is_none() {
+            self.net().bind_loopback_if_unbound(&entry.socket).await?;
+        }
         entry.socket.listen(backlog).await?;
         self.claim(&entry, true).await;
         Ok(())
@@ -205,4 +215,34 @@ impl Session {
             crate::net::select::select(watch, timeout).await
         });
     }
+}
+
+impl Session {
+    /// The kernel's table of the private network's sockets, each with the session's handle for
+    /// it where it has one.
+    pub(super) fn netstat(&self, host: Option<&str>) -> OpResult<Vec<NetstatRow>> {
+        let network = self.network.as_ref().ok_or_else(no_network)?;
+        let rows = network.netstat(host)?;
+        let fds: std::collections::HashMap<u64, Fd> =
+            self.table().iter().map(|(fd, e)| (e.socket.inode(), fd)).filter(|(inode, _)| *inode != 0).collect();
+        Ok(rows
+            .into_iter()
+            .map(|(host, k)| NetstatRow {
+                host,
+                proto: k.proto.into(),
+                local: bridge_protocol::Address::from(k.local),
+                remote: (k.remote.port() != 0).then(|| bridge_protocol::Address::from(k.remote)),
+                state: k.state.into(),
+                fd: (k.inode != 0).then(|| fds.get(&k.inode).copied()).flatten(),
+            })
+            .collect())
+    }
+}
+
+/// The refusal of a network method in a session without a private network.
+pub(super) fn no_network() -> OpError {
+    OpError::refused(
+        libc::EOPNOTSUPP,
+        "this session has no private network: the bridge runs with --network shared (see hello's network)",
+    )
 }

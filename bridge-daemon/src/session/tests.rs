@@ -75,8 +75,9 @@ fn shared(limits: Limits) -> Arc<Shared> {
         limits: limits.for_client(),
         features: Vec::new(),
         labs: Default::default(),
+        network: None,
     };
-    Arc::new(Shared::new(net, limits, 64, hello))
+    Arc::new(Shared::new(net, limits, 64, hello, None))
 }
 
 fn hello(id: u64) -> Result<Message, WsError> {

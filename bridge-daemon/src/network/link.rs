@@ -1,0 +1,186 @@
+//! The LAN the daemon carries: each host's `eth0` is a TUN device, and one task per host reads the
+//! packets its kernel sends there, records them in the capture, passes them through the host's
+//! [`Shaper`] (loss, delay, ...), and writes each to the `eth0` of the host it is addressed to
+//! (every other host, for a broadcast). A packet for an address no host has goes nowhere, as on a
+//! LAN where nobody answers; nothing leaves the network.
+
+use super::capture::{Capture, Fate};
+use super::shaper::{Shaper, Verdict};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use tokio::io::unix::AsyncFd;
+use tokio_util::sync::CancellationToken;
+
+/// The most packets a link reads before it lets other work run.
+const READ_BATCH: usize = 64;
+
+/// The largest packet a TUN device gives (its MTU is 1500; this leaves room).
+const MAX_PACKET: usize = 65_535;
+
+/// One host's end of the LAN.
+#[derive(Debug)]
+pub(crate) struct Port {
+    pub(crate) ip: Ipv4Addr,
+    tun: AsyncFd<OwnedFd>,
+    pub(crate) shaper: Mutex<Shaper>,
+}
+
+impl Port {
+    pub(crate) fn new(ip: Ipv4Addr, tun: OwnedFd, shaper: Shaper) -> io::Result<Port> {
+        // SAFETY: an OwnedFd owns its fd from creation to drop and as_raw_fd always returns that
+        // fd; the AsyncFd owns the OwnedFd, so the fd stays open while it is registered.
+        let tun = unsafe { AsyncFd::register_with_interest(tun, tokio::io::Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)?;
+        Ok(Port { ip, tun, shaper: Mutex::new(shaper) })
+    }
+
+    /// Hands a packet to this host's kernel, as if it arrived on its `eth0`. A TUN write does not
+    /// wait: the kernel takes the packet or drops it, as a busy network card would.
+    fn deliver(&self, packet: &[u8]) {
+        // SAFETY: writes `packet.len()` bytes from a live slice to a descriptor the AsyncFd owns.
+        let _ = unsafe { libc::write(self.tun.get_ref().as_raw_fd(), packet.as_ptr().cast(), packet.len()) };
+    }
+}
+
+/// The LAN: every host's port, by host number, the LAN's broadcast address, and the capture.
+#[derive(Debug)]
+pub(crate) struct Switch {
+    pub(crate) ports: RwLock<Vec<Arc<Port>>>,
+    pub(crate) broadcast: Ipv4Addr,
+    pub(crate) capture: Mutex<Capture>,
+}
+
+impl Switch {
+    /// The hosts a packet from host `from` is for: the one with its destination address, or every
+    /// other host for a broadcast; none for an address no host has.
+    fn route(&self, from: usize, packet: &[u8]) -> Vec<usize> {
+        let Some(dst) = packet.get(16..20).filter(|_| packet[0] >> 4 == 4) else { return Vec::new() };
+        let dst = Ipv4Addr::new(dst[0], dst[1], dst[2], dst[3]);
+        let ports = crate::read(&self.ports);
+        if dst == self.broadcast || dst == Ipv4Addr::BROADCAST {
+            return (0..ports.len()).filter(|&i| i != from).collect();
+        }
+        ports.iter().position(|p| p.ip == dst).filter(|&i| i != from).into_iter().collect()
+    }
+
+    fn deliver(&self, to: &[usize], packet: &[u8]) {
+        let ports = crate::read(&self.ports);
+        for &i in to {
+            if let Some(port) = ports.get(i) {
+                port.deliver(packet);
+            }
+        }
+    }
+}
+
+/// A packet on its way, due to leave the link at `at`.
+struct InFlight {
+    at: Instant,
+    order: u64,
+    to: Vec<usize>,
+    packet: Box<[u8]>,
+}
+
+impl PartialEq for InFlight {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.order) == (other.at, other.order)
+    }
+}
+impl Eq for InFlight {}
+impl PartialOrd for InFlight {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for InFlight {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.order).cmp(&(other.at, other.order))
+    }
+}
+
+/// Carries the packets host `from` sends until `stop`.
+pub(crate) async fn carry(switch: Arc<Switch>, from: usize, port: Arc<Port>, stop: CancellationToken) {
+    let mut buf = vec![0u8; MAX_PACKET];
+    let mut waiting: BinaryHeap<Reverse<InFlight>> = BinaryHeap::new();
+    let mut order = 0u64;
+    loop {
+        let due = waiting.peek().map(|Reverse(p)| p.at);
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = sleep_until(due) => {
+                let now = Instant::now();
+                while waiting.peek().is_some_and(|Reverse(p)| p.at <= now) {
+                    let Some(Reverse(p)) = waiting.pop() else { break };
+                    switch.deliver(&p.to, &p.packet);
+                    crate::lock(&port.shaper).left(p.packet.len());
+                }
+            }
+            ready = port.tun.readable() => {
+                let Ok(mut guard) = ready else { return };
+                for _ in 0..READ_BATCH {
+                    let read = guard.try_io(|fd| {
+                        // SAFETY: reads at most buf.len() bytes into a buffer we own.
+                        let n = unsafe { libc::read(fd.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+                    });
+                    match read {
+                        Ok(Ok(n)) => {
+                            send(&switch, from, &port, &buf[..n], &mut order, &mut waiting);
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "a host's link could not be read; it stops");
+                            return;
+                        }
+                        Err(_would_block) => break,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Waits until `at`, or for ever when there is nothing to wait for.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One packet host `from` sent: recorded, shaped, and delivered now; the copies due later are
+/// pushed on `waiting`.
+fn send(switch: &Switch, from: usize, port: &Port, packet: &[u8], order: &mut u64, waiting: &mut BinaryHeap<Reverse<InFlight>>) {
+    let now = Instant::now();
+    let to = switch.route(from, packet);
+    let record = |to: Vec<usize>, fate| crate::lock(&switch.capture).record(now, from, to, fate, packet);
+    if to.is_empty() {
+        return record(to, Fate::NoHost);
+    }
+    let verdict = crate::lock(&port.shaper).admit(packet.len(), now);
+    let (times, reordered) = match verdict {
+        Verdict::Send { times, reordered } => (times, reordered),
+        Verdict::Lost => return record(Vec::new(), Fate::Lost),
+        Verdict::QueueFull => return record(Vec::new(), Fate::QueueFull),
+        Verdict::OverRate => return record(Vec::new(), Fate::OverRate),
+    };
+    let fate = match (times.len(), reordered) {
+        (2.., _) => Fate::Duplicated,
+        (_, true) => Fate::Reordered,
+        _ => Fate::Delivered,
+    };
+    record(to.clone(), fate);
+    for at in times {
+        if at <= now {
+            switch.deliver(&to, packet);
+            crate::lock(&port.shaper).left(packet.len());
+        } else {
+            *order += 1;
+            waiting.push(Reverse(InFlight { at, order: *order, to: to.clone(), packet: packet.into() }));
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! Private networks (issue 18): each session's hosts are network namespaces on a LAN the daemon
+//! carries. These tests make them for real, so they need root (CI runs as root); without it the
+//! daemon must fall back to the shared loopback and say why, and that is what they check instead.
+
+use bridge_daemon::NetworkMode;
+use bridge_protocol::params::{LinkSettings, PacketInfo};
+use sockbridge_tests::wasm_client::{
+    self, AF_INET, AF_INET6, Address, Bridge, SO_BROADCAST, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, Socket,
+};
+use sockbridge_tests::{SpawnOptions, Spawned, TestDaemon, errname, within};
+use std::time::Duration;
+
+fn root() -> bool {
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A daemon giving every session a private network, and one session; `None` (after checking the
+/// fallback says why) where this process may not make namespaces.
+async fn private() -> Option<(TestDaemon, Bridge)> {
+    let daemon = TestDaemon::start_with(|c| {
+        c.network = NetworkMode::Private;
+        c.labs = true;
+    })
+    .await;
+    let bridge = daemon.client().await;
+    let network = bridge.hello().network.clone().expect("hello says how the network is");
+    if !root() {
+        assert_eq!(network.mode, "shared");
+        assert!(network.why.as_deref().is_some_and(|w| w.contains("namespaces")), "{network:?}");
+        eprintln!("not root: private networks fall back to the shared loopback here; their tests ran as that check");
+        return None;
+    }
+    assert_eq!(network.mode, "private", "{network:?}");
+    assert!(bridge.hello().features.iter().any(|f| f == "private-network"));
+    Some((daemon, bridge))
+}
+
+async fn tcp_on(bridge: &Bridge, host: &str) -> Socket {
+    bridge.socket_on(Some(host), AF_INET, SOCK_STREAM, 0).await.unwrap()
+}
+
+async fn udp_on(bridge: &Bridge, host: &str) -> Socket {
+    bridge.socket_on(Some(host), AF_INET, SOCK_DGRAM, 0).await.unwrap()
+}
+
+/// The packets sent since `since`, after the network has been quiet for a moment.
+async fn packets_since(bridge: &Bridge, since: u64) -> Vec<PacketInfo> {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let got = bridge.packets(Some(since), None).await.unwrap();
+    assert_eq!(got.missed, 0);
+    got.packets
+}
+
+/// `"pc2 → pc1 tcp SYN"`-like lines, for readable assertions.
+fn summary(packets: &[PacketInfo]) -> Vec<String> {
+    packets
+        .iter()
+        .map(|p| format!("{} → {} {} {} {}", p.from, p.to.join("+"), p.proto, p.flags.as_deref().unwrap_or("-"), p.fate))
+        .collect()
+}
+
+#[tokio::test]
+async fn two_computers_a_wildcard_bind_a_low_port_and_the_handshake_on_the_wire() {
+    let Some((_daemon, bridge)) = private().await else { return };
+    let network = bridge.network().await.unwrap();
+    assert_eq!(network.lan.as_deref(), Some("10.0.0.0/24"));
+    let names: Vec<&str> = network.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["pc1", "lab"]);
+    let pc2 = bridge.add_host("pc2").await.unwrap();
+    assert_eq!((pc2.name.as_str(), pc2.address.as_str()), ("pc2", "10.0.0.2"));
+    assert_eq!(bridge.gethostname().await.unwrap(), "pc1");
+    assert_eq!(bridge.gethostbyname("pc2").await.unwrap(), "10.0.0.2");
+
+    // Python's server: bind('', 80) on pc1, a port below 1024, reached from pc2 by name.
+    let server = tcp_on(&bridge, "pc1").await;
+    server.bind(("", 80)).await.unwrap();
+    server.listen(5).await.unwrap();
+    assert_eq!(server.getsockname().await.unwrap(), Address::from(("0.0.0.0", 80)));
+    let start = bridge.packets(None, None).await.unwrap().next;
+    let client = tcp_on(&bridge, "pc2").await;
+    within(client.connect(("pc1", 80))).await.unwrap();
+    let (conn, peer) = within(server.accept()).await.unwrap();
+    let Address::Inet { host, port } = &peer else { panic!("{peer:?}") };
+    assert_eq!(host, "10.0.0.2");
+    assert_eq!(client.getsockname().await.unwrap(), Address::from(("10.0.0.2", *port)));
+    assert_eq!(conn.getsockname().await.unwrap(), Address::from(("10.0.0.1", 80)));
+    client.sendall(b"hello").await.unwrap();
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"hello");
+
+    let packets = packets_since(&bridge, start).await;
+    let lines = summary(&packets);
+    assert_eq!(
+        lines[..4],
+        [
+            "pc2 → pc1 tcp SYN delivered",
+            "pc1 → pc2 tcp SYN, ACK delivered",
+            "pc2 → pc1 tcp ACK delivered",
+            "pc2 → pc1 tcp PSH, ACK delivered",
+        ],
+        "{lines:#?}"
+    );
+    assert_eq!(packets[0].dst, Address::from(("10.0.0.1", 80)));
+    assert_eq!(packets[1].ack, Some(packets[0].seq.unwrap().wrapping_add(1)), "the SYN's sequence number, plus one");
+    assert_eq!(packets[3].len, 5);
+
+    // The client closes first: FIN from pc2 only, until the server closes too.
+    let before_close = bridge.packets(None, None).await.unwrap().next;
+    client.close().await.unwrap();
+    let fins = summary(&packets_since(&bridge, before_close).await);
+    assert_eq!(fins, ["pc2 → pc1 tcp FIN, ACK delivered", "pc1 → pc2 tcp ACK delivered"]);
+    assert_eq!(within(conn.recv(100)).await.unwrap(), b"", "EOF after the FIN");
+    let before_server_close = bridge.packets(None, None).await.unwrap().next;
+    conn.close().await.unwrap();
+    let last = summary(&packets_since(&bridge, before_server_close).await);
+    assert_eq!(last, ["pc1 → pc2 tcp FIN, ACK delivered", "pc2 → pc1 tcp ACK delivered"]);
+
+    // The kernel's own table: pc2 holds the connection in TIME_WAIT (no handle has it any more);
+    // the listener on pc1 is the session's.
+    let pc2_table = bridge.netstat(Some("pc2")).await.unwrap();
+    assert!(
+        pc2_table.iter().any(|r| r.state == "TIME_WAIT" && r.fd.is_none() && r.remote == Some(Address::from(("10.0.0.1", 80)))),
+        "{pc2_table:#?}"
+    );
+    let pc1_table = bridge.netstat(Some("pc1")).await.unwrap();
+    assert!(
+        pc1_table.iter().any(|r| r.state == "LISTEN" && r.fd == Some(server.fileno()) && r.local == Address::from(("0.0.0.0", 80))),
+        "{pc1_table:#?}"
+    );
+
+    // The capture opens as a pcap file of raw IP packets.
+    let pcap = bridge.pcap().await.unwrap();
+    assert_eq!(&pcap[..4], &0xa1b2c3d4u32.to_le_bytes());
+    assert_eq!(u32::from_le_bytes(pcap[20..24].try_into().unwrap()), 101, "LINKTYPE_RAW");
+}
+
+#[tokio::test]
+async fn a_port_nobody_listens_on_is_refused_by_the_kernel_with_a_reset_on_the_wire() {
+    let Some((_daemon, bridge)) = private().await else { return };
+    bridge.add_host("pc2").await.unwrap();
+    // On the same host, over its loopback.
+    let local = tcp_on(&bridge, "pc1").await;
+    let e = within(local.connect(("127.0.0.1", 81))).await.unwrap_err();
+    assert_eq!(errname(&e), "ECONNREFUSED", "{e}");
+    // Across the LAN: SYN, then RST from the other host.
+    let start = bridge.packets(None, None).await.unwrap().next;
+    let remote = tcp_on(&bridge, "pc2").await;
+    let e = within(remote.connect(("10.0.0.1", 8080))).await.unwrap_err();
+    assert_eq!(errname(&e), "ECONNREFUSED", "{e}");
+    assert_eq!(remote.connect_ex(("pc1", 8081)).await.unwrap(), libc::ECONNREFUSED);
+    let lines = summary(&packets_since(&bridge, start).await);
+    assert_eq!(
+        lines[..2],
+        ["pc2 → pc1 tcp SYN delivered", "pc1 → pc2 tcp RST, ACK delivered"],
+        "{lines:#?}"
+    );
+}
+
+#[tokio::test]
+async fn udp_broadcast_reaches_the_lan_and_closing_a_udp_socket_sends_nothing() {
+    let Some((_daemon, bridge)) = private().await else { return };
+    bridge.add_host("pc2").await.unwrap();
+    bridge.add_host("pc3").await.unwrap();
+    let listeners = [udp_on(&bridge, "pc2").await, udp_on(&bridge, "pc3").await];
+    for l in &listeners {
+        l.bind(("", 5000)).await.unwrap();
+    }
+    let sender = udp_on(&bridge, "pc1").await;
+    sender.setsockopt(SOL_SOCKET, SO_BROADCAST, 1).await.unwrap();
+    let start = bridge.packets(None, None).await.unwrap().next;
+    sender.sendto(b"to everyone", ("<broadcast>", 5000)).await.unwrap();
+    sender.sendto(b"to the subnet", ("10.0.0.255", 5000)).await.unwrap();
+    for l in &listeners {
+        let (data, from) = within(l.recvfrom(100)).await.unwrap();
+        assert_eq!(data, b"to everyone");
+        let Some(Address::Inet { host, .. }) = from else { panic!("{from:?}") };
+        assert_eq!(host, "10.0.0.1");
+        assert_eq!(within(l.recvfrom(100)).await.unwrap().0, b"to the subnet");
+    }
+    let packets = packets_since(&bridge, start).await;
+    assert_eq!(summary(&packets), ["pc1 → lab+pc2+pc3 udp - delivered", "pc1 → lab+pc2+pc3 udp - delivered"]);
+    assert_eq!(packets[0].len, 11);
+    // Closing UDP sockets puts nothing on the wire.
+    let before = bridge.packets(None, None).await.unwrap().next;
+    sender.close().await.unwrap();
+    for l in &listeners {
+        l.close().await.unwrap();
+    }
+    assert_eq!(packets_since(&bridge, before).await, []);
+}
+
+#[tokio::test]
+async fn loss_set_on_a_link_drops_that_share_of_datagrams() {
+    let Some((_daemon, bridge)) = private().await else { return };
+    bridge.add_host("pc2").await.unwrap();
+    let receiver = udp_on(&bridge, "pc1").await;
+    receiver.bind(("", 9999)).await.unwrap();
+    let sender = udp_on(&bridge, "pc2").await;
+    let set = bridge.set_link("pc2", LinkSettings { loss: 0.25, ..LinkSettings::default() }).await.unwrap();
+    assert_eq!(set.loss, 0.25);
+    let start = bridge.packets(None, None).await.unwrap().next;
+    const SENT: usize = 400;
+    // The receiver reads while the sender sends, so its buffer never overflows.
+    receiver.settimeout(Some(Duration::from_millis(500))).unwrap();
+    let receiving = async {
+        let mut received = 0;
+        while receiver.recvfrom(100).await.is_ok() {
+            received += 1;
+        }
+        received
+    };
+    let sending = async {
+        for i in 0..SENT {
+            sender.sendto(format!("{i}").as_bytes(), ("pc1", 9999)).await.unwrap();
+        }
+    };
+    let (received, ()) = tokio::join!(receiving, sending);
+    let packets = packets_since(&bridge, start).await;
+    let lost = packets.iter().filter(|p| p.fate == "lost").count();
+    assert_eq!(packets.len(), SENT);
+    assert_eq!(received + lost, SENT, "every datagram the link did not lose arrived");
+    // 25% of 400 is 100; a binomial spread of 8.7, so 60..140 is over four and a half deviations.
+    assert!((60..140).contains(&lost), "{lost} of {SENT} lost at 25%");
+    // Out-of-range settings are refused, whole.
+    let e = bridge.set_link("pc2", LinkSettings { loss: 1.5, ..LinkSettings::default() }).await.unwrap_err();
+    assert_eq!(errname(&e), "EINVAL");
+    let e = bridge.set_link("nobody", LinkSettings::default()).await.unwrap_err();
+    assert_eq!(errname(&e), "ENOENT");
+}
+
+#[tokio::test]
+async fn reordering_and_delay_show_in_the_order_datagrams_arrive() {
+    let Some((_daemon, bridge)) = private().await else { return };
+    bridge.add_host("pc2").await.unwrap();
+    let receiver = udp_on(&bridge, "pc1").await;
+    receiver.bind(("", 9999)).await.unwrap();
+    let sender = udp_on(&bridge, "pc2").await;
+    bridge.set_link("pc2", LinkSettings { reorder: 0.5, delay: 0.01, ..LinkSettings::default() }).await.unwrap();
+    for i in 0..40u8 {
+        sender.sendto(&[i], ("pc1", 9999)).await.unwrap();
+    }
+    let mut order = Vec::new();
+    for _ in 0..40 {
+        order.push(within(receiver.recv(10)).await.unwrap()[0]);
+    }
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..40).collect::<Vec<u8>>(), "every datagram arrives once");
+    assert_ne!(order, sorted, "some overtook others: {order:?}");
+    let reordered = bridge.packets(None, None).await.unwrap().packets.iter().filter(|p| p.fate == "reordered").count();
+    assert!(reordered > 0);
+}
+
+#[tokio::test]
+async fn names_resolve_only_inside_and_the_labs_run_there() {
+    let Some((_daemon, bridge)) = private().await else { return };
+    bridge.add_host("server").await.unwrap();
+    assert_eq!(bridge.gethostbyname("SERVER").await.unwrap(), "10.0.0.2");
+    assert_eq!(bridge.gethostbyname("localhost").await.unwrap(), "127.0.0.1");
+    let e = bridge.gethostbyname("example.com").await.unwrap_err();
+    assert_eq!(errname(&e), "EAI_NONAME", "no DNS inside: {e}");
+    let infos = bridge
+        .getaddrinfo(wasm_client::GetaddrinfoParams {
+            host: Some("lab".into()),
+            port: Some(wasm_client::Service::Port(7)),
+            family: AF_INET,
+            kind: SOCK_STREAM,
+            flags: libc::AI_CANONNAME,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(infos[0].address, Address::from(("10.0.0.254", 7)));
+    assert_eq!(infos[0].canonname, "lab");
+    // The lab services, on their classic ports on the lab host.
+    let labs = &bridge.hello().labs;
+    assert_eq!(labs["echo_tcp"], Address::from(("10.0.0.254", 7)));
+    assert_eq!(labs["daytime_udp"], Address::from(("10.0.0.254", 13)));
+    let echo = tcp_on(&bridge, "pc1").await;
+    echo.connect(labs["echo_tcp"].clone()).await.unwrap();
+    echo.sendall(b"ping").await.unwrap();
+    assert_eq!(within(echo.recv(10)).await.unwrap(), b"ping");
+    // An IPv6 socket has its loopback; a host name has no IPv6 address.
+    let six = bridge.socket_on(Some("server"), AF_INET6, SOCK_STREAM, 0).await.unwrap();
+    six.bind(("::1", 0)).await.unwrap();
+    // Hosts: names are checked, and there is a limit.
+    for bad in ["", "9lives", "a_b", "pc-", "localhost"] {
+        let e = bridge.add_host(bad).await.unwrap_err();
+        assert_eq!(errname(&e), "EINVAL", "{bad:?}: {e}");
+    }
+    assert_eq!(errname(&bridge.add_host("server").await.unwrap_err()), "EEXIST");
+    // pc1, lab and server so far.
+    let max = TestDaemon::limits().max_hosts_per_network;
+    for i in 3..max {
+        bridge.add_host(&format!("h{i}")).await.unwrap();
+    }
+    assert_eq!(bridge.network().await.unwrap().hosts.len(), max);
+    assert_eq!(errname(&bridge.add_host("onemore").await.unwrap_err()), "ENOSPC");
+    let e = bridge.socket_on(Some("nowhere"), AF_INET, SOCK_STREAM, 0).await.unwrap_err();
+    assert_eq!(errname(&e), "ENOENT");
+}
+
+#[tokio::test]
+async fn nothing_outside_the_network_is_reachable() {
+    let Some((daemon, bridge)) = private().await else { return };
+    // A listener on the daemon computer's real loopback: pc1's 127.0.0.1 is its own.
+    let outside = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = outside.local_addr().unwrap().port();
+    let s = tcp_on(&bridge, "pc1").await;
+    let e = within(s.connect(("127.0.0.1", port))).await.unwrap_err();
+    assert_eq!(errname(&e), "ECONNREFUSED", "{e}");
+    // No route off the LAN (a documentation address; nothing is sent anywhere).
+    let s = tcp_on(&bridge, "pc1").await;
+    let e = within(s.connect(("192.0.2.1", 80))).await.unwrap_err();
+    assert_eq!(errname(&e), "ENETUNREACH", "{e}");
+    // Another session's network has the same addresses and none of its sockets.
+    let other = daemon.client().await;
+    let theirs = tcp_on(&other, "pc1").await;
+    theirs.bind(("", 80)).await.unwrap();
+    theirs.listen(1).await.unwrap();
+    let mine = tcp_on(&bridge, "pc1").await;
+    assert_eq!(mine.connect_ex(("10.0.0.1", 80)).await.unwrap(), libc::ECONNREFUSED);
+    // Both can bind the same port: the hosts are different computers.
+    let mine = tcp_on(&bridge, "pc1").await;
+    mine.bind(("", 80)).await.unwrap();
+    // A session without a private network does not exist here, but a shared daemon says so.
+    let shared = TestDaemon::start().await;
+    let plain = shared.client().await;
+    assert_eq!(plain.hello().network.as_ref().map(|n| n.mode.as_str()), Some("shared"));
+    assert_eq!(errname(&plain.add_host("pc2").await.unwrap_err()), "ENOTSUP");
+    assert_eq!(errname(&plain.socket_on(Some("pc1"), AF_INET, SOCK_STREAM, 0).await.unwrap_err()), "ENOTSUP");
+}
+
+/// The net namespaces this process holds open (by inode).
+fn namespaces_held(pid: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|l| l.to_string_lossy().into_owned())
+        .filter(|l| l.starts_with("net:["))
+        .collect()
+}
+
+/// Every net namespace any process is in or holds.
+fn namespaces_anywhere() -> std::collections::HashSet<String> {
+    let mut all = std::collections::HashSet::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        all.extend(namespaces_held(&pid));
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for task in tasks.flatten() {
+                if let Ok(link) = std::fs::read_link(task.path().join("ns/net")) {
+                    all.insert(link.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    all
+}
+
+#[tokio::test]
+async fn a_network_is_gone_when_its_session_ends_and_when_the_daemon_is_killed() {
+    if !root() {
+        let _ = private().await;
+        return;
+    }
+    // The namespaces the daemon holds come and go with the session.
+    let spawned = Spawned::start(SpawnOptions { args: &["--network", "private"], ..Default::default() }).await;
+    let pid = spawned.pid.to_string();
+    assert_eq!(namespaces_held(&pid), Vec::<String>::new(), "none before a session");
+    let bridge = spawned.client().await;
+    bridge.add_host("pc2").await.unwrap();
+    let s = tcp_on(&bridge, "pc2").await;
+    s.bind(("", 80)).await.unwrap();
+    assert_eq!(namespaces_held(&pid).len(), 3, "pc1, lab and pc2");
+    bridge.close();
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        left = namespaces_held(&pid);
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, Vec::<String>::new(), "the session's namespaces are still held");
+    spawned.stop().await;
+
+    // The binary, killed: no process is left in or holding one of its namespaces, and nothing
+    // named them (no /run/netns entries).
+    let spawned = Spawned::start(SpawnOptions { args: &["--network", "private"], ..Default::default() }).await;
+    let bridge = spawned.client().await;
+    bridge.add_host("pc2").await.unwrap();
+    let server = tcp_on(&bridge, "pc2").await;
+    server.bind(("", 80)).await.unwrap();
+    server.listen(1).await.unwrap();
+    let theirs = namespaces_held(&spawned.pid.to_string());
+    assert_eq!(theirs.len(), 3, "pc1, lab and pc2: {theirs:?}");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(spawned.pid, libc::SIGKILL) };
+    let mut spawned = spawned;
+    within(spawned.child.wait()).await.unwrap();
+    let anywhere = namespaces_anywhere();
+    for ns in &theirs {
+        assert!(!anywhere.contains(ns), "{ns} outlived the daemon");
+    }
+    let named = std::fs::read_dir("/run/netns").map(|d| d.count()).unwrap_or(0);
+    assert_eq!(named, 0, "a namespace was given a name in /run/netns");
+}
