@@ -27,9 +27,9 @@ test("the .d.ts types every export and method as a page uses them", () => {
   }
 });
 
-test("the types catch the usual mistakes: the loader is not exported, missing arguments, wrong addresses, absent labs", () => {
+test("the types catch the usual mistakes: the loader is not exported, missing arguments, wrong addresses, absent labs, link settings", () => {
   const run = tsc("types/wrong");
   assert.notEqual(run.status, 0);
   const codes = [...run.stdout.matchAll(/error (TS\d+)/g)].map((m) => m[1]).sort();
-  assert.deepEqual(codes, ["TS18048", "TS2305", "TS2345", "TS2554"], run.stdout);
+  assert.deepEqual(codes, ["TS18048", "TS2305", "TS2322", "TS2345", "TS2554"], run.stdout);
 });

@@ -409,3 +409,36 @@ async fn a_network_is_gone_when_its_session_ends_and_when_the_daemon_is_killed()
     let named = std::fs::read_dir("/run/netns").map(|d| d.count()).unwrap_or(0);
     assert_eq!(named, 0, "a namespace was given a name in /run/netns");
 }
+
+#[tokio::test]
+async fn where_namespaces_cannot_be_made_the_daemon_shares_the_loopback_and_says_why() {
+    if !root() {
+        // This process is the user without namespaces: `private()` checks the fallback itself.
+        assert!(private().await.is_none());
+        return;
+    }
+    // The daemon as `nobody`, who may not make network namespaces here.
+    let spawned = Spawned::start(SpawnOptions {
+        args: &["--network", "private"],
+        as_user: Some((65534, 65534)),
+        ..Default::default()
+    })
+    .await;
+    let bridge = spawned.client().await;
+    let network = bridge.hello().network.clone().unwrap();
+    assert_eq!(network.mode, "shared");
+    let why = network.why.unwrap_or_default();
+    assert!(why.contains("namespaces") && why.contains("Operation not permitted"), "{why}");
+    assert!(!bridge.hello().features.iter().any(|f| f == "private-network"));
+    assert_eq!(bridge.network().await.unwrap().mode, "shared");
+    // Everything else works as in shared mode: the lab services on loopback, an echo through them.
+    let echo = bridge.hello().labs["echo_tcp"].clone();
+    let Address::Inet { host, .. } = &echo else { panic!("{echo:?}") };
+    assert_eq!(host, "127.0.0.1");
+    let s = bridge.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    s.connect(echo).await.unwrap();
+    s.sendall(b"still here").await.unwrap();
+    assert_eq!(within(s.recv(100)).await.unwrap(), b"still here");
+    assert_eq!(errname(&bridge.add_host("pc2").await.unwrap_err()), "ENOTSUP");
+    spawned.stop().await;
+}

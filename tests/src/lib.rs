@@ -399,6 +399,8 @@ pub struct SpawnOptions<'a> {
     pub stderr_to: Option<&'a Path>,
     /// Its open-file limit.
     pub rlimit_nofile: Option<u64>,
+    /// Run it as this user and group (the test must be root), with its own runtime directory.
+    pub as_user: Option<(u32, u32)>,
 }
 
 impl Spawned {
@@ -429,6 +431,21 @@ impl Spawned {
                     } else {
                         Err(std::io::Error::last_os_error())
                     }
+                });
+            }
+        }
+        if let Some((uid, gid)) = options.as_user {
+            let runtime = std::env::temp_dir().join(format!("sockbridge-user-{uid}-{}", std::process::id()));
+            std::fs::create_dir_all(&runtime).unwrap();
+            std::os::unix::fs::chown(&runtime, Some(uid), Some(gid)).unwrap();
+            command.env("XDG_RUNTIME_DIR", &runtime);
+            // SAFETY: setgroups, setgid and setuid are async-signal-safe and change only the child.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
                 });
             }
         }

@@ -18,6 +18,7 @@
 //! call to `bridge.ontrace`.
 
 use crate::{Address, Bridge, Codec, Error, GetaddrinfoParams, OptValue, Service, Socket, SocketFile};
+use bridge_protocol::params::LinkSettings;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -53,6 +54,82 @@ export interface Hello {
   features: string[];
   /** The daemon's lab services by name (`echo_tcp`, `daytime_udp`, ...); absent when there are none. */
   labs?: Record<string, Address>;
+  /** How the session's sockets reach each other; absent from daemons before private networks. */
+  network?: NetworkInfo;
+}
+/** One computer of a private network. */
+export interface HostInfo {
+  /** What `gethostname()` says there, and what resolves to its address. */
+  name: string;
+  /** Its IPv4 address on the LAN, e.g. "10.0.0.2". */
+  address: string;
+  /** Whether the lab services run on it. */
+  labs?: boolean;
+}
+/** "private": hosts of the session's own (network namespaces). "shared": the daemon computer's loopback. */
+export interface NetworkInfo {
+  mode: "private" | "shared";
+  /** The hosts; the first is where sockets go when none is named. */
+  hosts?: HostInfo[];
+  /** The LAN, e.g. "10.0.0.0/24". */
+  lan?: string;
+  /** Why a daemon asked for private networks runs shared. */
+  why?: string;
+}
+/** What a host's link does to the packets it sends; every field defaults to nothing. */
+export interface LinkSettings {
+  /** Share of packets lost, 0 to 1. */
+  loss?: number;
+  /** Share of packets sent twice, 0 to 1. */
+  duplicate?: number;
+  /** Share of packets held back so later ones overtake them, 0 to 1. */
+  reorder?: number;
+  /** Seconds every packet waits, 0 to 10. */
+  delay?: number;
+  /** Up to this many seconds more, at random. */
+  jitter?: number;
+  /** Bits per second (at least 8000). */
+  rate?: number;
+}
+/** One packet a host sent on the LAN, as the daemon's link saw it. */
+export interface PacketInfo {
+  n: number;
+  /** Seconds since the network was made. */
+  t: number;
+  from: string;
+  /** The hosts it reached (several for a broadcast, none when dropped). */
+  to: string[];
+  fate: "delivered" | "duplicated" | "reordered" | "lost" | "no-host" | "queue-full" | "over-rate";
+  proto: string;
+  src: Address;
+  dst: Address;
+  /** TCP flags as Wireshark names them: "SYN", "SYN, ACK", "ACK", "FIN, ACK", "RST, ACK". */
+  flags?: string;
+  seq?: number;
+  ack?: number;
+  window?: number;
+  /** Bytes of data it carries. */
+  len: number;
+  /** The packet in one line, as tcpdump would put it. */
+  text: string;
+}
+/** Packets from a number on; ask again with `since: next`. */
+export interface Packets {
+  packets: PacketInfo[];
+  next: number;
+  /** Packets after `since` the capture no longer holds. */
+  missed: number;
+}
+/** One socket in a host's kernel table. */
+export interface NetstatRow {
+  host: string;
+  proto: "tcp" | "udp";
+  local: Address;
+  remote?: Address;
+  /** The kernel's state: "LISTEN", "ESTABLISHED", "TIME_WAIT", ...; for UDP "UNCONN" or "ESTABLISHED". */
+  state: string;
+  /** This session's handle for it; absent for one no handle holds (TIME_WAIT). */
+  fd?: number;
 }
 /**
  * One call, as `bridge.ontrace` receives it: once when it starts (`phase: "call"`) and once when it
@@ -331,6 +408,12 @@ fn to_address(v: &JsValue) -> Result<Address, JsValue> {
 }
 
 /// An address for JavaScript: an array, or a string for a Unix socket.
+/// A value as JavaScript sees its JSON.
+fn to_js(value: &impl serde::Serialize) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(value).map_err(|e| python_error("ValueError", &e.to_string()))?;
+    js_sys::JSON::parse(&text)
+}
+
 fn from_address(a: &Address) -> JsValue {
     match a {
         Address::Inet { host, port } => args([JsValue::from_str(host), JsValue::from(*port)]).into(),
@@ -492,10 +575,12 @@ impl JsBridge {
         *self.tracer.0.hook.borrow_mut() = hook;
     }
 
-    /// `socket(family = AF_INET, type = SOCK_STREAM, proto = 0)`.
+    /// `socket(family = AF_INET, type = SOCK_STREAM, proto = 0)`; in a private network, on
+    /// `host` (default: the first host).
     ///
     /// ```js
     /// const udp = await bridge.socket(AF_INET, SOCK_DGRAM);
+    /// const server = await bridge.socket(AF_INET, SOCK_STREAM, 0, "pc2");
     /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<Socket>")]
     pub fn socket(
@@ -503,15 +588,106 @@ impl JsBridge {
         family: Option<i32>,
         #[wasm_bindgen(js_name = "type")] kind: Option<i32>,
         proto: Option<i32>,
+        host: Option<String>,
     ) -> Promise {
         let (family, kind, proto) =
             (family.unwrap_or(crate::AF_INET), kind.unwrap_or(crate::SOCK_STREAM), proto.unwrap_or(0));
         let (bridge, tracer) = (self.bridge.clone(), self.tracer.clone());
-        let a = args([family.into(), kind.into(), proto.into()]);
-        self.tracer.promise("socket", None, a, async move {
-            let sock = bridge.socket_with_proto(family, kind, proto).await.map_err(|e| js_error(&e))?;
+        let mut given = vec![family.into(), kind.into(), proto.into()];
+        if let Some(host) = &host {
+            given.push(JsValue::from_str(host));
+        }
+        self.tracer.promise("socket", None, given.into_iter().collect(), async move {
+            let sock = bridge.socket_on(host.as_deref(), family, kind, proto).await.map_err(|e| js_error(&e))?;
             Ok(JsSocket { sock, tracer }.into())
         })
+    }
+
+    /// The session's network: `{mode: "private", hosts, lan}` or `{mode: "shared"}`.
+    ///
+    /// ```js
+    /// const { mode, hosts } = await bridge.network();
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<NetworkInfo>")]
+    pub fn network(&self) -> Promise {
+        let bridge = self.bridge.clone();
+        future_to_promise(async move { to_js(&bridge.network().await.map_err(|e| js_error(&e))?) })
+    }
+
+    /// Adds a computer to the session's private network: `{name, address}`.
+    ///
+    /// ```js
+    /// const { address } = await bridge.addHost("server");   // "10.0.0.2"
+    /// ```
+    #[wasm_bindgen(js_name = addHost, unchecked_return_type = "Promise<HostInfo>")]
+    pub fn add_host(&self, name: String) -> Promise {
+        let bridge = self.bridge.clone();
+        self.tracer.promise("add_host", None, args([JsValue::from_str(&name)]), async move {
+            to_js(&bridge.add_host(&name).await.map_err(|e| js_error(&e))?)
+        })
+    }
+
+    /// Sets what `host`'s link does to the packets it sends (the new settings replace the old
+    /// ones whole); resolves to the settings in force.
+    ///
+    /// ```js
+    /// await bridge.setLink("pc2", { loss: 0.2, delay: 0.05 });
+    /// ```
+    #[wasm_bindgen(js_name = setLink, unchecked_return_type = "Promise<LinkSettings>")]
+    pub fn set_link(&self, host: String, #[wasm_bindgen(unchecked_param_type = "LinkSettings")] link: JsValue) -> Promise {
+        let bridge = self.bridge.clone();
+        future_to_promise(async move {
+            let text = if link.is_undefined() || link.is_null() {
+                "{}".to_owned()
+            } else {
+                js_sys::JSON::stringify(&link).map(String::from).unwrap_or_default()
+            };
+            let link: LinkSettings = serde_json::from_str(&text)
+                .map_err(|e| python_error("TypeError", &format!("setLink: {e}")))?;
+            to_js(&bridge.set_link(&host, link).await.map_err(|e| js_error(&e))?)
+        })
+    }
+
+    /// The packets the network's hosts sent, from number `since` on (omitted: the oldest kept).
+    ///
+    /// ```js
+    /// let since = 0;
+    /// const { packets, next } = await bridge.packets(since);
+    /// for (const p of packets) console.log(p.from, "→", p.to.join(","), p.text, p.fate);
+    /// since = next;
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<Packets>")]
+    pub fn packets(&self, since: Option<f64>, max: Option<u32>) -> Promise {
+        let bridge = self.bridge.clone();
+        future_to_promise(async move {
+            let since = since.filter(|s| s.is_finite() && *s >= 0.0).map(|s| s as u64);
+            to_js(&bridge.packets(since, max.map(|m| m as usize)).await.map_err(|e| js_error(&e))?)
+        })
+    }
+
+    /// The capture as a pcap file (raw IP), which Wireshark opens.
+    ///
+    /// ```js
+    /// const blob = new Blob([await bridge.pcap()], { type: "application/vnd.tcpdump.pcap" });
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn pcap(&self) -> Promise {
+        let bridge = self.bridge.clone();
+        future_to_promise(async move {
+            let bytes = bridge.pcap().await.map_err(|e| js_error(&e))?;
+            Ok(Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+
+    /// The kernel's table of the network's sockets (one host's, or every host's), with TCP states.
+    ///
+    /// ```js
+    /// for (const row of await bridge.netstat("pc2")) console.log(row.local, row.state);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<NetstatRow[]>")]
+    pub fn netstat(&self, host: Option<String>) -> Promise {
+        let bridge = self.bridge.clone();
+        future_to_promise(async move { to_js(&bridge.netstat(host.as_deref()).await.map_err(|e| js_error(&e))?) })
     }
 
     /// `getaddrinfo(host, port, family = 0, type = 0, proto = 0, flags = 0)`, resolved by the daemon.

@@ -4,7 +4,10 @@ import {
   AF_INET, AF_UNIX, Bridge, ECONNREFUSED, IPPROTO_TCP, MSG_PEEK, SHUT_WR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET,
   SO_REUSEADDR, Socket, SocketFile, TCP_NODELAY, isOSError, isinstance, takePageToken,
 } from "../../../web-demo/pkg/sockbridge.js";
-import type { Address, AddrInfo, BridgeOptions, Bytes, Hello, SocketError, TraceEvent } from "../../../web-demo/pkg/sockbridge.js";
+import type {
+  Address, AddrInfo, BridgeOptions, Bytes, Hello, HostInfo, LinkSettings, NetstatRow, NetworkInfo, PacketInfo, Packets,
+  SocketError, TraceEvent,
+} from "../../../web-demo/pkg/sockbridge.js";
 
 const token: string | undefined = takePageToken();
 const trace = (e: TraceEvent) => {
@@ -65,6 +68,22 @@ const name: string = await bridge.gethostname();
 const unix: Socket = await bridge.socket(AF_UNIX, SOCK_STREAM);
 await unix.bind("lesson.sock");
 
+// A private network: hosts, links, packets and the kernel's table.
+const network: NetworkInfo = await bridge.network();
+const mode: "private" | "shared" = network.mode;
+const firstHost: HostInfo | undefined = (hello.network ?? network).hosts?.[0];
+const added: HostInfo = await bridge.addHost("pc2");
+const onPc2: Socket = await bridge.socket(AF_INET, SOCK_DGRAM, 0, added.name);
+const link: LinkSettings = await bridge.setLink("pc2", { loss: 0.1, delay: 0.05, rate: 64000 });
+const capture: Packets = await bridge.packets(0, 100);
+const first: PacketInfo | undefined = capture.packets[0];
+const wire: [number, number, string, string[], string, string | undefined, number, string] | undefined = first &&
+  [first.n, first.t, first.from, first.to, first.fate, first.flags, first.len, first.text];
+const pcap: Uint8Array = await bridge.pcap();
+const table: NetstatRow[] = await bridge.netstat("pc2");
+const states: string[] = table.map((row) => `${row.host} ${row.proto} ${row.state} ${row.fd ?? "-"} ${row.local} ${row.remote ?? ""}`);
+await onPc2.close();
+
 try {
   await conn.recv(-1);
 } catch (e) {
@@ -77,4 +96,5 @@ try {
 for (const s of [server, client, conn, udp, unix]) await s.close();
 bridge.close();
 console.log(about, token, limits, echo, features, closed, peer, sent, got, option, them, timeout, blocking, fd, family, type,
-  proto, line, some, wrote, n, datagram, from, readable, writable, exceptional, infos, ip, name);
+  proto, line, some, wrote, n, datagram, from, readable, writable, exceptional, infos, ip, name, mode, firstHost, link,
+  capture.next, capture.missed, wire, pcap, states, network.lan, network.why, added.address, added.labs);

@@ -7,4 +7,5 @@ const s = await bridge.socket(AF_INET);
 await s.recv(); // TS2554: recv needs its bufsize
 await s.bind(8080); // TS2345: an address is a tuple or a name
 const echo = bridge.hello.labs.echo_tcp; // TS18048: labs may be absent
+await bridge.setLink("pc2", { loss: "high" }); // TS2322: a loss is a number from 0 to 1
 console.log(initSync, echo);
