@@ -22,9 +22,17 @@ if [ ! -f web-demo/pkg/sockbridge.js ] \
 fi
 cargo build --release --locked -p bridge-daemon
 # Unix sockets on (in a private directory made for this run; lesson 3 creates one), unless the
-# options say where.
+# options say where; and a private network for every page (hosts of its own, so lesson 1 runs on
+# two computers and the diagram shows real packets), unless the options choose. Where this system
+# cannot make network namespaces (not root, no user namespaces), the daemon says so and the pages
+# share this computer's loopback.
 unix=(--unix)
+network=(--network private)
 for arg in "$@"; do
-  case "$arg" in --unix | --unix-dir | --unix-dir=* | --config | --config=*) unix=() ;; esac
+  case "$arg" in
+    --unix | --unix-dir | --unix-dir=*) unix=() ;;
+    --network | --network=*) network=() ;;
+    --config | --config=*) unix=() network=() ;;
+  esac
 done
-exec ./target/release/bridge-daemon "${unix[@]}" "$@"
+exec ./target/release/bridge-daemon "${unix[@]}" "${network[@]}" "$@"

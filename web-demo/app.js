@@ -31,6 +31,10 @@ const UI = {
     blocking: "阻塞", nonBlocking: "非阻塞", timedOut: "超时了", peerClosed: "对方已关闭 (EOF)", autoBound: "(自动分配)",
     acceptedFrom: (fd) => `由 fd ${fd} 接受`,
     wireConnect: "SYN → 建立连接", wireRefused: "RST ← 拒绝连接", wireAccept: "新连接到达", wireData: "数据", wireEof: "FIN ← 对方关闭 (EOF)", wireClose: "FIN → 关闭",
+    laneNetwork: "网络上的包（真实的）", colKernel: "内核状态", kernelOnly: "只在内核里（没有 fd）",
+    fates: { lost: "✗ 丢失", duplicated: "收到两次", reordered: "被延后（后面的包先到）", "no-host": "✗ 没有这台主机", "queue-full": "✗ 队列满，丢弃", "over-rate": "✗ 太快，丢弃" },
+    onHost: (host) => `在 ${host} 上运行`,
+    privateNote: (hosts) => `这个页面有自己的私有网络：${hosts} 是真正不同的“电脑”（Linux 网络命名空间），右边画出的是内核真正发出的包。`,
     prev: "← 上一课", next: "下一课 →", noDaemon: "连不上守护进程，或者它没有接受本页。请用 ./scripts/demo.sh 启动它，然后打开它打印出来的地址（地址末尾的 #sb-token=… 是这次运行的钥匙）。",
   },
   en: {
@@ -51,11 +55,31 @@ const UI = {
     blocking: "blocking", nonBlocking: "non-blocking", timedOut: "timed out", peerClosed: "peer closed (EOF)", autoBound: "(picked by the system)",
     acceptedFrom: (fd) => `accepted by fd ${fd}`,
     wireConnect: "SYN → connect", wireRefused: "RST ← refused", wireAccept: "a connection arrives", wireData: "data", wireEof: "FIN ← peer closed (EOF)", wireClose: "FIN → close",
+    laneNetwork: "packets on the network (real)", colKernel: "kernel state", kernelOnly: "in the kernel only (no fd)",
+    fates: { lost: "✗ lost", duplicated: "arrived twice", reordered: "held back (later packets overtook it)", "no-host": "✗ no such host", "queue-full": "✗ queue full, dropped", "over-rate": "✗ too fast, dropped" },
+    onHost: (host) => `runs on ${host}`,
+    privateNote: (hosts) => `This page has a private network of its own: ${hosts} are really different computers (Linux network namespaces), and the diagram shows the packets their kernels really sent.`,
     prev: "← previous", next: "next →", noDaemon: "Cannot reach the daemon, or it did not admit this page. Start it with ./scripts/demo.sh and open the address it prints (the #sb-token=… at its end is this run's key).",
   },
 };
 
 const ALL = [...LESSONS, PLAYGROUND];
+
+/**
+ * How the daemon that served this page networks its sessions (`hello.network`): a private network
+ * of hosts per page, or the shared loopback. Read once, from a session opened and closed for it.
+ */
+const NETWORK = await sb.Bridge.connect().then((bridge) => {
+  const network = bridge.hello.network ?? { mode: "shared" };
+  bridge.close();
+  return network;
+}, () => ({ mode: "shared" }));
+const PRIVATE = NETWORK.mode === "private";
+
+/** A lesson as this page runs it: its private-network form where the page has a network. */
+function variant(lesson) {
+  return PRIVATE && lesson.private ? { ...lesson, ...lesson.private } : lesson;
+}
 const params = new URLSearchParams(location.search);
 let lang = params.get("lang") ?? localStorage.getItem("sockbridge-lang") ?? (navigator.language.startsWith("zh") ? "zh" : "en");
 if (!UI[lang]) lang = "en";
@@ -174,9 +198,10 @@ function makeEditor(t, label, onInput, onRun) {
   return { wrap: el("div", { class: "editor-wrap" }, gutter, editor), editor, set, mark };
 }
 
-function renderLesson(lesson) {
+function renderLesson(shown) {
   const t = UI[lang];
-  const index = LESSONS.indexOf(lesson);
+  const lesson = variant(shown);
+  const index = LESSONS.indexOf(shown);
   const title = lesson === PLAYGROUND ? t.playground : `${lesson.number}. ${lesson.title[lang]}`;
   const programs = pythonPrograms(lesson);
   const status = el("span", { class: "status", role: "status" });
@@ -210,11 +235,11 @@ function renderLesson(lesson) {
   function build() {
     for (const tab of tabs.children) tab.setAttribute("aria-selected", String(tab.dataset.language === bench.language));
     const sources = bench.language === "python"
-      ? programs.map((p) => ({ name: p.name, source: localized(p.python, lang), forever: p.forever }))
+      ? programs.map((p) => ({ name: p.name, source: localized(p.python, lang), forever: p.forever, host: p.host }))
       : [{ name: "", source: localized(lesson.code, lang) }];
-    bench.slots = sources.map(({ name, source, forever }) => {
-      const key = `${lesson.id}:${lang}:${bench.language}:${name}`;
-      const slot = { name, key, forever: !!forever, program: null, state: "idle" };
+    bench.slots = sources.map(({ name, source, forever, host }) => {
+      const key = `${lesson.id}:${PRIVATE ? "private" : "shared"}:${lang}:${bench.language}:${name}`;
+      const slot = { name, key, forever: !!forever, program: null, state: "idle", host: PRIVATE ? host ?? null : null };
       slot.editor = makeEditor(t, name ? `${t.code}: ${name}` : t.code, (text) => edited.set(key, text), () => runAll(bench));
       slot.editor.set(edited.get(key) ?? source);
       if (sources.length > 1) slot.editor.editor.rows = source.split("\n").length + 1;
@@ -227,7 +252,8 @@ function renderLesson(lesson) {
         slot.stopOne = el("button", { type: "button", class: "stop-one", text: "■", "aria-label": `${t.stop} ${name}`, title: t.stopHint, disabled: "" });
         slot.runOne.addEventListener("click", () => runOne(bench, slot));
         slot.stopOne.addEventListener("click", () => stopOne(bench, slot));
-        parts.push(el("div", { class: "program-head" }, el("b", { class: "mono", text: name }), slot.runOne, slot.stopOne, slot.status));
+        const where = slot.host ? [el("span", { class: "host", text: t.onHost(slot.host) })] : [];
+        parts.push(el("div", { class: "program-head" }, el("b", { class: "mono", text: name }), ...where, slot.runOne, slot.stopOne, slot.status));
       }
       parts.push(slot.editor.wrap, el("h3", { text: name ? `${t.output}: ${name}` : t.output }), slot.output);
       slot.box = el("div", { class: "program", "data-name": name || "main", ...(forever ? { "data-forever": "" } : {}) }, ...parts);
@@ -255,6 +281,9 @@ function renderLesson(lesson) {
 
   const parts = [el("h1", { text: title }), el("div", { class: "explain", html: lesson.explain[lang] })];
   if (lesson.note) parts.push(el("div", { class: "note", html: lesson.note[lang] }));
+  if (PRIVATE && lesson.hosts) {
+    parts.push(el("p", { class: "note private", text: t.privateNote(lesson.hosts.join(", ")) }));
+  }
   if (lesson.tutorial) {
     const load = el("button", { type: "button", class: "load-tutorial", text: t.tryTutorial });
     load.addEventListener("click", () => {
@@ -383,7 +412,17 @@ function setState(bench, slot, state) {
 async function session(bench) {
   if (!bench.session || bench.session.closed) {
     bench.view.reset();
-    bench.session = await sb.Bridge.connect(undefined, { ontrace: (e) => bench.view.event(e) });
+    const bridge = await sb.Bridge.connect(undefined, { ontrace: (e) => bench.view.event(e) });
+    if (bridge.hello.network?.mode === "private") {
+      // The computers the lesson's programs run on, and what their links do.
+      const have = new Set(bridge.hello.network.hosts.map((h) => h.name));
+      for (const host of bench.lesson.hosts ?? []) {
+        if (!have.has(host)) await bridge.addHost(host);
+      }
+      for (const [host, link] of Object.entries(bench.lesson.links ?? {})) await bridge.setLink(host, link);
+      bench.view.watch(bridge);
+    }
+    bench.session = bridge;
   }
   return bench.session;
 }
@@ -434,7 +473,8 @@ async function start(bench, slot) {
       // With several programs, the live view says which holds each socket.
       const onadopt = bench.slots.length > 1 ? (socket) => bench.view.own(socket.fileno(), slot.name) : null;
       const program = py.start(code, {
-        bridge, name: slot.name, onadopt, print: (line) => write(slot, line), printError: (line) => write(slot, line, "err"),
+        bridge, name: slot.name, host: slot.host, onadopt, print: (line) => write(slot, line),
+        printError: (line) => write(slot, line, "err"),
       });
       slot.program = program;
       setState(bench, slot, "running");
@@ -535,4 +575,4 @@ window.addEventListener("hashchange", async () => {
   window.scrollTo(0, 0);
 });
 render();
-window.sockbridgeLessons = { LESSONS, PLAYGROUND, UI, PRINTED_ZH }; // for the page tests
+window.sockbridgeLessons = { LESSONS, PLAYGROUND, UI, PRINTED_ZH, NETWORK }; // for the page tests

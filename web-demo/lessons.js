@@ -57,6 +57,86 @@ print("server: me", await conn.getsockname(), "-> peer", await conn.getpeername(
       calls: ["bind", "listen", "connect", "accept", "getsockname", "getpeername"],
       sockets: 3,
     },
+    // Where the page has a private network: the server on one computer, the client on another.
+    private: {
+      hosts: ["pc1", "pc2"],
+      explain: {
+        zh: `<p>同一台电脑上的进程可以用进程号区分，但网络上的进程需要一个全网都能理解的名字：<b>协议 + IP 地址 + 端口</b>。IP 地址找到电脑，端口找到电脑上的那个程序，协议（TCP 或 UDP）说明双方怎么说话。</p>
+<p>这里有两台电脑：<code>pc1</code>（10.0.0.1）和 <code>pc2</code>（10.0.0.2），是这个页面自己的网络里真正不同的主机。<code>server.py</code> 在 pc1 上运行：它绑定 <code>("", 50007)</code>，也就是“本机的所有地址，端口 50007”。<code>client.py</code> 在 pc2 上运行，用电脑的名字 <code>"pc1"</code> 和端口连接它。<code>getsockname()</code> 返回自己的名字，<code>getpeername()</code> 返回对方的名字：两边看到的是同一对地址，方向相反。一条 TCP 连接正好由这两个名字确定。</p>
+<p>右边的图画出内核真正发出的包：<code>connect</code> 下面是 TCP 的三次握手（SYN，SYN-ACK，ACK），<code>close</code> 下面是 FIN。</p>`,
+        en: `<p>Processes on one computer can be told apart by their process ids, but on a network a process needs a name everyone understands: <b>protocol + IP address + port</b>. The IP address finds the computer, the port finds the program on it, and the protocol (TCP or UDP) says how the two talk.</p>
+<p>Here there are two computers, <code>pc1</code> (10.0.0.1) and <code>pc2</code> (10.0.0.2): really different hosts of this page's own network. <code>server.py</code> runs on pc1 and binds <code>("", 50007)</code>, "every address of this computer, port 50007". <code>client.py</code> runs on pc2 and connects to it by the computer's name, <code>"pc1"</code>, and the port. <code>getsockname()</code> gives a socket's own name and <code>getpeername()</code> the other side's: the two ends see the same pair of addresses, the other way round. A TCP connection is exactly that pair.</p>
+<p>The diagram shows the packets the kernels really sent: TCP's three-way handshake (SYN, SYN-ACK, ACK) under <code>connect</code>, and FIN under <code>close</code>.</p>`,
+      },
+      programs: [
+        {
+          name: "server.py",
+          host: "pc1",
+          python: `from socket import *
+
+# 这个程序在电脑 pc1 上运行 / This program runs on the computer pc1
+print("server runs on", gethostname(), gethostbyname(gethostname()))
+server = socket(AF_INET, SOCK_STREAM)     # 协议 / protocol: TCP
+server.bind(("", 50007))                  # 本机所有地址 + 端口 / every address of this computer + port
+server.listen(1)
+print("server:", "TCP", server.getsockname())
+conn, address = server.accept()
+print("server: me", conn.getsockname(), "-> peer", conn.getpeername())
+conn.close()
+server.close()
+`,
+        },
+        {
+          name: "client.py",
+          host: "pc2",
+          python: `from socket import *
+
+# 这个程序在另一台电脑 pc2 上运行 / This program runs on another computer, pc2
+print("client runs on", gethostname(), gethostbyname(gethostname()))
+client = socket(AF_INET, SOCK_STREAM)
+client.connect(("pc1", 50007))            # 服务器的电脑名 + 端口 / the server's computer + port
+print("client: me", client.getsockname(), "-> peer", client.getpeername())
+client.close()
+`,
+        },
+      ],
+      code: `// Two computers of this page's own network: the server on pc1, the client on pc2.
+const server = await bridge.socket(AF_INET, SOCK_STREAM, 0, "pc1");
+await server.bind(["", 50007]);          // every address of pc1, port 50007
+await server.listen(1);
+print("server on pc1:", "TCP", await server.getsockname());
+
+const client = await bridge.socket(AF_INET, SOCK_STREAM, 0, "pc2");
+await client.connect(["pc1", 50007]);     // the server's computer + port
+const [conn, address] = await server.accept();
+
+print("client on pc2: me", await client.getsockname(), "-> peer", await client.getpeername());
+print("server on pc1: me", await conn.getsockname(), "-> peer", await conn.getpeername());
+await client.close();
+await conn.close();
+`,
+      check: {
+        python: {
+          output: {
+            "server.py": [
+              "^server runs on pc1 10\\.0\\.0\\.1$",
+              "^server: TCP \\('0\\.0\\.0\\.0', 50007\\)$",
+              "^server: me \\('10\\.0\\.0\\.1', 50007\\) -> peer \\('10\\.0\\.0\\.2', \\d+\\)$",
+            ],
+            "client.py": [
+              "^client runs on pc2 10\\.0\\.0\\.2$",
+              "^client: me \\('10\\.0\\.0\\.2', \\d+\\) -> peer \\('10\\.0\\.0\\.1', 50007\\)$",
+            ],
+          },
+        },
+        output: [
+          "^server on pc1: TCP \\('0\\.0\\.0\\.0', 50007\\)$",
+          "^client on pc2: me \\('10\\.0\\.0\\.2', \\d+\\) -> peer \\('10\\.0\\.0\\.1', 50007\\)$",
+          "^server on pc1: me \\('10\\.0\\.0\\.1', 50007\\) -> peer \\('10\\.0\\.0\\.2', \\d+\\)$",
+        ],
+        packets: ["SYN", "SYN, ACK", "ACK", "FIN, ACK"],
+      },
+    },
   },
   {
     id: "what-is-a-socket",

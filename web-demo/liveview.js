@@ -1,5 +1,7 @@
 // The live view: a sequence diagram (page, daemon and peer lanes) and a socket table, drawn from
-// the bridge's trace events (bridge.ontrace) as the code runs.
+// the bridge's trace events (bridge.ontrace) as the code runs. Where the session has a private
+// network (`watch`), the network lane shows the packets the kernel really sent, read from the
+// daemon's capture, and the table the kernel's TCP state of each socket; nothing is guessed.
 
 import { repr } from "./repr.js";
 
@@ -109,17 +111,20 @@ export class LiveView {
     this.sockets = new Map();
     this.calls = new Map();
     this.owners = new Map(); // fd -> the program that holds it, where several programs share a session
+    this.network = null; // the session whose private network is watched (see `watch`)
     this.reset();
   }
 
   reset() {
+    this.unwatch();
     this.sockets.clear();
     this.calls.clear();
     this.owners.clear();
+    this.kernel = []; // the kernel's rows no handle holds (TIME_WAIT)
     this.diagram.innerHTML = "";
     const lanes = document.createElement("div");
     lanes.className = "lanes";
-    for (const key of ["lanePage", "laneDaemon", "lanePeer"]) {
+    for (const key of ["lanePage", "laneDaemon", this.network ? "laneNetwork" : "lanePeer"]) {
       const cell = document.createElement("div");
       cell.textContent = this.text[key];
       lanes.append(cell);
@@ -134,6 +139,118 @@ export class LiveView {
     this.renderTable();
   }
 
+  /**
+   * Shows `bridge`'s private network: the packets on its LAN (polled from the daemon's capture
+   * while the session lasts, and after every call) and the kernel's state of each socket.
+   */
+  watch(bridge) {
+    this.unwatch();
+    this.network = { bridge, since: 0, seq: new Map(), hosts: [], last: Promise.resolve(), pending: 0 };
+    const lanes = this.diagram.querySelector(".lanes");
+    if (lanes) lanes.lastChild.textContent = this.text.laneNetwork;
+    // While a call waits (accept, recv), the packets another program causes show as they come.
+    this.network.timer = setInterval(() => { if (this.network?.pending === 0) this.poll(); }, 250);
+    this.poll();
+  }
+
+  unwatch() {
+    if (this.network) clearInterval(this.network.timer);
+    this.network = null;
+  }
+
+  /**
+   * Reads the packets and the kernel's table since the last time, and draws them. A poll asked
+   * for while one runs runs after it, so what happened before the ask is always read.
+   */
+  poll() {
+    const net = this.network;
+    if (!net) return Promise.resolve();
+    if (net.bridge.closed) {
+      this.unwatch();
+      return Promise.resolve();
+    }
+    const run = async () => {
+      try {
+        const { packets, next, now } = await net.bridge.packets(net.since);
+        if (this.network !== net) return;
+        // The daemon's clock on the page's: the smallest gap seen is the closest (it includes
+        // one trip from the daemon to the page, so a packet lands where its news could have).
+        const gap = performance.now() - now * 1000;
+        net.offset = Math.min(net.offset ?? Infinity, gap);
+        net.since = next;
+        for (const p of packets) this.packet(p);
+        const rows = await net.bridge.netstat();
+        if (this.network === net) this.kernelRows(rows);
+      } catch {
+        // The session ended while we asked: nothing more to draw.
+      }
+    };
+    net.pending += 1;
+    net.last = net.last.then(run).finally(() => { net.pending -= 1; });
+    return net.last;
+  }
+
+  /** One packet from the capture: an arrow on the network lane, its fate shown. */
+  packet(p) {
+    const net = this.network;
+    const t = this.text;
+    let label;
+    if (p.proto === "tcp") {
+      // Sequence and acknowledgement numbers relative to each side's first, as Wireshark shows them.
+      const key = `${p.src}>${p.dst}`, back = `${p.dst}>${p.src}`;
+      if (p.flags?.includes("SYN") || !net.seq.has(key)) net.seq.set(key, p.seq);
+      const rel = (n, base) => (base === undefined ? n : (n - base) >>> 0);
+      const parts = [`TCP [${p.flags}]`, `seq=${rel(p.seq, net.seq.get(key))}`];
+      if (p.ack !== undefined) parts.push(`ack=${rel(p.ack, net.seq.get(back))}`);
+      if (p.len) parts.push(`len=${p.len}`);
+      label = parts.join(" ");
+    } else if (p.proto === "udp") {
+      label = `UDP len=${p.len}`;
+    } else {
+      label = p.text.replace(/^\S+ → \S+ /, "");
+    }
+    const where = `${p.from} → ${p.to.length ? p.to.join(", ") : address(p.dst)}`;
+    const fate = p.fate === "delivered" ? "" : ` · ${t.fates[p.fate] ?? p.fate}`;
+    // Packets go right from the first host of the pair, left back to it.
+    const order = (name) => {
+      if (!net.hosts.includes(name)) net.hosts.push(name);
+      return net.hosts.indexOf(name);
+    };
+    const rightward = p.to.length === 0 || order(p.from) <= order(p.to[0]);
+    const time = p.t * 1000 + net.offset;
+    const row = this.step(rightward ? "daemon" : "peer", rightward ? "peer" : "daemon", `${where}: ${label}${fate}`, `packet ${p.fate}`, null, time);
+    row.title = p.text;
+    row.dataset.packet = p.flags ?? p.proto;
+    // Among the calls, where it happened: after the last row drawn before it.
+    let after = row.previousElementSibling;
+    while (after && Number(after.dataset.time) > time) after = after.previousElementSibling;
+    if (after !== row.previousElementSibling) {
+      if (after) after.after(row);
+      else this.rows.prepend(row);
+    }
+  }
+
+  /** The kernel's table: each socket's TCP state, and the connections no handle holds. */
+  kernelRows(rows) {
+    let changed = false;
+    for (const r of rows) {
+      if (r.fd === undefined) continue;
+      const row = this.sockets.get(r.fd);
+      if (row && !row.closed && row.kernel !== r.state) {
+        row.kernel = r.state;
+        changed = true;
+      }
+    }
+    const orphans = rows.filter((r) => r.fd === undefined && r.proto === "tcp" && !["LISTEN"].includes(r.state)
+      && !(r.local[0] === "10.0.0.254"));
+    const text = JSON.stringify(orphans);
+    if (text !== JSON.stringify(this.kernel)) {
+      this.kernel = orphans;
+      changed = true;
+    }
+    if (changed) this.renderTable();
+  }
+
   /** Says which program holds socket `fd` (from now on; a number reused goes to its new holder). */
   own(fd, program) {
     this.owners.set(fd, program);
@@ -145,9 +262,10 @@ export class LiveView {
   }
 
   /** Adds one arrow from lane `from` to lane `to`, labelled; returns the row. */
-  step(from, to, label, kind, fd) {
+  step(from, to, label, kind, fd, time = performance.now()) {
     this.rows.querySelector(".empty")?.remove();
     const row = document.createElement("div");
+    row.dataset.time = String(time);
     row.className = `step ${kind}`;
     const left = Math.min(LANE[from], LANE[to]);
     const width = Math.abs(LANE[to] - LANE[from]);
@@ -180,7 +298,7 @@ export class LiveView {
   event(e) {
     const S = this.Socket;
     if (e.phase === "call") {
-      const row = this.step("page", "daemon", `${e.method}(${argsText(this.named(e.method, e.args), S)})`, "call", e.fd);
+      const row = this.step("page", "daemon", `${e.method}(${argsText(this.named(e.method, e.args), S)})`, "call", e.fd, e.time);
       row.dataset.call = e.method;
       if (WAITS.has(e.method)) {
         row.classList.add("pending");
@@ -197,15 +315,18 @@ export class LiveView {
       callRow.querySelector(".wait")?.remove();
       this.calls.delete(e.id);
     }
-    this.wire(e);
+    if (!this.network) this.wire(e);
     const ms = e.duration >= 1 ? ` · ${Math.round(e.duration)} ms` : "";
+    let returned;
     if (e.error) {
       const what = e.error.errno !== null && e.error.errno !== undefined ? `${e.error.name} (${e.error.errno})` : e.error.name;
-      this.step("daemon", "page", `${what}${ms}`, "return error", e.fd).dataset.ret = e.method;
+      returned = this.step("daemon", "page", `${what}${ms}`, "return error", e.fd, e.time);
     } else {
       const result = e.result === undefined ? "None" : brief(e.result, S);
-      this.step("daemon", "page", `${e.method} → ${result}${ms}`, "return", e.fd).dataset.ret = e.method;
+      returned = this.step("daemon", "page", `${e.method} → ${result}${ms}`, "return", e.fd, e.time);
     }
+    returned.dataset.ret = e.method;
+    if (this.network) this.poll();
     this.track(e);
   }
 
@@ -316,7 +437,7 @@ export class LiveView {
         break;
       }
       case "close":
-        set(e.fd, { state: this.text.stateClosed, closed: true });
+        set(e.fd, { state: this.text.stateClosed, closed: true, kernel: "" });
         break;
       default:
     }
@@ -325,19 +446,38 @@ export class LiveView {
 
   renderTable() {
     const t = this.text;
-    const head = `<thead><tr>${[t.colFd, t.colFamily, t.colType, t.colState, t.colLocal, t.colRemote, t.colTimeout, ""]
-      .map((h) => `<th>${h}</th>`).join("")}</tr></thead>`;
+    const kernel = !!this.network;
+    const columns = [t.colFd, t.colFamily, t.colType, t.colState, ...(kernel ? [t.colKernel] : []), t.colLocal, t.colRemote,
+      t.colTimeout, ""];
+    const head = `<thead><tr>${columns.map((h) => `<th>${h}</th>`).join("")}</tr></thead>`;
+    const cell = (c) => {
+      const td = document.createElement("td");
+      td.textContent = c ?? "";
+      return td;
+    };
     const body = [...this.sockets.values()].sort((a, b) => a.fd - b.fd).map((r) => {
-      const cells = [r.fd, r.family, r.type, r.state, r.local, r.remote, r.timeout, r.note].map((c, i) => {
-        const td = document.createElement("td");
-        td.textContent = c ?? "";
+      const values = [r.fd, r.family, r.type, r.state, ...(kernel ? [r.kernel ?? ""] : []), r.local, r.remote, r.timeout, r.note];
+      const cells = values.map((c, i) => {
+        const td = cell(c);
         if (i === 0 && r.owner) td.append(" ", ownerTag(r.owner));
+        if (kernel && i === 4 && c) td.className = "kernel";
         return td.outerHTML;
       });
       const cls = [r.closed ? "closed" : "", r.changed ? "changed" : ""].join(" ").trim();
       r.changed = false;
       return `<tr data-fd="${r.fd}" class="${cls}">${cells.join("")}</tr>`;
-    }).join("");
-    this.table.innerHTML = head + `<tbody>${body || `<tr><td colspan="8">${t.tableEmpty}</td></tr>`}</tbody>`;
+    });
+    // Connections only the kernel holds now (TIME_WAIT after an active close): no fd, no calls.
+    for (const k of kernel ? this.kernel : []) {
+      const values = ["—", k.local[0].includes(":") ? "AF_INET6" : "AF_INET", "SOCK_STREAM", "", k.state,
+        `${k.host} ${address(k.local)}`, address(k.remote), "", t.kernelOnly];
+      const cells = values.map((c, i) => {
+        const td = cell(c);
+        if (i === 4) td.className = "kernel";
+        return td.outerHTML;
+      });
+      body.push(`<tr class="kernel-only" data-state="${k.state}">${cells.join("")}</tr>`);
+    }
+    this.table.innerHTML = head + `<tbody>${body.join("") || `<tr><td colspan="${columns.length}">${t.tableEmpty}</td></tr>`}</tbody>`;
   }
 }

@@ -67,9 +67,11 @@ const WAITS = new Set(["accept", "recv", "recvfrom", "select", "sleep"]);
 export class Program {
   #stop;
   #waited;
-  constructor(bridge, name = "<exec>") {
+  constructor(bridge, name = "<exec>", host = null) {
     this.bridge = bridge;
     this.name = name;
+    /** The host of the session's private network the program runs on (null: the first, or none). */
+    this.host = host;
     this.sockets = new Set();
     this.stopped = false;
     this.interrupted = false; // KeyboardInterrupt has been raised in it once
@@ -195,12 +197,14 @@ for name in ["_sockbridge_run", "socket", "select"]:
   /**
    * Starts a program; returns its `Program` at once. `print` receives each line it writes to
    * standard output, `printError` each line of standard error; `name` is its file name in
-   * tracebacks; `onadopt` is called with each socket it makes or accepts. `program.done` resolves when it ends, or rejects with a `ProgramError`.
+   * tracebacks; `host` is the host of the session's private network it runs on (its sockets are
+   * made there, and `gethostname()` names it); `onadopt` is called with each socket it makes or
+   * accepts. `program.done` resolves when it ends, or rejects with a `ProgramError`.
    */
   function start(code, {
-    bridge = state.program.bridge, print = console.log, printError = print, name = "<exec>", onadopt = null,
+    bridge = state.program.bridge, print = console.log, printError = print, name = "<exec>", onadopt = null, host = null,
   } = {}) {
-    const program = new Program(bridge, name);
+    const program = new Program(bridge, name, host);
     program.onadopt = onadopt;
     const globals = pyodide.toPy({ code, program, out: print, err: printError, name, runner });
     program.done = pyodide.runPythonAsync("await runner(code, program, out, err, name)",

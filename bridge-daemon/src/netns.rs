@@ -46,7 +46,30 @@ impl Netns {
     pub fn new_with<T: Send + 'static>(
         setup: impl FnOnce() -> io::Result<T> + Send + 'static,
     ) -> io::Result<(Netns, T)> {
-        let made = std::thread::spawn(|| -> io::Result<(OwnedFd, T)> {
+        Netns::create(None, setup)
+    }
+
+    /// As [`Netns::new_with`], made from inside this namespace: the new one takes this one's
+    /// settings for the namespaces made from it (`net.ipv4.tcp_child_ehash_entries`: a TCP table
+    /// of its own, of that size, instead of sharing the machine's).
+    pub fn child_with<T: Send + 'static>(
+        &self,
+        setup: impl FnOnce() -> io::Result<T> + Send + 'static,
+    ) -> io::Result<(Netns, T)> {
+        Netns::create(Some(self.fd.try_clone()?), setup)
+    }
+
+    fn create<T: Send + 'static>(
+        parent: Option<OwnedFd>,
+        setup: impl FnOnce() -> io::Result<T> + Send + 'static,
+    ) -> io::Result<(Netns, T)> {
+        let made = std::thread::spawn(move || -> io::Result<(OwnedFd, T)> {
+            if let Some(parent) = parent {
+                // SAFETY: setns takes a namespace fd this thread holds, and moves this thread only.
+                if unsafe { libc::setns(parent.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
             // SAFETY: unshare takes flags only and changes this thread's namespace, which ends with it.
             if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
                 return Err(io::Error::last_os_error());

@@ -188,9 +188,10 @@ async fn private_networks(config: &Config) -> (Option<PrivateNetworks>, NetworkI
     }
     let probe = tokio::task::spawn_blocking(crate::network::probe).await;
     match probe {
-        Ok(Ok(())) => {
+        Ok(Ok(nursery)) => {
             let l = &config.limits;
             let private = PrivateNetworks {
+                nursery,
                 bounds: crate::network::Bounds {
                     max_hosts: l.max_hosts_per_network,
                     link_queue_bytes: l.link_queue_bytes,

@@ -228,6 +228,7 @@ mod tests {
                 }],
                 next: 5,
                 missed: 0,
+                now: 0.75,
             },
         );
         round_trip::<rpc::Pcap>(NoParams {}, data());

@@ -100,6 +100,10 @@ pub struct PacketsResult {
     pub next: u64,
     /// Packets after `since` that the capture no longer holds (it keeps the newest).
     pub missed: u64,
+    /// Seconds since the network was made, as the daemon answered: the clock of the packets' `t`,
+    /// so a page can place packets among its own calls.
+    #[serde(default)]
+    pub now: f64,
 }
 
 /// One packet a host sent on the LAN, as the daemon's link saw it.

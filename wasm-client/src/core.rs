@@ -17,7 +17,7 @@
 use crate::error::{Error, Result};
 use bridge_protocol::codec::{Body, Frame, FrameRef, ResponseError};
 use bridge_protocol::params::RecvParams;
-use bridge_protocol::{Codec, Id, Payload, Rpc, rpc};
+use bridge_protocol::{Codec, Id, Method, Payload, Rpc, rpc};
 use futures_channel::oneshot;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -216,14 +216,44 @@ impl Core {
 
     /// Sends a request, or queues it for the allowance as `how` says (giving up is `Ok(false)`).
     fn submit<R: Rpc>(&self, params: &R::Params, how: Submit, complete: Completer) -> Result<bool> {
-        let blocking = R::METHOD.may_block() && how != Submit::Uncounted;
+        self.submit_to(R::METHOD, params, how, complete)
+    }
+
+    /// Calls `method` with params and a result of no particular type: JSON values, as the page
+    /// sees them. (The private-network methods go this way in the browser: one decoder for all of
+    /// them keeps the WebAssembly small.)
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "the browser's API uses it"))]
+    pub(crate) async fn call_value(&self, method: Method, params: &serde_json::Value) -> Result<serde_json::Value> {
+        let (tx, rx) = oneshot::channel();
+        self.submit_to(
+            method,
+            params,
+            Submit::Queue,
+            Box::new(move |outcome| {
+                let decoded = outcome.and_then(|body| {
+                    body.decode::<serde_json::Value>(method).map_err(|e| Error::Response(e.to_string()))
+                });
+                let _ = tx.send(decoded);
+            }),
+        )?;
+        rx.await.unwrap_or(Err(Error::Closed))
+    }
+
+    fn submit_to<P: serde::Serialize + 'static>(
+        &self,
+        method: Method,
+        params: &P,
+        how: Submit,
+        complete: Completer,
+    ) -> Result<bool> {
+        let blocking = method.may_block() && how != Submit::Uncounted;
         let may_queue = how == Submit::Queue;
         let mut state = self.state();
         if state.closed {
             return Err(Error::Closed);
         }
         let id = state.next_id;
-        let frame = state.codec.encode_request(Some(&Id::Num(id)), R::METHOD, params);
+        let frame = state.codec.encode_request(Some(&Id::Num(id)), method, params);
         let len = frame.len();
         let now = !blocking || (state.room_for(len) && state.outbox.is_empty());
         if !now && !may_queue {

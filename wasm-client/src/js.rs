@@ -18,7 +18,7 @@
 //! call to `bridge.ontrace`.
 
 use crate::{Address, Bridge, Codec, Error, GetaddrinfoParams, OptValue, Service, Socket, SocketFile};
-use bridge_protocol::params::LinkSettings;
+use bridge_protocol::Method;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -119,6 +119,8 @@ export interface Packets {
   next: number;
   /** Packets after `since` the capture no longer holds. */
   missed: number;
+  /** Seconds since the network was made, as the daemon answered (the clock of `PacketInfo.t`). */
+  now: number;
 }
 /** One socket in a host's kernel table. */
 export interface NetstatRow {
@@ -408,10 +410,16 @@ fn to_address(v: &JsValue) -> Result<Address, JsValue> {
 }
 
 /// An address for JavaScript: an array, or a string for a Unix socket.
-/// A value as JavaScript sees its JSON.
-fn to_js(value: &impl serde::Serialize) -> Result<JsValue, JsValue> {
-    let text = serde_json::to_string(value).map_err(|e| python_error("ValueError", &e.to_string()))?;
-    js_sys::JSON::parse(&text)
+/// Calls a method whose params and result the page gives and takes as plain JSON values.
+async fn call_value(bridge: &Bridge, method: Method, params: serde_json::Value) -> Result<JsValue, JsValue> {
+    let result = bridge.core.call_value(method, &params).await.map_err(|e| js_error(&e))?;
+    js_sys::JSON::parse(&result.to_string())
+}
+
+/// A JavaScript value as JSON.
+fn from_js(value: &JsValue) -> Result<serde_json::Value, String> {
+    let text = js_sys::JSON::stringify(value).map(String::from).map_err(|_| "not JSON".to_owned())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 fn from_address(a: &Address) -> JsValue {
@@ -611,7 +619,7 @@ impl JsBridge {
     #[wasm_bindgen(unchecked_return_type = "Promise<NetworkInfo>")]
     pub fn network(&self) -> Promise {
         let bridge = self.bridge.clone();
-        future_to_promise(async move { to_js(&bridge.network().await.map_err(|e| js_error(&e))?) })
+        future_to_promise(async move { call_value(&bridge, Method::Network, serde_json::json!({})).await })
     }
 
     /// Adds a computer to the session's private network: `{name, address}`.
@@ -623,7 +631,7 @@ impl JsBridge {
     pub fn add_host(&self, name: String) -> Promise {
         let bridge = self.bridge.clone();
         self.tracer.promise("add_host", None, args([JsValue::from_str(&name)]), async move {
-            to_js(&bridge.add_host(&name).await.map_err(|e| js_error(&e))?)
+            call_value(&bridge, Method::AddHost, serde_json::json!({ "name": name })).await
         })
     }
 
@@ -637,14 +645,9 @@ impl JsBridge {
     pub fn set_link(&self, host: String, #[wasm_bindgen(unchecked_param_type = "LinkSettings")] link: JsValue) -> Promise {
         let bridge = self.bridge.clone();
         future_to_promise(async move {
-            let text = if link.is_undefined() || link.is_null() {
-                "{}".to_owned()
-            } else {
-                js_sys::JSON::stringify(&link).map(String::from).unwrap_or_default()
-            };
-            let link: LinkSettings = serde_json::from_str(&text)
-                .map_err(|e| python_error("TypeError", &format!("setLink: {e}")))?;
-            to_js(&bridge.set_link(&host, link).await.map_err(|e| js_error(&e))?)
+            let link = if link.is_undefined() || link.is_null() { Ok(serde_json::json!({})) } else { from_js(&link) };
+            let link = link.map_err(|e| python_error("TypeError", &format!("setLink: {e}")))?;
+            call_value(&bridge, Method::SetLink, serde_json::json!({ "host": host, "link": link })).await
         })
     }
 
@@ -660,8 +663,14 @@ impl JsBridge {
     pub fn packets(&self, since: Option<f64>, max: Option<u32>) -> Promise {
         let bridge = self.bridge.clone();
         future_to_promise(async move {
-            let since = since.filter(|s| s.is_finite() && *s >= 0.0).map(|s| s as u64);
-            to_js(&bridge.packets(since, max.map(|m| m as usize)).await.map_err(|e| js_error(&e))?)
+            let mut params = serde_json::Map::new();
+            if let Some(since) = since.filter(|s| s.is_finite() && *s >= 0.0) {
+                params.insert("since".into(), (since as u64).into());
+            }
+            if let Some(max) = max {
+                params.insert("max".into(), max.into());
+            }
+            call_value(&bridge, Method::Packets, params.into()).await
         })
     }
 
@@ -687,7 +696,11 @@ impl JsBridge {
     #[wasm_bindgen(unchecked_return_type = "Promise<NetstatRow[]>")]
     pub fn netstat(&self, host: Option<String>) -> Promise {
         let bridge = self.bridge.clone();
-        future_to_promise(async move { to_js(&bridge.netstat(host.as_deref()).await.map_err(|e| js_error(&e))?) })
+        let params = match host {
+            Some(host) => serde_json::json!({ "host": host }),
+            None => serde_json::json!({}),
+        };
+        future_to_promise(async move { call_value(&bridge, Method::Netstat, params).await })
     }
 
     /// `getaddrinfo(host, port, family = 0, type = 0, proto = 0, flags = 0)`, resolved by the daemon.

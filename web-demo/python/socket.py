@@ -175,7 +175,10 @@ class socket:
         family = AF_INET if family == -1 else family
         type = SOCK_STREAM if type == -1 else type
         proto = 0 if proto == -1 else proto
-        self._adopt(_wait(_program().bridge, "socket", family, type, proto), family, type, proto)
+        program = _program()
+        # A program runs on one host of a private network: its sockets are made there.
+        js = _wait(program.bridge, "socket", family, type, proto, *([program.host] if program.host else []))
+        self._adopt(js, family, type, proto)
         if _default_timeout is not None:
             self.settimeout(_default_timeout)
 
@@ -447,7 +450,9 @@ def gethostbyname(hostname):
 
 
 def gethostname():
-    return _wait(_program().bridge, "gethostname")
+    """The name of the computer the program runs on: its host's, in a private network."""
+    host = _program().host
+    return host if host else _wait(_program().bridge, "gethostname")
 
 
 def gethostbyaddr(ip_address):

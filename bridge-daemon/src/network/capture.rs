@@ -121,7 +121,7 @@ impl Capture {
             })
             .collect();
         let next = (start + packets.len() as u64).min(self.next());
-        PacketsResult { packets, next, missed }
+        PacketsResult { packets, next, missed, now: self.started.elapsed().as_secs_f64() }
     }
 
     /// The capture as a pcap file (raw IP, the packets' wall-clock times).

@@ -43,6 +43,7 @@ use bridge_protocol::{Address, OsError};
 use capture::Capture;
 use host::Host;
 pub(crate) use kernel::KernelSocket;
+use crate::netns::Netns;
 use link::{Port, Switch};
 use shaper::Shaper;
 use std::io;
@@ -78,6 +79,8 @@ pub(crate) struct Bounds {
 /// A session's private network.
 #[derive(Debug)]
 pub(crate) struct Network {
+    /// Where its hosts are made from.
+    nursery: Arc<Netns>,
     hosts: RwLock<Vec<Arc<Host>>>,
     switch: Arc<Switch>,
     labs: Labs,
@@ -96,21 +99,30 @@ impl Drop for Network {
     }
 }
 
-/// Whether this system lets the daemon make namespaces and TUN devices; the error says why not.
-pub(crate) fn probe() -> io::Result<()> {
-    Host::make("probe".into(), Ipv4Addr::new(10, 0, 0, 1), LAN_PREFIX).map(drop)
+/// The namespace every host is made from (see `host::nursery`), once this system has been seen
+/// to let the daemon make namespaces and TUN devices; the error says why not.
+pub(crate) fn probe() -> io::Result<Arc<Netns>> {
+    let nursery = host::nursery()?;
+    Host::make(&nursery, "probe".into(), Ipv4Addr::new(10, 0, 0, 1), LAN_PREFIX)?;
+    Ok(Arc::new(nursery))
 }
 
 impl Network {
     /// Makes a network with its first host (and the lab host, with the services, when `labs`).
     /// Runs on the session's runtime: the links are its tasks.
-    pub(crate) async fn new(bounds: Bounds, labs: bool, place: OwnedSemaphorePermit) -> io::Result<Network> {
+    pub(crate) async fn new(
+        nursery: Arc<Netns>,
+        bounds: Bounds,
+        labs: bool,
+        place: OwnedSemaphorePermit,
+    ) -> io::Result<Network> {
         let switch = Arc::new(Switch {
             ports: RwLock::new(Vec::new()),
             broadcast: Ipv4Addr::from(u32::from(LAN) | (u32::MAX >> LAN_PREFIX)),
             capture: Mutex::new(Capture::new(bounds.capture_bytes)),
         });
         let mut network = Network {
+            nursery,
             hosts: RwLock::new(Vec::new()),
             switch,
             labs: Labs::default(),
@@ -137,7 +149,8 @@ impl Network {
 
     /// Makes a host at `ip` and connects it to the LAN.
     async fn attach(&self, name: String, ip: Ipv4Addr) -> io::Result<Arc<Host>> {
-        let (host, tun) = tokio::task::spawn_blocking(move || Host::make(name, ip, LAN_PREFIX))
+        let nursery = Arc::clone(&self.nursery);
+        let (host, tun) = tokio::task::spawn_blocking(move || Host::make(&nursery, name, ip, LAN_PREFIX))
             .await
             .map_err(|_| io::Error::other("making a host failed unexpectedly"))??;
         let host = Arc::new(host);

@@ -101,6 +101,8 @@ pub(crate) struct Shared {
 /// What a session's private network is made with.
 #[derive(Debug)]
 pub(crate) struct PrivateNetworks {
+    /// The namespace hosts are made from.
+    pub(crate) nursery: Arc<crate::netns::Netns>,
     pub(crate) bounds: crate::network::Bounds,
     /// `Limits::max_networks`.
     pub(crate) places: Arc<Semaphore>,
@@ -114,7 +116,7 @@ impl PrivateNetworks {
         let Ok(place) = Arc::clone(&self.places).try_acquire_owned() else {
             return Err("the bridge holds as many private networks as it may; try again later".into());
         };
-        Network::new(self.bounds, self.labs, place).await.map_err(|e| {
+        Network::new(Arc::clone(&self.nursery), self.bounds, self.labs, place).await.map_err(|e| {
             tracing::warn!(error = %e, "could not make a private network");
             format!("the bridge could not make a private network: {e}")
         })
