@@ -117,23 +117,25 @@ await conn.close();
 `,
       check: {
         python: {
-          output: {
+          programs: {
             "server.py": [
               "^server runs on pc1 10\\.0\\.0\\.1$",
-              "^server: TCP \\('0\\.0\\.0\\.0', 50007\\)$",
-              "^server: me \\('10\\.0\\.0\\.1', 50007\\) -> peer \\('10\\.0\\.0\\.2', \\d+\\)$",
+              "^server: TCP \\('0\\.0\\.0\\.0', \\d+\\)$",
+              "^server: me \\('10\\.0\\.0\\.1', \\d+\\) -> peer \\('10\\.0\\.0\\.2', \\d+\\)$",
             ],
             "client.py": [
               "^client runs on pc2 10\\.0\\.0\\.2$",
-              "^client: me \\('10\\.0\\.0\\.2', \\d+\\) -> peer \\('10\\.0\\.0\\.1', 50007\\)$",
+              "^client: me \\('10\\.0\\.0\\.2', \\d+\\) -> peer \\('10\\.0\\.0\\.1', \\d+\\)$",
             ],
           },
         },
         output: [
-          "^server on pc1: TCP \\('0\\.0\\.0\\.0', 50007\\)$",
-          "^client on pc2: me \\('10\\.0\\.0\\.2', \\d+\\) -> peer \\('10\\.0\\.0\\.1', 50007\\)$",
-          "^server on pc1: me \\('10\\.0\\.0\\.1', 50007\\) -> peer \\('10\\.0\\.0\\.2', \\d+\\)$",
+          "^server on pc1: TCP \\('0\\.0\\.0\\.0', \\d+\\)$",
+          "^client on pc2: me \\('10\\.0\\.0\\.2', \\d+\\) -> peer \\('10\\.0\\.0\\.1', \\d+\\)$",
+          "^server on pc1: me \\('10\\.0\\.0\\.1', \\d+\\) -> peer \\('10\\.0\\.0\\.2', \\d+\\)$",
         ],
+        calls: ["bind", "listen", "connect", "accept", "getsockname", "getpeername"],
+        sockets: 3,
         packets: ["SYN", "SYN, ACK", "ACK", "FIN, ACK"],
       },
     },
@@ -395,6 +397,87 @@ await server.close();
       ],
       calls: ["bind", "listen", "accept", "connect", "recv", "sendall"],
       sockets: 3,
+    },
+    // With a private network: the server on pc1, its clients on pc2, and "" is every interface.
+    private: {
+      hosts: ["pc1", "pc2"],
+      note: {
+        zh: `这里 <code>""</code> 真的表示 pc1 的每一个网卡：<code>127.0.0.1</code> 和 <code>10.0.0.1</code>。客户在另一台电脑 pc2 上，通过 <code>10.0.0.1</code> 连到它；右边画出每个连接的握手、数据和关闭的包。`,
+        en: `Here <code>""</code> really is every interface of pc1: <code>127.0.0.1</code> and <code>10.0.0.1</code>. The client runs on another computer, pc2, and reaches it at <code>10.0.0.1</code>; the diagram shows each connection's handshake, data and close as packets.`,
+      },
+      programs: [
+        { name: "server.py", host: "pc1", python: `from socket import *
+
+server = socket(AF_INET, SOCK_STREAM)
+server.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
+server.bind(("", 50007))       # "": 每一个网卡 / every interface
+server.listen(5)               # 5 个连接可以排队 / 5 may wait
+print("echo server on", server.getsockname())
+
+while True:
+    conn, addr = server.accept()   # 等客户 / wait for a client
+    print("accepted", addr, "as fd", conn.fileno())
+    data = conn.recv(1024)
+    conn.sendall(data)
+    conn.close()
+`, forever: true },
+        { name: "client.py", host: "pc2", python: `from socket import *
+
+for name in ["alice", "bob"]:
+    client = socket(AF_INET, SOCK_STREAM)
+    client.connect(("pc1", 50007))     # 服务器的电脑 / the server's computer
+    client.sendall(b"hello from " + name.encode())
+    print(name, "got back", client.recv(1024))
+    client.close()
+` },
+      ],
+      code: `// The server on pc1, its clients on pc2: two computers of this page's network.
+const server = await bridge.socket(AF_INET, SOCK_STREAM, 0, "pc1");
+await server.setsockopt(SOL_SOCKET, SO_REUSEADDR, true);
+await server.bind(["", 50007]);  // "" = every interface of pc1
+await server.listen(5);          // up to 5 connections may wait
+print("echo server on", await server.getsockname());
+
+// 服务器：接受两个客户，把收到的原样发回 / the server: accept two clients, echo what they send
+const serving = (async () => {
+  for (let i = 0; i < 2; i++) {
+    const [conn, client] = await server.accept();     // waits for a connection
+    print("accepted", client, "as fd", conn.fileno());
+    const data = await conn.recv(1024);
+    await conn.sendall(data);
+    await conn.close();
+  }
+})();
+
+// 两个客户，在 pc2 上 / two clients, on pc2
+for (const name of ["alice", "bob"]) {
+  const c = await bridge.socket(AF_INET, SOCK_STREAM, 0, "pc2");
+  await c.connect(["pc1", 50007]);
+  await c.sendall("hello from " + name);
+  print(name, "got back", await c.recv(1024));
+  await c.close();
+}
+await serving;
+await server.close();
+`,
+      check: {
+        python: {
+          output: [],
+          programs: {
+            "server.py": ["^echo server on \\('0\\.0\\.0\\.0', \\d+\\)$", "^accepted \\('10\\.0\\.0\\.2', \\d+\\) as fd \\d+$"],
+            "client.py": ["^alice got back b'hello from alice'$", "^bob got back b'hello from bob'$"],
+          },
+        },
+        output: [
+          "^echo server on \\('0\\.0\\.0\\.0', \\d+\\)$",
+          "^accepted \\('10\\.0\\.0\\.2', \\d+\\) as fd \\d+$",
+          "^alice got back b'hello from alice'$",
+          "^bob got back b'hello from bob'$",
+        ],
+        calls: ["bind", "listen", "accept", "connect", "recv", "sendall"],
+        sockets: 3,
+        packets: ["SYN", "SYN, ACK", "ACK", "PSH, ACK", "SYN", "SYN, ACK", "ACK"],
+      },
     },
   },
   {
@@ -683,6 +766,73 @@ print("echo service:", await a.recvfrom(1024));
       ],
       calls: ["sendto", "recvfrom"],
       sockets: 2,
+    },
+    // With a private network: datagrams between two computers over a link that loses and reorders.
+    private: {
+      hosts: ["pc1", "pc2"],
+      links: { pc2: { loss: 0.3, reorder: 0.3, delay: 0.01 } },
+      note: {
+        zh: `这个页面的网络里，pc2 发出的链路被设成<b>丢掉 30% 的包</b>，并把 30% 的包<b>压后</b>（后面的包先到）。UDP 不会重发，也不会排序：接收方看到的就是网络给它的。右边的图标出每个包的下场。TCP 在同样的链路上也会丢包，但它会重发、排序，程序看不出来。`,
+        en: `In this page's network the link out of pc2 is set to <b>lose 30% of the packets</b> and to <b>hold 30% back</b> (later ones overtake them). UDP neither resends nor reorders: the receiver sees what the network gave it. The diagram marks what became of each packet. TCP over the same link loses packets too, but it resends and reorders them, and the program never knows.`,
+      },
+      programs: [
+        { name: "receiver.py", host: "pc1", python: `from socket import *
+
+# pc1 收数据报 / pc1 receives datagrams
+r = socket(AF_INET, SOCK_DGRAM)
+r.bind(("", 9999))
+r.settimeout(1.0)          # 一秒没有新的就结束 / stop after a quiet second
+got = []
+try:
+    while True:
+        data, sender = r.recvfrom(1024)
+        got.append(int(data))
+except TimeoutError:
+    pass
+print("got", len(got), "of 20:", got)
+print("lost:", sorted(set(range(20)) - set(got)))
+print("overtaken:", [n for i, n in enumerate(got) if i and n < got[i - 1]])
+` },
+        { name: "sender.py", host: "pc2", python: `from socket import *
+
+# pc2 把 20 个编号的数据报发给 pc1 / pc2 sends 20 numbered datagrams to pc1
+s = socket(AF_INET, SOCK_DGRAM)
+for n in range(20):
+    s.sendto(str(n).encode(), ("pc1", 9999))
+print("sent 0 to 19 from", s.getsockname())
+` },
+      ],
+      code: `// pc2 sends 20 numbered datagrams to pc1, over a link that loses and reorders (see the note).
+const r = await bridge.socket(AF_INET, SOCK_DGRAM, 0, "pc1");
+await r.bind(["", 9999]);
+const s = await bridge.socket(AF_INET, SOCK_DGRAM, 0, "pc2");
+for (let n = 0; n < 20; n++) await s.sendto(String(n), ["pc1", 9999]);
+print("sent 0 to 19 from", await s.getsockname());
+
+r.settimeout(1.0);          // stop after a quiet second
+const got = [];
+try {
+  for (;;) got.push(Number(new TextDecoder().decode((await r.recvfrom(1024))[0])));
+} catch (e) {
+  if (e.name !== "TimeoutError") throw e;
+}
+print("got", got.length, "of 20:", got);
+print("lost:", [...Array(20).keys()].filter((n) => !got.includes(n)));
+print("overtaken:", got.filter((n, i) => i > 0 && n < got[i - 1]));
+`,
+      check: {
+        python: {
+          output: [],
+          programs: {
+            "receiver.py": ["^got \\d+ of 20: \\[", "^lost: \\[", "^overtaken: \\["],
+            "sender.py": ["^sent 0 to 19 from \\('0\\.0\\.0\\.0', \\d+\\)$"],
+          },
+        },
+        output: ["^sent 0 to 19 from \\('0\\.0\\.0\\.0', \\d+\\)$", "^got \\d+ of 20: \\[", "^lost: \\[", "^overtaken: \\["],
+        calls: ["sendto", "recvfrom"],
+        sockets: 2,
+        packets: ["udp"],
+      },
     },
   },
   {
@@ -1109,6 +1259,23 @@ except OSError as e:
     output: ["socket\\(s\\) ready to read$", "^fd \\d+ -> ", "^\\[\\(2, 1, 6, '', \\('127\\.0\\.0\\.1', 80\\)\\)\\]$"],
     calls: ["select", "getaddrinfo"],
     sockets: 2,
+  },  // With a private network the kernel answers the last connect: nobody listens on port 9 of pc1.
+  private: {
+    check: {
+      python: {
+        output: [
+          "^listening on \\('127\\.0\\.0\\.1', \\d+\\)$",
+          "^connection from \\('127\\.0\\.0\\.1', \\d+\\)$",
+          "^b'hello, sockets'$",
+          "^ConnectionRefusedError \\[Errno \\d+\\] Connection refused$",
+        ],
+        calls: ["bind", "listen", "accept", "connect", "sendall", "recv"],
+        sockets: 3,
+      },
+      output: ["socket\\(s\\) ready to read$", "^fd \\d+ -> ", "^\\[\\(2, 1, 6, '', \\('127\\.0\\.0\\.1', 80\\)\\)\\]$"],
+      calls: ["select", "getaddrinfo"],
+      sockets: 2,
+    },
   },
 };
 

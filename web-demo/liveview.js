@@ -121,6 +121,7 @@ export class LiveView {
     this.calls.clear();
     this.owners.clear();
     this.kernel = []; // the kernel's rows no handle holds (TIME_WAIT)
+    this.kernelShown = false; // the table has the kernel's column (the session had a private network)
     this.diagram.innerHTML = "";
     const lanes = document.createElement("div");
     lanes.className = "lanes";
@@ -146,6 +147,7 @@ export class LiveView {
   watch(bridge) {
     this.unwatch();
     this.network = { bridge, since: 0, seq: new Map(), hosts: [], last: Promise.resolve(), pending: 0 };
+    this.kernelShown = true;
     const lanes = this.diagram.querySelector(".lanes");
     if (lanes) lanes.lastChild.textContent = this.text.laneNetwork;
     // While a call waits (accept, recv), the packets another program causes show as they come.
@@ -178,7 +180,7 @@ export class LiveView {
         const gap = performance.now() - now * 1000;
         net.offset = Math.min(net.offset ?? Infinity, gap);
         net.since = next;
-        for (const p of packets) this.packet(p);
+        this.packets(packets);
         const rows = await net.bridge.netstat();
         if (this.network === net) this.kernelRows(rows);
       } catch {
@@ -188,6 +190,42 @@ export class LiveView {
     net.pending += 1;
     net.last = net.last.then(run).finally(() => { net.pending -= 1; });
     return net.last;
+  }
+
+  /**
+   * Packets from one read of the capture. A bulk transfer (data segments and the bare ACKs back,
+   * on one connection) shows its first segment, then one row that counts the rest.
+   */
+  packets(packets) {
+    let bulk = null;
+    const flush = () => {
+      if (bulk?.count) this.bulkRow(bulk);
+      bulk = null;
+    };
+    for (const p of packets) {
+      const plain = p.proto === "tcp" && p.fate === "delivered" && /^(PSH, )?ACK$/.test(p.flags ?? "");
+      const pair = [p.from, ...p.to].sort().join("~");
+      if (plain && bulk?.pair === pair) {
+        bulk.count += 1;
+        bulk.last = p;
+        if (p.len) bulk.bytes.set(`${p.from} → ${p.to.join(", ")}`, (bulk.bytes.get(`${p.from} → ${p.to.join(", ")}`) ?? 0) + p.len);
+        else bulk.acks += 1;
+        continue;
+      }
+      flush();
+      this.packet(p);
+      if (plain && p.len) bulk = { pair, count: 0, acks: 0, bytes: new Map(), last: p };
+    }
+    flush();
+  }
+
+  /** One row for the segments of a bulk transfer after its first. */
+  bulkRow(bulk) {
+    const parts = [...bulk.bytes].map(([way, n]) => `${way} ${n.toLocaleString("en")} B`);
+    if (bulk.acks) parts.push(this.text.acksBack(bulk.acks));
+    const row = this.step("daemon", "peer", `… ${this.text.moreSegments(bulk.count)}: ${parts.join(", ")}`, "packet bulk", null,
+      bulk.last.t * 1000 + this.network.offset);
+    row.dataset.packet = "bulk";
   }
 
   /** One packet from the capture: an arrow on the network lane, its fate shown. */
@@ -446,7 +484,7 @@ export class LiveView {
 
   renderTable() {
     const t = this.text;
-    const kernel = !!this.network;
+    const kernel = this.kernelShown;
     const columns = [t.colFd, t.colFamily, t.colType, t.colState, ...(kernel ? [t.colKernel] : []), t.colLocal, t.colRemote,
       t.colTimeout, ""];
     const head = `<thead><tr>${columns.map((h) => `<th>${h}</th>`).join("")}</tr></thead>`;

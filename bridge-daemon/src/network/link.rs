@@ -7,13 +7,14 @@
 use super::capture::{Capture, Fate};
 use super::shaper::{Shaper, Verdict};
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 use tokio::io::unix::AsyncFd;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// The most packets a link reads before it lets other work run.
@@ -22,12 +23,20 @@ const READ_BATCH: usize = 64;
 /// The largest packet a TUN device gives (its MTU is 1500; this leaves room).
 const MAX_PACKET: usize = 65_535;
 
+/// The most packets a host's kernel answers at once that are picked up with the packet that
+/// caused them (see [`Port::deliver`]); more wait for the host's own task.
+const PICKUP: usize = 16;
+
 /// One host's end of the LAN.
 #[derive(Debug)]
 pub(crate) struct Port {
     pub(crate) ip: Ipv4Addr,
     tun: AsyncFd<OwnedFd>,
     pub(crate) shaper: Mutex<Shaper>,
+    /// Packets the host's kernel sent in answer to one just delivered, read then with the time
+    /// they were read, for the host's task to carry.
+    early: Mutex<VecDeque<(Instant, Box<[u8]>)>>,
+    picked_up: Notify,
 }
 
 impl Port {
@@ -36,14 +45,38 @@ impl Port {
         // fd; the AsyncFd owns the OwnedFd, so the fd stays open while it is registered.
         let tun = unsafe { AsyncFd::register_with_interest(tun, tokio::io::Interest::READABLE) }
             .map_err(|e| e.into_parts().1)?;
-        Ok(Port { ip, tun, shaper: Mutex::new(shaper) })
+        Ok(Port { ip, tun, shaper: Mutex::new(shaper), early: Mutex::default(), picked_up: Notify::new() })
     }
 
     /// Hands a packet to this host's kernel, as if it arrived on its `eth0`. A TUN write does not
     /// wait: the kernel takes the packet or drops it, as a busy network card would.
+    ///
+    /// The kernel handles the packet within the write, and what it sends in answer at once (the
+    /// ACK that completes a handshake, a RST) is already on `eth0` when the write returns. It is
+    /// read now, so that its time in the capture is when it was sent: read later by the host's
+    /// task, it could be stamped after the answer to the call it belongs to (`connect` returns as
+    /// soon as the SYN-ACK arrives).
     fn deliver(&self, packet: &[u8]) {
+        let fd = self.tun.get_ref().as_raw_fd();
         // SAFETY: writes `packet.len()` bytes from a live slice to a descriptor the AsyncFd owns.
-        let _ = unsafe { libc::write(self.tun.get_ref().as_raw_fd(), packet.as_ptr().cast(), packet.len()) };
+        let _ = unsafe { libc::write(fd, packet.as_ptr().cast(), packet.len()) };
+        let mut early = crate::lock(&self.early);
+        // eth0's MTU is 1500 (pages cannot change it), so a packet fits.
+        let mut buf = [0u8; 2048];
+        let mut picked = false;
+        while early.len() < PICKUP {
+            // SAFETY: reads at most buf.len() bytes into a buffer we own, from a non-blocking fd.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            let Ok(n) = usize::try_from(n) else { break };
+            if n == 0 {
+                break;
+            }
+            early.push_back((Instant::now(), buf[..n].into()));
+            picked = true;
+        }
+        if picked {
+            self.picked_up.notify_one();
+        }
     }
 }
 
@@ -112,6 +145,12 @@ pub(crate) async fn carry(switch: Arc<Switch>, from: usize, port: Arc<Port>, sto
         let due = waiting.peek().map(|Reverse(p)| p.at);
         tokio::select! {
             () = stop.cancelled() => return,
+            () = port.picked_up.notified() => {
+                let early: Vec<_> = crate::lock(&port.early).drain(..).collect();
+                for (at, packet) in early {
+                    send(&switch, from, &port, &packet, at, &mut order, &mut waiting);
+                }
+            }
             () = sleep_until(due) => {
                 let now = Instant::now();
                 while waiting.peek().is_some_and(|Reverse(p)| p.at <= now) {
@@ -130,7 +169,12 @@ pub(crate) async fn carry(switch: Arc<Switch>, from: usize, port: Arc<Port>, sto
                     });
                     match read {
                         Ok(Ok(n)) => {
-                            send(&switch, from, &port, &buf[..n], &mut order, &mut waiting);
+                            // Anything picked up earlier was sent earlier: carried first.
+                            let early: Vec<_> = crate::lock(&port.early).drain(..).collect();
+                            for (at, packet) in early {
+                                send(&switch, from, &port, &packet, at, &mut order, &mut waiting);
+                            }
+                            send(&switch, from, &port, &buf[..n], Instant::now(), &mut order, &mut waiting);
                         }
                         Ok(Err(e)) => {
                             tracing::debug!(error = %e, "a host's link could not be read; it stops");
@@ -152,10 +196,17 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// One packet host `from` sent: recorded, shaped, and delivered now; the copies due later are
-/// pushed on `waiting`.
-fn send(switch: &Switch, from: usize, port: &Port, packet: &[u8], order: &mut u64, waiting: &mut BinaryHeap<Reverse<InFlight>>) {
-    let now = Instant::now();
+/// One packet host `from` sent at `now`: recorded, shaped, and delivered now; the copies due
+/// later are pushed on `waiting`.
+fn send(
+    switch: &Switch,
+    from: usize,
+    port: &Port,
+    packet: &[u8],
+    now: Instant,
+    order: &mut u64,
+    waiting: &mut BinaryHeap<Reverse<InFlight>>,
+) {
     let to = switch.route(from, packet);
     let record = |to: Vec<usize>, fate| crate::lock(&switch.capture).record(now, from, to, fate, packet);
     if to.is_empty() {
