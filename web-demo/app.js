@@ -405,8 +405,10 @@ function setState(bench, slot, state) {
   // theirs as they end (as a process's exit does), and the session stays, so a client run again
   // after its server has stopped meets the kernel's answer (ECONNREFUSED) for the port it held.
   if (!active && bench.session && bench.language === "javascript") {
-    bench.session.close();
+    const ending = bench.session;
     bench.session = null;
+    // The live view reads the last packets (the FINs of the last close) first.
+    bench.view.finish().finally(() => ending.close());
   }
 }
 
@@ -422,7 +424,7 @@ async function session(bench) {
         if (!have.has(host)) await bridge.addHost(host);
       }
       for (const [host, link] of Object.entries(bench.lesson.links ?? {})) await bridge.setLink(host, link);
-      bench.view.watch(bridge);
+      await bench.view.watch(bridge);
     }
     bench.session = bridge;
   }
@@ -549,8 +551,9 @@ async function stopAll(bench) {
     }
   }
   await Promise.all(running.map(ended));
-  bench.session?.close();
+  const ending = bench.session;
   bench.session = null;
+  if (ending) await bench.view.finish().finally(() => ending.close());
 }
 
 function render() {

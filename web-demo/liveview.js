@@ -144,15 +144,42 @@ export class LiveView {
    * Shows `bridge`'s private network: the packets on its LAN (polled from the daemon's capture
    * while the session lasts, and after every call) and the kernel's state of each socket.
    */
-  watch(bridge) {
+  async watch(bridge) {
     this.unwatch();
     this.network = { bridge, since: 0, seq: new Map(), hosts: [], last: Promise.resolve(), pending: 0 };
     this.kernelShown = true;
     const lanes = this.diagram.querySelector(".lanes");
     if (lanes) lanes.lastChild.textContent = this.text.laneNetwork;
+    // The daemon's clock against the page's, from a few quick asks while the page is idle.
+    for (let i = 0; i < 3; i++) {
+      const sent = performance.now();
+      this.clock(await bridge.packets(0, 0).catch(() => null), sent);
+    }
     // While a call waits (accept, recv), the packets another program causes show as they come.
     this.network.timer = setInterval(() => { if (this.network?.pending === 0) this.poll(); }, 250);
     this.poll();
+  }
+
+  /**
+   * Sets the daemon's clock on the page's from an answer (`now`, seconds) asked for at `sent`:
+   * the daemon read its clock about half-way through the round trip, and the quickest round trip
+   * seen gives the closest reading.
+   */
+  clock(answer, sent) {
+    const net = this.network;
+    if (!net || !answer) return;
+    const rtt = performance.now() - sent;
+    if (rtt < (net.rtt ?? Infinity)) {
+      net.rtt = rtt;
+      net.offset = sent + rtt / 2 - answer.now * 1000;
+    }
+  }
+
+  /** Reads what the capture still holds, then stops watching (before the session closes). */
+  async finish() {
+    if (!this.network) return;
+    await this.poll();
+    this.unwatch();
   }
 
   unwatch() {
@@ -173,12 +200,11 @@ export class LiveView {
     }
     const run = async () => {
       try {
-        const { packets, next, now } = await net.bridge.packets(net.since);
+        const sent = performance.now();
+        const answer = await net.bridge.packets(net.since);
         if (this.network !== net) return;
-        // The daemon's clock on the page's: the smallest gap seen is the closest (it includes
-        // one trip from the daemon to the page, so a packet lands where its news could have).
-        const gap = performance.now() - now * 1000;
-        net.offset = Math.min(net.offset ?? Infinity, gap);
+        this.clock(answer, sent);
+        const { packets, next } = answer;
         net.since = next;
         this.packets(packets);
         const rows = await net.bridge.netstat();
