@@ -71,6 +71,7 @@ for g in h j e l u r c; do
 done
 step "security suite: $(echo "$security" | grep -c . || true) cases of shared/security.md section 4 ran and passed (${groups#, })"
 step "hostile-client soak: $(grep -E '^soak: [0-9]' "$logs/cargo" || echo 'did not run')"
+step "private networks: $(grep -cE '^test private::[a-z0-9_]+ \.\.\. ok$' "$logs/cargo" || true) integration tests ran and passed (tests/it/private.rs; as root they make real namespaces, else they check the fallback)"
 
 step "browser package (scripts/build-web.sh)"
 ./scripts/build-web.sh
@@ -88,7 +89,7 @@ step "browser tests: the Rust API in headless Chromium (wasm-bindgen-test, via b
 ./target/debug/bridge-daemon exec -- \
   wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" wasm-client 2>&1 | tee "$logs/wasm"
 
-step "browser tests: the JS package, every lesson in Python and JavaScript, Python's standard library, the conformance scenarios in the page's Python, the handshake gate in Chromium (Playwright), and the package's TypeScript types (tsc)"
+step "browser tests: the JS package, every lesson in Python and JavaScript (shared loopback and private network), Python's standard library, the conformance scenarios in the page's Python, the handshake gate in Chromium (Playwright), and the package's TypeScript types (tsc)"
 # A test that hangs fails after 3 minutes instead of holding the run.
 (cd tests/browser && node --test --test-timeout=180000) 2>&1 | tee "$logs/js"
 echo "screenshots of every lesson: tests/browser/artifacts/"
@@ -96,6 +97,7 @@ echo "screenshots of every lesson: tests/browser/artifacts/"
 wasm_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/wasm" | grep -oE '[0-9]+' | head -1)
 js_passed=$(grep -oE '^# pass [0-9]+' "$logs/js" | grep -oE '[0-9]+')
 step "$(grep -oE 'conformance in the page: .*' "$logs/js" || echo 'conformance in the page: did not run')"
+step "private networks in the page: $(grep -E '^ok [0-9]+ - private network: ' "$logs/js" | grep -vc SKIP || true) browser tests ran and passed, $(grep -E '^ok [0-9]+ - private network: ' "$logs/js" | grep -c SKIP || true) skipped (not root)"
 step "browser tests: $((wasm_passed + js_passed)) ran in headless Chromium ($wasm_passed wasm-bindgen-test, $js_passed Playwright), all passed"
 rm -rf "$logs"
 step "all checks passed"

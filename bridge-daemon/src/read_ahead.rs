@@ -132,9 +132,7 @@ pub(crate) fn gives_way_to(call: &Call) -> Vec<Fd> {
         | Call::SetLink(_)
         | Call::Packets(_)
         | Call::Pcap(_)
-        | Call::Netstat(_) => {
-            Vec::new()
-        }
+        | Call::Netstat(_) => Vec::new(),
     }
 }
 

@@ -80,11 +80,8 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
         features.push("private-network".to_owned());
     }
     // In private networks the lab services run on each network's lab host, not on loopback.
-    let labs = if config.labs && private.is_none() {
-        crate::labs::start(&stop, &tracker).await?
-    } else {
-        Default::default()
-    };
+    let labs =
+        if config.labs && private.is_none() { crate::labs::start(&stop, &tracker).await? } else { Default::default() };
     let audit = Audit::open(config.audit_log.as_deref())?;
     let policy = Policy::new(
         addr,

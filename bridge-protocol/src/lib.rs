@@ -205,7 +205,8 @@ mod tests {
         );
         round_trip::<rpc::Network>(NoParams {}, network());
         round_trip::<rpc::AddHost>(HostParams { name: "pc2".into() }, network().hosts[1].clone());
-        let link = LinkSettings { loss: 0.25, duplicate: 0.0, reorder: 0.5, delay: 0.1, jitter: 0.01, rate: Some(64_000) };
+        let link =
+            LinkSettings { loss: 0.25, duplicate: 0.0, reorder: 0.5, delay: 0.1, jitter: 0.01, rate: Some(64_000) };
         round_trip::<rpc::SetLink>(SetLinkParams { host: "pc2".into(), link }, link);
         round_trip::<rpc::Packets>(
             PacketsParams { since: Some(4), max: Some(10) },

@@ -37,7 +37,7 @@ after(async () => {
   await daemon?.stop();
 });
 
-test("the page knows its network: private as root, else shared with the reason", () => {
+test("private network: the page knows its network: private as root, else shared with the reason", () => {
   if (isRoot) {
     assert.equal(network.mode, "private", JSON.stringify(network));
     assert.deepEqual(network.hosts.map((h) => h.name), ["pc1", "lab"]);
@@ -48,7 +48,7 @@ test("the page knows its network: private as root, else shared with the reason",
 });
 
 for (const code of ["python", "javascript"]) {
-  test(`every lesson runs its ${code} in a private network`, { skip: !isRoot && "needs root: see the test above" }, async () => {
+  test(`private network: every lesson runs its ${code}`, { skip: !isRoot && "needs root: see the test above" }, async () => {
     for (const lesson of lessons) {
       const shown = await runLesson(page, daemon.http, lesson, "en", code);
       checkLesson(lesson, "en", code, shown, printedZh);
@@ -56,7 +56,7 @@ for (const code of ["python", "javascript"]) {
   });
 }
 
-test("lesson 1: two computers, and the handshake drawn between connect and its return", { skip: !isRoot && "needs root" }, async () => {
+test("private network: lesson 1 has two computers, and the handshake drawn between connect and its return", { skip: !isRoot && "needs root" }, async () => {
   const lesson = lessons.find((l) => l.id === "naming");
   const shown = await runLesson(page, daemon.http, lesson, "en", "python");
   checkLesson(lesson, "en", "python", shown, printedZh);
@@ -80,7 +80,7 @@ test("lesson 1: two computers, and the handshake drawn between connect and its r
   assert.equal(shown.wires, 0);
 });
 
-test("lesson 1 at desktop and phone sizes, in both languages (screenshots)", { skip: !isRoot && "needs root" }, async () => {
+test("private network: lesson 1 at desktop and phone sizes, in both languages (screenshots)", { skip: !isRoot && "needs root" }, async () => {
   for (const lang of ["en", "zh"]) {
     for (const [size, viewport] of [["desktop", { width: 1366, height: 900 }], ["phone", { width: 390, height: 844 }]]) {
       const tab = await openPage(browser, daemon, viewport);

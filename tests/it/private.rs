@@ -56,7 +56,9 @@ async fn packets_since(bridge: &Bridge, since: u64) -> Vec<PacketInfo> {
 fn summary(packets: &[PacketInfo]) -> Vec<String> {
     packets
         .iter()
-        .map(|p| format!("{} → {} {} {} {}", p.from, p.to.join("+"), p.proto, p.flags.as_deref().unwrap_or("-"), p.fate))
+        .map(|p| {
+            format!("{} → {} {} {} {}", p.from, p.to.join("+"), p.proto, p.flags.as_deref().unwrap_or("-"), p.fate)
+        })
         .collect()
 }
 
@@ -119,12 +121,16 @@ async fn two_computers_a_wildcard_bind_a_low_port_and_the_handshake_on_the_wire(
     // the listener on pc1 is the session's.
     let pc2_table = bridge.netstat(Some("pc2")).await.unwrap();
     assert!(
-        pc2_table.iter().any(|r| r.state == "TIME_WAIT" && r.fd.is_none() && r.remote == Some(Address::from(("10.0.0.1", 80)))),
+        pc2_table
+            .iter()
+            .any(|r| r.state == "TIME_WAIT" && r.fd.is_none() && r.remote == Some(Address::from(("10.0.0.1", 80)))),
         "{pc2_table:#?}"
     );
     let pc1_table = bridge.netstat(Some("pc1")).await.unwrap();
     assert!(
-        pc1_table.iter().any(|r| r.state == "LISTEN" && r.fd == Some(server.fileno()) && r.local == Address::from(("0.0.0.0", 80))),
+        pc1_table
+            .iter()
+            .any(|r| r.state == "LISTEN" && r.fd == Some(server.fileno()) && r.local == Address::from(("0.0.0.0", 80))),
         "{pc1_table:#?}"
     );
 
@@ -149,11 +155,7 @@ async fn a_port_nobody_listens_on_is_refused_by_the_kernel_with_a_reset_on_the_w
     assert_eq!(errname(&e), "ECONNREFUSED", "{e}");
     assert_eq!(remote.connect_ex(("pc1", 8081)).await.unwrap(), libc::ECONNREFUSED);
     let lines = summary(&packets_since(&bridge, start).await);
-    assert_eq!(
-        lines[..2],
-        ["pc2 → pc1 tcp SYN delivered", "pc1 → pc2 tcp RST, ACK delivered"],
-        "{lines:#?}"
-    );
+    assert_eq!(lines[..2], ["pc2 → pc1 tcp SYN delivered", "pc1 → pc2 tcp RST, ACK delivered"], "{lines:#?}");
 }
 
 #[tokio::test]

@@ -642,7 +642,11 @@ impl JsBridge {
     /// await bridge.setLink("pc2", { loss: 0.2, delay: 0.05 });
     /// ```
     #[wasm_bindgen(js_name = setLink, unchecked_return_type = "Promise<LinkSettings>")]
-    pub fn set_link(&self, host: String, #[wasm_bindgen(unchecked_param_type = "LinkSettings")] link: JsValue) -> Promise {
+    pub fn set_link(
+        &self,
+        host: String,
+        #[wasm_bindgen(unchecked_param_type = "LinkSettings")] link: JsValue,
+    ) -> Promise {
         let bridge = self.bridge.clone();
         future_to_promise(async move {
             let link = if link.is_undefined() || link.is_null() { Ok(serde_json::json!({})) } else { from_js(&link) };

@@ -213,7 +213,10 @@ mod tests {
         let got = c.packets(None, 10, &names());
         assert_eq!((got.next, got.missed, got.packets.len()), (2, 0, 2));
         let p = &got.packets[0];
-        assert_eq!((p.n, p.from.as_str(), p.to.clone(), p.fate.as_str()), (0, "pc1", vec!["pc2".to_owned()], "delivered"));
+        assert_eq!(
+            (p.n, p.from.as_str(), p.to.clone(), p.fate.as_str()),
+            (0, "pc1", vec!["pc2".to_owned()], "delivered")
+        );
         assert_eq!((p.proto.as_str(), p.flags.as_deref(), p.seq, p.ack), ("tcp", Some("SYN"), Some(1616245476), None));
         assert_eq!(p.src, Address::from(("127.0.0.1", 45334)));
         assert_eq!(p.text, "127.0.0.1:45334 → 127.0.0.1:44799 TCP [SYN] seq 1616245476 win 65495 len 0");

@@ -86,11 +86,9 @@ fn eth0(ip: Ipv4Addr, prefix: u8) -> io::Result<OwnedFd> {
     let probe = Socket::new(Domain::IPV4, Type::DGRAM.cloexec(), None)?;
     let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
     let broadcast = Ipv4Addr::from(u32::from(ip) | !mask);
-    for (request, value) in [
-        (libc::SIOCSIFADDR, ip),
-        (libc::SIOCSIFNETMASK, Ipv4Addr::from(mask)),
-        (libc::SIOCSIFBRDADDR, broadcast),
-    ] {
+    for (request, value) in
+        [(libc::SIOCSIFADDR, ip), (libc::SIOCSIFNETMASK, Ipv4Addr::from(mask)), (libc::SIOCSIFBRDADDR, broadcast)]
+    {
         set_address(&probe, request, value)?;
     }
     device_up(&probe, ETH0)?;

@@ -36,6 +36,7 @@ mod shaper;
 use crate::error::{OpError, OpResult};
 use crate::labs::Labs;
 use crate::net::resolve::{DnsShare, Query, Resolver};
+use crate::netns::Netns;
 use bridge_protocol::constants::{AF_INET, AF_INET6};
 use bridge_protocol::errno::eai::EAI_NONAME;
 use bridge_protocol::params::{AddrInfo, HostInfo, LinkSettings, NetworkInfo, PacketsResult};
@@ -43,7 +44,6 @@ use bridge_protocol::{Address, OsError};
 use capture::Capture;
 use host::Host;
 pub(crate) use kernel::KernelSocket;
-use crate::netns::Netns;
 use link::{Port, Switch};
 use shaper::Shaper;
 use std::io;
@@ -218,7 +218,11 @@ impl Network {
     pub(crate) fn resolve(&self, name: &str, family: i32) -> OpResult<IpAddr> {
         let unknown = || OpError::Os(OsError::gai(EAI_NONAME, None));
         if name.trim_end_matches('.').eq_ignore_ascii_case("localhost") {
-            return Ok(if family == AF_INET6 { IpAddr::V6(Ipv6Addr::LOCALHOST) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) });
+            return Ok(if family == AF_INET6 {
+                IpAddr::V6(Ipv6Addr::LOCALHOST)
+            } else {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            });
         }
         match (self.address_of(name), family) {
             (Some(ip), AF_INET) => Ok(IpAddr::V4(ip)),
@@ -230,7 +234,12 @@ impl Network {
     /// `getaddrinfo` in this network: a host's name is its address (with `AI_CANONNAME`, the
     /// canonical name is the host's); `localhost`, numbers and `None` go to the C library as
     /// anywhere; any other name is `gaierror(EAI_NONAME)`, with no lookup (there is no DNS).
-    pub(crate) async fn getaddrinfo(&self, resolver: &Resolver, share: &DnsShare, mut query: Query) -> OpResult<Vec<AddrInfo>> {
+    pub(crate) async fn getaddrinfo(
+        &self,
+        resolver: &Resolver,
+        share: &DnsShare,
+        mut query: Query,
+    ) -> OpResult<Vec<AddrInfo>> {
         let mut canonical = None;
         if let Some(name) = query.host.clone().filter(|h| !h.trim_end_matches('.').eq_ignore_ascii_case("localhost")) {
             if let Some(ip) = self.address_of(&name) {

@@ -221,7 +221,10 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(times, [now + Duration::from_millis(100), now + Duration::from_millis(200), now + Duration::from_millis(300)]);
+        assert_eq!(
+            times,
+            [now + Duration::from_millis(100), now + Duration::from_millis(200), now + Duration::from_millis(300)]
+        );
     }
 
     #[test]

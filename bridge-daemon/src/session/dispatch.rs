@@ -2,8 +2,8 @@
 //! answer at once (run in arrival order), and methods that may wait, queued in a socket's read or
 //! write lane or run in a task of their own, each answering exactly once, even if it panics.
 
-use super::*;
 use super::sockets::no_network;
+use super::*;
 
 impl Session {
     pub(super) async fn on_request(self: &Arc<Self>, frame: FrameRef<'_>) {

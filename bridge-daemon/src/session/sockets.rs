@@ -37,9 +37,7 @@ impl Session {
     /// The session remembers its address, as it does every address it held: see `Vacated`.)
     pub(super) async fn claim(&self, entry: &Entry, listening: bool) {
         let sock = &entry.socket;
-        if self.network.is_some()
-            || sock.family() == AF_UNIX
-            || entry.claims().as_ref().is_none_or(|c| c.own.is_some())
+        if self.network.is_some() || sock.family() == AF_UNIX || entry.claims().as_ref().is_none_or(|c| c.own.is_some())
         {
             return;
         }
