@@ -71,6 +71,7 @@ for g in h j e l u r c; do
 done
 step "security suite: $(echo "$security" | grep -c . || true) cases of shared/security.md section 4 ran and passed (${groups#, })"
 step "hostile-client soak: $(grep -E '^soak: [0-9]' "$logs/cargo" || echo 'did not run')"
+step "$(grep -oE '^conformance in a private network: [0-9]+ scenarios.*' "$logs/cargo" || echo 'conformance in a private network: did not run')"
 step "private networks: $(grep -cE '^test private::[a-z0-9_]+ \.\.\. ok$' "$logs/cargo" || true) integration tests ran and passed (tests/it/private.rs; as root they make real namespaces, else they check the fallback)"
 
 step "browser package (scripts/build-web.sh)"

@@ -444,3 +444,65 @@ async fn where_namespaces_cannot_be_made_the_daemon_shares_the_loopback_and_says
     assert_eq!(errname(&bridge.add_host("pc2").await.unwrap_err()), "ENOTSUP");
     spawned.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_past_the_networks_the_daemon_may_hold_is_closed_with_1013_and_why() {
+    if !root() {
+        assert!(private().await.is_none());
+        return;
+    }
+    let daemon = TestDaemon::start_with(|c| {
+        c.network = NetworkMode::Private;
+        c.limits.max_networks = 1;
+    })
+    .await;
+    let first = daemon.client().await;
+    assert_eq!(first.network().await.unwrap().mode, "private");
+    let mut second = daemon.raw().await;
+    let closed = within(second.next()).await.unwrap_err();
+    let (code, reason) = closed.expect("a close frame");
+    assert_eq!(code, 1013, "{reason}");
+    assert!(reason.contains("private networks"), "{reason}");
+    // When the first session ends, its place is free again.
+    first.close();
+    let mut third = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if let Ok(b) = Bridge::connect(&daemon.url).await
+            && b.network().await.is_ok()
+        {
+            third = Some(b);
+            break;
+        }
+    }
+    assert!(third.is_some(), "no session after the first ended");
+}
+
+#[tokio::test]
+async fn a_flood_on_a_slow_link_is_dropped_at_the_queue_and_the_daemon_goes_on() {
+    let Some((daemon, bridge)) = private().await else { return };
+    bridge.add_host("pc2").await.unwrap();
+    let sink = udp_on(&bridge, "pc1").await;
+    sink.bind(("", 9)).await.unwrap();
+    // 8 kbit/s: a 1,400-byte datagram takes 1.4 s, so the link's 1 MiB queue fills at once.
+    bridge.set_link("pc2", LinkSettings { rate: Some(8_000), ..LinkSettings::default() }).await.unwrap();
+    let flood = udp_on(&bridge, "pc2").await;
+    let start = bridge.packets(None, None).await.unwrap().next;
+    let payload = vec![0u8; 1400];
+    for _ in 0..1500 {
+        flood.sendto(&payload, ("pc1", 9)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got = bridge.packets(Some(start), None).await.unwrap();
+    let full = got.packets.iter().filter(|p| p.fate == "queue-full").count();
+    // The capture keeps its newest 384 KiB: the last packets, most of them dropped at the queue.
+    assert!(full > 0, "no packet was dropped at a full queue");
+    assert!(got.missed > 0, "the capture kept more than its bound");
+    // Another session, and this one, still work.
+    let other = daemon.client().await;
+    let echo = tcp_on(&other, "pc1").await;
+    echo.connect(other.hello().labs["echo_tcp"].clone()).await.unwrap();
+    echo.sendall(b"still here").await.unwrap();
+    assert_eq!(within(echo.recv(100)).await.unwrap(), b"still here");
+    assert_eq!(bridge.gethostname().await.unwrap(), "pc1");
+}

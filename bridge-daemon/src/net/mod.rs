@@ -167,7 +167,7 @@ impl Net {
             // A host of a private network binds what its kernel lets it.
             let ip = match target.literal(family) {
                 Some(ip) => ip,
-                None => network.resolve(target.host, family)?,
+                None => network.resolve(&self.resolver, caller.dns, target.host, family).await?,
             };
             return Ok((SockAddr::from(target.socket_addr(family, ip)), None));
         }
@@ -211,7 +211,7 @@ impl Net {
             // the kernel answers for every address (ENETUNREACH beyond the LAN).
             let ip = match target.literal(family) {
                 Some(ip) => ip,
-                None => network.resolve(target.host, family)?,
+                None => network.resolve(&self.resolver, caller.dns, target.host, family).await?,
             };
             return Ok(Dialled { addr: SockAddr::from(target.socket_addr(family, ip)), vacated: None, labs: false });
         }

@@ -212,11 +212,18 @@ impl Network {
         crate::read(&self.hosts).iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.ip)
     }
 
-    /// The address `name` has here, for a socket of `family`: a host's name, or `localhost`.
-    /// There is no DNS in a private network, so any other name is `gaierror(EAI_NONAME)`. (Address
-    /// literals never get here.)
-    pub(crate) fn resolve(&self, name: &str, family: i32) -> OpResult<IpAddr> {
-        let unknown = || OpError::Os(OsError::gai(EAI_NONAME, None));
+    /// The address `name` has here, for a socket of `family` (a name that is not an address
+    /// literal of that family): a host's name, or `localhost`. Anything else goes to the C library
+    /// as numbers only (`AI_NUMERICHOST`), so an address of the other family gets the C library's
+    /// own answer (`gaierror(EAI_ADDRFAMILY)`), and any other name is `gaierror(EAI_NONAME)`: there
+    /// is no DNS in a private network.
+    pub(crate) async fn resolve(
+        &self,
+        resolver: &Resolver,
+        share: &DnsShare,
+        name: &str,
+        family: i32,
+    ) -> OpResult<IpAddr> {
         if name.trim_end_matches('.').eq_ignore_ascii_case("localhost") {
             return Ok(if family == AF_INET6 {
                 IpAddr::V6(Ipv6Addr::LOCALHOST)
@@ -225,10 +232,20 @@ impl Network {
             });
         }
         match (self.address_of(name), family) {
-            (Some(ip), AF_INET) => Ok(IpAddr::V4(ip)),
-            (Some(ip), AF_INET6) => Ok(IpAddr::V6(ip.to_ipv6_mapped())),
-            _ => name.parse::<IpAddr>().map_err(|_| unknown()),
+            (Some(ip), AF_INET) => return Ok(IpAddr::V4(ip)),
+            // A host's IPv4 address, as an IPv6 socket reaches it.
+            (Some(ip), AF_INET6) => return Ok(IpAddr::V6(ip.to_ipv6_mapped())),
+            _ => {}
         }
+        let query = Query { host: Some(name.to_owned()), family, flags: libc::AI_NUMERICHOST, ..Query::default() };
+        let answers = resolver.getaddrinfo(share, query).await?;
+        answers
+            .iter()
+            .find_map(|a| match &a.address {
+                Address::Inet { host, .. } | Address::Inet6 { host, .. } => host.parse().ok(),
+                Address::Unix(_) => None,
+            })
+            .ok_or_else(|| OpError::Os(OsError::gai(EAI_NONAME, None)))
     }
 
     /// `getaddrinfo` in this network: a host's name is its address (with `AI_CANONNAME`, the

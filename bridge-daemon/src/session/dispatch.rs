@@ -277,7 +277,10 @@ impl Session {
                 let s = Arc::clone(self);
                 self.spawn(id, permit, async move {
                     if let Some(network) = &s.network {
-                        return network.resolve(&p.hostname, AF_INET).map(|ip| ip.to_string());
+                        return network
+                            .resolve(&s.net().resolver, &s.dns, &p.hostname, AF_INET)
+                            .await
+                            .map(|ip| ip.to_string());
                     }
                     let candidates = s.net().resolver.candidates(&s.dns, &p.hostname, AF_INET, 0).await?;
                     Ok(candidates[0].to_string())

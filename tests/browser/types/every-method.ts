@@ -74,11 +74,13 @@ const mode: "private" | "shared" = network.mode;
 const firstHost: HostInfo | undefined = (hello.network ?? network).hosts?.[0];
 const added: HostInfo = await bridge.addHost("pc2");
 const onPc2: Socket = await bridge.socket(AF_INET, SOCK_DGRAM, 0, added.name);
-const link: LinkSettings = await bridge.setLink("pc2", { loss: 0.1, delay: 0.05, rate: 64000 });
+const link: LinkSettings = await bridge.setLink("pc2", { loss: 0.1, duplicate: 0.05, reorder: 0.2, delay: 0.05, jitter: 0.01, rate: 64000 });
 const capture: Packets = await bridge.packets(0, 100);
 const first: PacketInfo | undefined = capture.packets[0];
 const wire: [number, number, string, string[], string, string | undefined, number, string] | undefined = first &&
   [first.n, first.t, first.from, first.to, first.fate, first.flags, first.len, first.text];
+const tcp: [Address, Address, number | undefined, number | undefined, number | undefined, number] | undefined = first &&
+  [first.src, first.dst, first.seq, first.ack, first.window, capture.now];
 const pcap: Uint8Array = await bridge.pcap();
 const table: NetstatRow[] = await bridge.netstat("pc2");
 const states: string[] = table.map((row) => `${row.host} ${row.proto} ${row.state} ${row.fd ?? "-"} ${row.local} ${row.remote ?? ""}`);
@@ -97,4 +99,4 @@ for (const s of [server, client, conn, udp, unix]) await s.close();
 bridge.close();
 console.log(about, token, limits, echo, features, closed, peer, sent, got, option, them, timeout, blocking, fd, family, type,
   proto, line, some, wrote, n, datagram, from, readable, writable, exceptional, infos, ip, name, mode, firstHost, link,
-  capture.next, capture.missed, wire, pcap, states, network.lan, network.why, added.address, added.labs);
+  capture.next, capture.missed, wire, tcp, pcap, states, network.lan, network.why, added.address, added.labs);
