@@ -36,10 +36,21 @@ struct Args {
     /// The most networks to open at once when finding how many one daemon holds.
     #[arg(long, default_value_t = 500)]
     networks: usize,
+    /// A second link measurement with this packet rate allowed (the default allows 50,000).
+    #[arg(long, default_value_t = 10_000_000)]
+    lifted_pps: u32,
 }
 
-const LIMITS: &str = "[limits]\nmax_sessions = 1000\nmax_networks = 1000\nmax_sockets_total = 60000\n\
-                      max_sockets_per_origin = 30000\nrpc_rate = 100000000\nrpc_burst = 100000000\n";
+/// `Limits::link_packets_per_second`'s default.
+const DEFAULT_PPS: u32 = 50_000;
+
+/// The daemon's limits for the benchmark: room for many sessions; links at `link_packets_per_second`.
+fn limits(link_pps: u32) -> String {
+    format!(
+        "[limits]\nmax_sessions = 1000\nmax_networks = 1000\nmax_sockets_total = 60000\n\
+         max_sockets_per_origin = 30000\nlink_packets_per_second = {link_pps}\nrpc_rate = 100000000\nrpc_burst = 100000000\n"
+    )
+}
 
 struct Daemon {
     url: String,
@@ -47,9 +58,9 @@ struct Daemon {
     _child: Child,
 }
 
-async fn daemon(binary: &Path, args: &[&str]) -> anyhow::Result<Daemon> {
-    let config = std::env::temp_dir().join(format!("sockbridge-bench-network-{}.toml", std::process::id()));
-    std::fs::write(&config, LIMITS)?;
+async fn daemon(binary: &Path, args: &[&str], link_pps: u32) -> anyhow::Result<Daemon> {
+    let config = std::env::temp_dir().join(format!("sockbridge-bench-network-{}-{link_pps}.toml", std::process::id()));
+    std::fs::write(&config, limits(link_pps))?;
     let mut child = Command::new(binary)
         .args(["--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
@@ -104,22 +115,20 @@ async fn transfer(client: &Socket, conn: &Socket, mib: usize, echoes: usize) -> 
     let chunk = vec![7u8; 256 << 10];
     let total = mib << 20;
     let start = Instant::now();
-    let send = async {
+    let sender = client.clone();
+    let send = tokio::spawn(async move {
         let mut sent = 0;
         while sent < total {
-            client.sendall(&chunk).await?;
+            sender.sendall(&chunk).await?;
             sent += chunk.len();
         }
         anyhow::Ok(())
-    };
-    let receive = async {
-        let mut got = 0;
-        while got < total {
-            got += conn.recv(512 << 10).await?.len();
-        }
-        anyhow::Ok(())
-    };
-    tokio::try_join!(send, receive)?;
+    });
+    let mut got = 0;
+    while got < total {
+        got += conn.recv(512 << 10).await?.len();
+    }
+    send.await??;
     let mbps = total as f64 / 1e6 / start.elapsed().as_secs_f64();
     let mut rtts = Vec::with_capacity(echoes);
     for _ in 0..echoes {
@@ -143,8 +152,8 @@ async fn main() -> anyhow::Result<()> {
     println!("# private networks (bridge-daemon --network private), {} rounds, medians", args.rounds);
 
     // Time to a session with its network.
-    let bare = daemon(&args.daemon, &["--network", "private", "--no-labs"]).await?;
-    let with_labs = daemon(&args.daemon, &["--network", "private"]).await?;
+    let bare = daemon(&args.daemon, &["--network", "private", "--no-labs"], DEFAULT_PPS).await?;
+    let with_labs = daemon(&args.daemon, &["--network", "private"], DEFAULT_PPS).await?;
     let mut rows = Vec::new();
     for (label, d, add) in [
         ("1 host (no labs)", &bare, 0),
@@ -164,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
         }
         rows.push((label, median(times)));
     }
-    let shared = daemon(&args.daemon, &["--no-labs"]).await?;
+    let shared = daemon(&args.daemon, &["--no-labs"], DEFAULT_PPS).await?;
     let mut times = Vec::new();
     for _ in 0..args.rounds {
         let t = Instant::now();
@@ -192,12 +201,19 @@ async fn main() -> anyhow::Result<()> {
     println!("| private network: two sockets of pc1 (its loopback) | {mbps:.0} | {rtt:.0} |");
     let (c, s) = pair(&bridge, Some("pc1"), Some("pc2"), "pc1").await?;
     let (mbps, rtt) = transfer(&c, &s, args.mib, args.echoes).await?;
-    println!("| private network: pc2 to pc1, over the daemon's link | {mbps:.0} | {rtt:.0} |");
+    println!("| private network: pc2 to pc1, over the daemon's link (50,000 packets/s, the default) | {mbps:.0} | {rtt:.0} |");
+    bridge.close();
+    let lifted = daemon(&args.daemon, &["--network", "private", "--no-labs"], args.lifted_pps).await?;
+    let bridge = Bridge::connect(&lifted.url).await?;
+    bridge.add_host("pc2").await?;
+    let (c, s) = pair(&bridge, Some("pc1"), Some("pc2"), "pc1").await?;
+    let (mbps, rtt) = transfer(&c, &s, args.mib, args.echoes).await?;
+    println!("| private network: pc2 to pc1, over the daemon's link ({} packets/s allowed) | {mbps:.0} | {rtt:.0} |", args.lifted_pps);
     bridge.close();
 
     // Memory per network and how many one daemon holds.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let d = daemon(&args.daemon, &["--network", "private"]).await?;
+    let d = daemon(&args.daemon, &["--network", "private"], DEFAULT_PPS).await?;
     let base = rss_mib(d.pid);
     let mut sessions = Vec::new();
     let mut why = format!("stopped at --networks {}", args.networks);
