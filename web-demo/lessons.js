@@ -1193,6 +1193,143 @@ print("after close, conn.fileno():", conn.fileno());
       sockets: 3,
     },
   },
+  {
+    id: "handshake",
+    number: 12,
+    title: { zh: "TCP 在网线上：三次握手和四次挥手", en: "TCP on the wire: the handshake and the teardown" },
+    summary: {
+      zh: "connect、accept 和 close 背后，内核之间交换的包。",
+      en: "The packets the kernels exchange under connect, accept and close.",
+    },
+    explain: {
+      zh: `<p>TCP 连接不是凭空出现的。<code>connect()</code> 让客户端的内核发出 <b>SYN</b>（“我想连接，我的序号从这里开始”）；服务器的内核回 <b>SYN-ACK</b>（“好的，这是我的序号，我收到了你的”）；客户端再回 <b>ACK</b>。这就是<b>三次握手</b>：它在内核里完成，<code>accept()</code> 只是把已经建立好的连接交给程序。</p>
+<p>之后每个数据段都带着序号（<code>seq</code>，第一个字节的编号）和确认号（<code>ack</code>，期望收到的下一个字节）。图里的序号是相对的，从 0 开始，和 Wireshark 的显示一样。</p>
+<p>关闭时双方各发一个 <b>FIN</b>，对方各回一个 <b>ACK</b>，所以叫<b>四次挥手</b>（两个包有时合成一个）。先关闭的一方在最后要等一段时间，状态叫 <b>TIME_WAIT</b>（Linux 上 60 秒），以免迟到的旧包混进同一对地址的新连接：第 9 课的 <code>SO_REUSEADDR</code> 就是为它准备的。对方关闭以后，<code>recv()</code> 返回 <code>b''</code>。</p>`,
+      en: `<p>A TCP connection does not appear out of nowhere. <code>connect()</code> makes the client's kernel send a <b>SYN</b> ("I want to connect; my sequence numbers start here"); the server's kernel answers <b>SYN-ACK</b> ("fine, here are mine, and I have yours"); the client answers <b>ACK</b>. That is the <b>three-way handshake</b>. The kernel does it: <code>accept()</code> only hands the program a connection that is already made.</p>
+<p>Every data segment then carries a sequence number (<code>seq</code>, the number of its first byte) and an acknowledgement number (<code>ack</code>, the next byte expected). The diagram shows them relative, from 0, as Wireshark does.</p>
+<p>To close, each side sends a <b>FIN</b> and the other answers with an <b>ACK</b>: the <b>teardown</b> (two of the four packets sometimes travel as one). The side that closed first then waits, in <b>TIME_WAIT</b> (60 seconds on Linux), so that a late packet of the old connection cannot be taken for part of a new one between the same two addresses: lesson 9's <code>SO_REUSEADDR</code> exists for it. After the peer's FIN, <code>recv()</code> returns <code>b''</code>.</p>`,
+    },
+    note: {
+      zh: `这些包只有在页面有自己的私有网络时才画得出来（守护进程用 <code>--network private</code> 启动，<code>./scripts/demo.sh</code> 以 root 运行时就是这样）。这里页面和这台电脑共用回环接口，图里画的是桥根据调用推测的 SYN 和 FIN，不是抓到的包。`,
+      en: `The packets themselves are drawn only where the page has a private network of its own (the daemon started with <code>--network private</code>, as <code>./scripts/demo.sh</code> does when run as root). Here the page shares this computer's loopback, and the diagram shows the SYN and FIN the bridge infers from the calls, not captured packets.`,
+    },
+    programs: [
+      { name: "server.py", python: `from socket import *
+
+server = socket(AF_INET, SOCK_STREAM)
+server.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
+server.bind(("", 50007))
+server.listen(1)
+conn, addr = server.accept()      # 三次握手完成后返回 / returns once the three-way handshake is done
+print("connected:", addr)
+print("server got", conn.recv(1024))
+print("server got", conn.recv(1024), "<- the client's FIN")
+conn.close()                      # 服务器的 FIN / the server's FIN
+server.close()
+`, },
+      { name: "client.py", python: `from socket import *
+
+client = socket(AF_INET, SOCK_STREAM)
+client.connect(("127.0.0.1", 50007))     # SYN →   ← SYN-ACK   ACK →
+client.sendall(b"hello")          # 数据，和对方的 ACK / data, and the peer's ACK
+client.close()                    # FIN →   ← ACK（然后对方的 FIN / then the peer's FIN）
+print("client closed first: its side waits in TIME_WAIT")
+` },
+    ],
+    code: `// 服务器和客户端 / the server and the client
+const server = await bridge.socket(AF_INET, SOCK_STREAM);
+await server.setsockopt(SOL_SOCKET, SO_REUSEADDR, true);
+await server.bind(["", 50007]);
+await server.listen(1);
+const client = await bridge.socket(AF_INET, SOCK_STREAM);
+await client.connect(["127.0.0.1", 50007]);        // SYN →   ← SYN-ACK   ACK →
+const [conn, addr] = await server.accept();
+print("connected:", addr);
+await client.sendall("hello");                 // data, and the peer's ACK
+print("server got", await conn.recv(1024));
+await client.close();                          // FIN →   ← ACK
+print("server got", await conn.recv(1024), "<- the client's FIN");
+await conn.close();                            // the server's FIN; the client's side goes to TIME_WAIT
+await server.close();
+print("client closed first: its side waits in TIME_WAIT");
+`,
+    check: {
+      python: {
+        output: [],
+        programs: {
+          "server.py": ["^connected: \\('127\\.0\\.0\\.1', \\d+\\)$", "^server got b'hello'$", "^server got b'' <- the client's FIN$"],
+          "client.py": ["^client closed first: its side waits in TIME_WAIT$"],
+        },
+      },
+      output: ["^connected: \\('127\\.0\\.0\\.1', \\d+\\)$", "^server got b'hello'$", "^server got b'' <- the client's FIN$",
+        "^client closed first: its side waits in TIME_WAIT$"],
+      calls: ["connect", "accept", "sendall", "recv", "close"],
+      sockets: 3,
+    },
+    // With a private network: two computers, and the packets themselves.
+    private: {
+      hosts: ["pc1", "pc2"],
+      note: {
+        zh: `服务器在 pc1 上，客户端在 pc2 上：右边画的是两台电脑的内核真正发出的包，每个都在引起它的调用下面。运行结束后，套接字表里 pc2 的那一行停在 <code>TIME_WAIT</code>，它已经没有 fd 了。`,
+        en: `The server runs on pc1 and the client on pc2: the diagram shows the packets the two kernels really sent, each under the call that caused it. When the run ends, the socket table keeps pc2's side of the connection in <code>TIME_WAIT</code>, with no fd any more.`,
+      },
+      programs: [
+        { name: "server.py", host: "pc1", python: `from socket import *
+
+server = socket(AF_INET, SOCK_STREAM)
+server.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
+server.bind(("", 50007))
+server.listen(1)
+conn, addr = server.accept()      # 三次握手完成后返回 / returns once the three-way handshake is done
+print("connected:", addr)
+print("server got", conn.recv(1024))
+print("server got", conn.recv(1024), "<- the client's FIN")
+conn.close()                      # 服务器的 FIN / the server's FIN
+server.close()
+`, },
+        { name: "client.py", host: "pc2", python: `from socket import *
+
+client = socket(AF_INET, SOCK_STREAM)
+client.connect(("pc1", 50007))     # SYN →   ← SYN-ACK   ACK →
+client.sendall(b"hello")          # 数据，和对方的 ACK / data, and the peer's ACK
+client.close()                    # FIN →   ← ACK（然后对方的 FIN / then the peer's FIN）
+print("client closed first: its side waits in TIME_WAIT")
+` },
+      ],
+      code: `// 服务器和客户端 / the server and the client
+const server = await bridge.socket(AF_INET, SOCK_STREAM, 0, "pc1");
+await server.setsockopt(SOL_SOCKET, SO_REUSEADDR, true);
+await server.bind(["", 50007]);
+await server.listen(1);
+const client = await bridge.socket(AF_INET, SOCK_STREAM, 0, "pc2");
+await client.connect(["pc1", 50007]);        // SYN →   ← SYN-ACK   ACK →
+const [conn, addr] = await server.accept();
+print("connected:", addr);
+await client.sendall("hello");                 // data, and the peer's ACK
+print("server got", await conn.recv(1024));
+await client.close();                          // FIN →   ← ACK
+print("server got", await conn.recv(1024), "<- the client's FIN");
+await conn.close();                            // the server's FIN; the client's side goes to TIME_WAIT
+await server.close();
+print("client closed first: its side waits in TIME_WAIT");
+`,
+      check: {
+        python: {
+          output: [],
+          programs: {
+            "server.py": ["^connected: \\('10\\.0\\.0\\.2', \\d+\\)$", "^server got b'hello'$", "^server got b'' <- the client's FIN$"],
+            "client.py": ["^client closed first: its side waits in TIME_WAIT$"],
+          },
+        },
+        output: ["^connected: \\('10\\.0\\.0\\.2', \\d+\\)$", "^server got b'hello'$", "^server got b'' <- the client's FIN$",
+          "^client closed first: its side waits in TIME_WAIT$"],
+        calls: ["connect", "accept", "sendall", "recv", "close"],
+        sockets: 3,
+        // (An ACK may ride with the next packet: these are the ones that always travel alone.)
+        packets: ["SYN", "SYN, ACK", "ACK", "PSH, ACK", "FIN, ACK", "FIN, ACK", "ACK"],
+      },
+    },
+  },
 ];
 
 export const PLAYGROUND = {
@@ -1285,6 +1422,10 @@ except OSError as e:
  * literal of the code, in Python and in JavaScript.
  */
 export const PRINTED_ZH = {
+  "connected:": "已连接:",
+  "server got": "服务器收到",
+  "<- the client's FIN": "<- 客户端的 FIN",
+  "client closed first: its side waits in TIME_WAIT": "客户端先关闭：它这一端进入 TIME_WAIT",
   "server:": "服务器:",
   "client: me": "客户端: 我是",
   "server: me": "服务器: 我是",

@@ -201,14 +201,19 @@ async fn main() -> anyhow::Result<()> {
     println!("| private network: two sockets of pc1 (its loopback) | {mbps:.0} | {rtt:.0} |");
     let (c, s) = pair(&bridge, Some("pc1"), Some("pc2"), "pc1").await?;
     let (mbps, rtt) = transfer(&c, &s, args.mib, args.echoes).await?;
-    println!("| private network: pc2 to pc1, over the daemon's link (50,000 packets/s, the default) | {mbps:.0} | {rtt:.0} |");
+    println!(
+        "| private network: pc2 to pc1, over the daemon's link (50,000 packets/s, the default) | {mbps:.0} | {rtt:.0} |"
+    );
     bridge.close();
     let lifted = daemon(&args.daemon, &["--network", "private", "--no-labs"], args.lifted_pps).await?;
     let bridge = Bridge::connect(&lifted.url).await?;
     bridge.add_host("pc2").await?;
     let (c, s) = pair(&bridge, Some("pc1"), Some("pc2"), "pc1").await?;
     let (mbps, rtt) = transfer(&c, &s, args.mib, args.echoes).await?;
-    println!("| private network: pc2 to pc1, over the daemon's link ({} packets/s allowed) | {mbps:.0} | {rtt:.0} |", args.lifted_pps);
+    println!(
+        "| private network: pc2 to pc1, over the daemon's link ({} packets/s allowed) | {mbps:.0} | {rtt:.0} |",
+        args.lifted_pps
+    );
     bridge.close();
 
     // Memory per network and how many one daemon holds.
