@@ -1422,6 +1422,13 @@ except OSError as e:
  * literal of the code, in Python and in JavaScript.
  */
 export const PRINTED_ZH = {
+  "server runs on": "服务器运行在",
+  "client runs on": "客户端运行在",
+  "sent 0 to 19 from": "已发送 0 到 19，发送方",
+  "of 20:": "个，共 20 个:",
+  "got": "收到",
+  "lost:": "丢失:",
+  "overtaken:": "被超过的:",
   "connected:": "已连接:",
   "server got": "服务器收到",
   "<- the client's FIN": "<- 客户端的 FIN",
