@@ -36,8 +36,9 @@
 //! | `net` | the sockets themselves, `select`, options and name resolution |
 //! | `sandbox` | the directory of Unix socket files |
 //! | `labs` | the lab services (echo, discard, daytime, chargen) lessons talk to |
-//! | [`netns`] | network namespaces held by file descriptor, loopback up, sockets made in them: the hosts of issue 18's private networks, which do not use them yet |
-//! | [`packet`] | IP packets decoded (TCP, UDP, ICMP, v4 and v6) and written as pcap: sans-IO, for the private networks of issue 18, which do not use it yet |
+//! | `network` | private networks (`--network private`): a session's hosts, the LAN the daemon carries, shaping, capture, the kernel's socket tables |
+//! | [`netns`] | network namespaces held by file descriptor, loopback up, sockets made in them: the hosts of private networks |
+//! | [`packet`] | IP packets decoded (TCP, UDP, ICMP, v4 and v6) and written as pcap: sans-IO, for the private networks' capture |
 
 #[cfg(not(target_os = "linux"))]
 compile_error!("bridge-daemon speaks Linux errno numbers and socket constants; it builds on Linux only");

@@ -2,8 +2,8 @@
 //! one IP packet (what a TUN device without packet information gives), and written as a pcap file
 //! that Wireshark and tcpdump open.
 //!
-//! This is the decoding half of a page's private network (issue 18): the link the daemon will carry
-//! between a page's hosts hands each packet here, and the live view draws what [`decode`] says
+//! This is the decoding half of a page's private network: the capture of the link the daemon
+//! carries between a page's hosts decodes each packet here, and the live view draws what [`decode`] says
 //! (the handshake under `connect`, RST for a refused port, FIN only where one was sent). Sans-IO:
 //! bytes in, values out, no allocation beyond the result; every length is checked, and a packet
 //! that does not parse is a [`DecodeError`], never a panic. The tests decode packets captured from
