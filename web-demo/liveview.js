@@ -426,9 +426,13 @@ export class LiveView {
         }
         break;
       }
-      case "close":
-        this.step("daemon", "peer", t.wireClose, "wire", e.fd);
+      case "close": {
+        // A FIN goes out only for a connected TCP socket (not a UDP socket, a listener, or a
+        // socket that never connected).
+        const row = this.sockets.get(e.fd);
+        if (row && !row.closed && row.type === "SOCK_STREAM" && row.remote) this.step("daemon", "peer", t.wireClose, "wire", e.fd);
         break;
+      }
       default:
     }
   }
