@@ -3,8 +3,8 @@
 //! A [`Netns`] is a new network namespace with its own loopback (up), its own ports and its own
 //! routes, held by nothing but its file descriptor: dropping the [`Netns`] (or the daemon's death,
 //! SIGKILL included) ends it, with no name in `/run/netns` left behind. A socket made in it
-//! ([`Netns::socket`]) stays in it for life, whatever thread later uses it, so the daemon's tokio
-//! workers serve it as any other socket.
+//! ([`Netns::socket`], made by a thread that stays in the namespace for it) stays in it for life,
+//! whatever thread later uses it, so the daemon's tokio workers serve it as any other socket.
 //!
 //! Making a namespace needs CAP_SYS_ADMIN (root, or an unprivileged user namespace); where it is
 //! not allowed, [`Netns::new`] says so, and the daemon keeps the shared loopback.
@@ -24,12 +24,22 @@ use socket2::{Domain, Socket, Type};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Mutex, mpsc};
 
 /// A network namespace, held by its file descriptor.
 #[derive(Debug)]
 pub struct Netns {
     fd: OwnedFd,
+    /// A thread kept inside the namespace for [`Netns::run`], started on first use; it ends when
+    /// the `Netns` is dropped (its channel closes), and holds no descriptor of the namespace.
+    resident: Mutex<Option<mpsc::Sender<Job>>>,
 }
+
+/// Work for the resident thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The resident thread's stack: it makes sockets, nothing deep.
+const RESIDENT_STACK: usize = 64 << 10;
 
 impl Netns {
     /// Makes a new network namespace and brings its loopback up.
@@ -79,7 +89,7 @@ impl Netns {
             Ok((fd, setup()?))
         });
         let (fd, made) = made.join().map_err(|_| io::Error::other("the namespace thread panicked"))??;
-        Ok((Netns { fd }, made))
+        Ok((Netns { fd, resident: Mutex::new(None) }, made))
     }
 
     /// Runs `f` inside the namespace, on a thread of its own, and returns what it returns. Sockets
@@ -97,9 +107,58 @@ impl Netns {
         worker.join().map_err(|_| io::Error::other("the namespace thread panicked"))?
     }
 
+    /// Runs `f` inside the namespace on the namespace's resident thread (started on first use),
+    /// and returns what it returns: as [`Netns::enter`], without making a thread each time. The
+    /// caller waits for it; `f` must be quick (it makes a socket).
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+        let (answer, answered) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move || {
+            let _ = answer.send(f());
+        });
+        let mut resident = self.resident.lock().unwrap_or_else(|poison| poison.into_inner());
+        let job = match resident.as_ref() {
+            Some(tx) => tx.send(job).err().map(|mpsc::SendError(job)| job),
+            None => Some(job),
+        };
+        if let Some(job) = job {
+            let tx = self.resident_thread()?;
+            tx.send(job).map_err(|_| io::Error::other("the namespace's thread ended"))?;
+            *resident = Some(tx);
+        }
+        drop(resident);
+        answered.recv().map_err(|_| io::Error::other("the namespace's thread ended"))?
+    }
+
+    /// Starts the resident thread: it enters the namespace, lets go of the descriptor, and runs
+    /// jobs until its channel closes.
+    fn resident_thread(&self) -> io::Result<mpsc::Sender<Job>> {
+        let fd = self.fd.try_clone()?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (ready, entered) = mpsc::sync_channel(1);
+        std::thread::Builder::new().name("netns".into()).stack_size(RESIDENT_STACK).spawn(move || {
+            // SAFETY: setns takes a namespace file descriptor this thread holds open, and changes
+            // this thread's namespace only, which ends with it.
+            let result = if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            };
+            drop(fd);
+            let ok = result.is_ok();
+            let _ = ready.send(result);
+            if ok {
+                for job in rx {
+                    job();
+                }
+            }
+        })?;
+        entered.recv().map_err(|_| io::Error::other("the namespace's thread ended"))??;
+        Ok(tx)
+    }
+
     /// A new non-blocking, close-on-exec socket in the namespace.
     pub fn socket(&self, domain: Domain, ty: Type) -> io::Result<Socket> {
-        self.enter(move || Socket::new(domain, ty.nonblocking().cloexec(), None))
+        self.run(move || Socket::new(domain, ty.nonblocking().cloexec(), None))
     }
 }
 
@@ -194,6 +253,33 @@ mod tests {
         let names: Vec<&str> = devices.lines().skip(2).filter_map(|l| l.split(':').next()).map(str::trim).collect();
         assert_eq!(names, ["lo"]);
         assert_eq!(routes.lines().count(), 1, "only the header: {routes}");
+    }
+
+    #[test]
+    fn the_resident_thread_serves_in_the_namespace_and_ends_with_it() {
+        let Ok(host) = Netns::new() else {
+            assert!(!privileged(), "root could not make a namespace");
+            return;
+        };
+        // Two jobs, one thread, inside the namespace (its only device is lo).
+        // SAFETY: gettid has no arguments and cannot fail.
+        let tid = || Ok(unsafe { libc::gettid() });
+        let (first, second) = (host.run(tid).unwrap(), host.run(tid).unwrap());
+        assert_eq!(first, second, "a thread per call");
+        let devices = host.run(|| std::fs::read_to_string("/proc/thread-self/net/dev")).unwrap();
+        assert_eq!(devices.lines().count(), 3, "{devices}");
+        let server = host.socket(Domain::IPV4, Type::STREAM).unwrap();
+        server.bind(&"0.0.0.0:80".parse::<SocketAddr>().unwrap().into()).unwrap();
+        // Dropped: the thread ends (it would keep the namespace alive).
+        drop(host);
+        let task = format!("/proc/self/task/{first}");
+        for _ in 0..200 {
+            if !std::path::Path::new(&task).exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the namespace's thread outlived it");
     }
 
     #[test]

@@ -135,7 +135,7 @@ impl BridgeSocket {
         let protocol = (proto != 0).then(|| Protocol::from(proto));
         let sock = match netns {
             None => Socket::new(domain, ty.nonblocking().cloexec(), protocol)?,
-            Some(netns) => netns.enter(move || Socket::new(domain, ty.nonblocking().cloexec(), protocol))?,
+            Some(netns) => netns.run(move || Socket::new(domain, ty.nonblocking().cloexec(), protocol))?,
         };
         let mode = if nonblocking { Mode::NonBlocking } else { Mode::Blocking };
         Self::wrap(sock, family, kind, mode, netns.is_some())
