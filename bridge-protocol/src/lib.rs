@@ -250,11 +250,11 @@ mod tests {
         NetworkInfo {
             mode: "private".into(),
             hosts: vec![
-                HostInfo { name: "pc1".into(), address: "10.0.0.1".into(), labs: false },
-                HostInfo { name: "pc2".into(), address: "10.0.0.2".into(), labs: false },
-                HostInfo { name: "lab".into(), address: "10.0.0.254".into(), labs: true },
+                HostInfo { name: "pc1".into(), address: "10.0.0.1".into(), address6: "fd00::1".into(), labs: false },
+                HostInfo { name: "pc2".into(), address: "10.0.0.2".into(), address6: "fd00::2".into(), labs: false },
+                HostInfo { name: "lab".into(), address: "10.0.0.254".into(), address6: "fd00::fe".into(), labs: true },
             ],
-            lan: Some("10.0.0.0/24".into()),
+            lan: Some("10.0.0.0/24, fd00::/64".into()),
             why: None,
         }
     }

@@ -15,7 +15,7 @@ pub struct NetworkInfo {
     /// The hosts, the first being where sockets go when no host is named. Empty when shared.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<HostInfo>,
-    /// The hosts' LAN, e.g. `"10.0.0.0/24"`. Absent when shared.
+    /// The hosts' LAN, `"10.0.0.0/24, fd00::/64"`. Absent when shared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lan: Option<String>,
     /// Why a daemon asked for private networks runs shared (no namespaces on this system).
@@ -30,6 +30,9 @@ pub struct HostInfo {
     pub name: String,
     /// Its IPv4 address on the LAN.
     pub address: String,
+    /// Its IPv6 address on the LAN (`fd00::` and its IPv4 address's last byte).
+    #[serde(default)]
+    pub address6: String,
     /// Whether the lab services (echo, discard, daytime, chargen) run on it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub labs: bool,

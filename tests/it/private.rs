@@ -66,11 +66,11 @@ fn summary(packets: &[PacketInfo]) -> Vec<String> {
 async fn two_computers_a_wildcard_bind_a_low_port_and_the_handshake_on_the_wire() {
     let Some((_daemon, bridge)) = private().await else { return };
     let network = bridge.network().await.unwrap();
-    assert_eq!(network.lan.as_deref(), Some("10.0.0.0/24"));
+    assert_eq!(network.lan.as_deref(), Some("10.0.0.0/24, fd00::/64"));
     let names: Vec<&str> = network.hosts.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(names, ["pc1", "lab"]);
     let pc2 = bridge.add_host("pc2").await.unwrap();
-    assert_eq!((pc2.name.as_str(), pc2.address.as_str()), ("pc2", "10.0.0.2"));
+    assert_eq!((pc2.name.as_str(), pc2.address.as_str(), pc2.address6.as_str()), ("pc2", "10.0.0.2", "fd00::2"));
     assert_eq!(bridge.gethostname().await.unwrap(), "pc1");
     assert_eq!(bridge.gethostbyname("pc2").await.unwrap(), "10.0.0.2");
 
@@ -282,9 +282,30 @@ async fn names_resolve_only_inside_and_the_labs_run_there() {
     echo.connect(labs["echo_tcp"].clone()).await.unwrap();
     echo.sendall(b"ping").await.unwrap();
     assert_eq!(within(echo.recv(10)).await.unwrap(), b"ping");
-    // An IPv6 socket has its loopback; a host name has no IPv6 address.
+    // IPv6 on the LAN: a host's name is its fd00:: address for an IPv6 socket, and
+    // getaddrinfo(AF_UNSPEC) gives IPv4 first, then IPv6, as the C library orders them.
     let six = bridge.socket_on(Some("server"), AF_INET6, SOCK_STREAM, 0).await.unwrap();
-    six.bind(("::1", 0)).await.unwrap();
+    six.bind(("::", 7000)).await.unwrap();
+    six.listen(1).await.unwrap();
+    let start = bridge.packets(None, None).await.unwrap().next;
+    let client = bridge.socket_on(Some("pc1"), AF_INET6, SOCK_STREAM, 0).await.unwrap();
+    client.connect(("server", 7000)).await.unwrap();
+    let (_conn, peer) = within(six.accept()).await.unwrap();
+    let Address::Inet6 { host, .. } = &peer else { panic!("{peer:?}") };
+    assert_eq!(host, "fd00::1");
+    let first = &packets_since(&bridge, start).await[0];
+    assert_eq!((first.flags.as_deref(), first.dst.clone()), (Some("SYN"), Address::from(("fd00::2", 7000, 0, 0))));
+    let both = bridge
+        .getaddrinfo(wasm_client::GetaddrinfoParams {
+            host: Some("server".into()),
+            port: Some(wasm_client::Service::Port(80)),
+            kind: SOCK_STREAM,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let addresses: Vec<Address> = both.iter().map(|i| i.address.clone()).collect();
+    assert_eq!(addresses, [Address::from(("10.0.0.2", 80)), Address::from(("fd00::2", 80, 0, 0))]);
     // Hosts: names are checked, and there is a limit.
     for bad in ["", "9lives", "a_b", "pc-", "localhost"] {
         let e = bridge.add_host(bad).await.unwrap_err();
@@ -314,6 +335,9 @@ async fn nothing_outside_the_network_is_reachable() {
     // No route off the LAN (a documentation address; nothing is sent anywhere).
     let s = tcp_on(&bridge, "pc1").await;
     let e = within(s.connect(("192.0.2.1", 80))).await.unwrap_err();
+    assert_eq!(errname(&e), "ENETUNREACH", "{e}");
+    let six = bridge.socket_on(Some("pc1"), AF_INET6, SOCK_STREAM, 0).await.unwrap();
+    let e = within(six.connect(("2001:db8::1", 80))).await.unwrap_err();
     assert_eq!(errname(&e), "ENETUNREACH", "{e}");
     // Another session's network has the same addresses and none of its sockets.
     let other = daemon.client().await;

@@ -63,6 +63,8 @@ export interface HostInfo {
   name: string;
   /** Its IPv4 address on the LAN, e.g. "10.0.0.2". */
   address: string;
+  /** Its IPv6 address on the LAN, e.g. "fd00::2". */
+  address6: string;
   /** Whether the lab services run on it. */
   labs?: boolean;
 }
@@ -71,7 +73,7 @@ export interface NetworkInfo {
   mode: "private" | "shared";
   /** The hosts; the first is where sockets go when none is named. */
   hosts?: HostInfo[];
-  /** The LAN, e.g. "10.0.0.0/24". */
+  /** The LAN: "10.0.0.0/24, fd00::/64". */
   lan?: string;
   /** Why a daemon asked for private networks runs shared. */
   why?: string;

@@ -81,8 +81,11 @@ fn eth0(ip: Ipv4Addr, prefix: u8) -> io::Result<OwnedFd> {
     if unsafe { libc::ioctl(tun.as_raw_fd(), libc::TUNSETIFF, &request) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    // The LAN is IPv4: without this the kernel would send IPv6 router solicitations on it.
-    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{ETH0}/disable_ipv6"), "1");
+    // No router on this LAN: no solicitations for one, no advertisements taken, and no duplicate
+    // address detection (the daemon gives each host its own address).
+    for (setting, value) in [("accept_ra", "0"), ("router_solicitations", "0"), ("accept_dad", "0")] {
+        let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{ETH0}/{setting}"), value);
+    }
     let probe = Socket::new(Domain::IPV4, Type::DGRAM.cloexec(), None)?;
     let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
     let broadcast = Ipv4Addr::from(u32::from(ip) | !mask);
@@ -93,7 +96,39 @@ fn eth0(ip: Ipv4Addr, prefix: u8) -> io::Result<OwnedFd> {
     }
     device_up(&probe, ETH0)?;
     limited_broadcast_route(&probe)?;
+    // Its IPv6 address on the LAN, where the kernel has IPv6.
+    if let Ok(probe6) = Socket::new(Domain::IPV6, Type::DGRAM.cloexec(), None) {
+        set_address6(&probe6, ipv6_of(ip), LAN6_PREFIX)?;
+    }
     Ok(tun)
+}
+
+/// The LAN's IPv6 prefix length.
+pub(crate) const LAN6_PREFIX: u32 = 64;
+
+/// A host's IPv6 address: `fd00::` and the last byte of its IPv4 address (`10.0.0.2` is `fd00::2`),
+/// in the unique local range, which nothing outside routes.
+pub(crate) fn ipv6_of(ip: Ipv4Addr) -> std::net::Ipv6Addr {
+    std::net::Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, u16::from(ip.octets()[3]))
+}
+
+fn set_address6(probe: &Socket, ip: std::net::Ipv6Addr, prefix: u32) -> io::Result<()> {
+    let mut index = ifreq(ETH0);
+    // SAFETY: SIOCGIFINDEX fills the ifreq we own with the named device's index.
+    if unsafe { libc::ioctl(probe.as_raw_fd(), libc::SIOCGIFINDEX, &mut index) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let request = libc::in6_ifreq {
+        ifr6_addr: libc::in6_addr { s6_addr: ip.octets() },
+        ifr6_prefixlen: prefix,
+        // SAFETY: SIOCGIFINDEX set the ifindex member of the union.
+        ifr6_ifindex: unsafe { index.ifr_ifru.ifru_ifindex },
+    };
+    // SAFETY: SIOCSIFADDR on an IPv6 socket reads the in6_ifreq we own.
+    if unsafe { libc::ioctl(probe.as_raw_fd(), libc::SIOCSIFADDR, &request) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// `sockaddr_in` for `ip`, port 0, as the `sockaddr` an `ifreq` or `rtentry` carries.

@@ -9,7 +9,7 @@ use super::shaper::{Shaper, Verdict};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
@@ -31,6 +31,7 @@ const PICKUP: usize = 16;
 #[derive(Debug)]
 pub(crate) struct Port {
     pub(crate) ip: Ipv4Addr,
+    pub(crate) ip6: Ipv6Addr,
     tun: AsyncFd<OwnedFd>,
     pub(crate) shaper: Mutex<Shaper>,
     /// Packets the host's kernel sent in answer to one just delivered, read then with the time
@@ -45,7 +46,8 @@ impl Port {
         // fd; the AsyncFd owns the OwnedFd, so the fd stays open while it is registered.
         let tun = unsafe { AsyncFd::register_with_interest(tun, tokio::io::Interest::READABLE) }
             .map_err(|e| e.into_parts().1)?;
-        Ok(Port { ip, tun, shaper: Mutex::new(shaper), early: Mutex::default(), picked_up: Notify::new() })
+        let ip6 = super::host::ipv6_of(ip);
+        Ok(Port { ip, ip6, tun, shaper: Mutex::new(shaper), early: Mutex::default(), picked_up: Notify::new() })
     }
 
     /// Hands a packet to this host's kernel, as if it arrived on its `eth0`. A TUN write does not
@@ -92,13 +94,30 @@ impl Switch {
     /// The hosts a packet from host `from` is for: the one with its destination address, or every
     /// other host for a broadcast; none for an address no host has.
     fn route(&self, from: usize, packet: &[u8]) -> Vec<usize> {
-        let Some(dst) = packet.get(16..20).filter(|_| packet[0] >> 4 == 4) else { return Vec::new() };
-        let dst = Ipv4Addr::new(dst[0], dst[1], dst[2], dst[3]);
         let ports = crate::read(&self.ports);
-        if dst == self.broadcast || dst == Ipv4Addr::BROADCAST {
-            return (0..ports.len()).filter(|&i| i != from).collect();
-        }
-        ports.iter().position(|p| p.ip == dst).filter(|&i| i != from).into_iter().collect()
+        let everyone = || (0..ports.len()).filter(|&i| i != from).collect();
+        let found = match packet.first().map(|b| b >> 4) {
+            Some(4) => {
+                let Some(dst) = packet.get(16..20) else { return Vec::new() };
+                let dst = Ipv4Addr::new(dst[0], dst[1], dst[2], dst[3]);
+                if dst == self.broadcast || dst == Ipv4Addr::BROADCAST {
+                    return everyone();
+                }
+                ports.iter().position(|p| p.ip == dst)
+            }
+            Some(6) => {
+                let Some(dst) = packet.get(24..40).and_then(|b| <[u8; 16]>::try_from(b).ok()) else {
+                    return Vec::new();
+                };
+                let dst = Ipv6Addr::from(dst);
+                if dst.is_multicast() {
+                    return everyone();
+                }
+                ports.iter().position(|p| p.ip6 == dst)
+            }
+            _ => None,
+        };
+        found.filter(|&i| i != from).into_iter().collect()
     }
 
     fn deliver(&self, to: &[usize], packet: &[u8]) {

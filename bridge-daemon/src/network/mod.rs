@@ -4,7 +4,8 @@
 //!
 //! A network is made when its session opens (when the daemon runs with `--network private`) and
 //! is gone when it ends: the hosts are held by file descriptor only, so nothing of it outlives the
-//! session or a killed daemon. Every network uses the same addresses, 10.0.0.0/24; they never meet.
+//! session or a killed daemon. Every network uses the same addresses, 10.0.0.0/24 and fd00::/64
+//! (a host's IPv6 address ends in its IPv4 address's last byte); networks never meet.
 //!
 //! | host | address | what runs there |
 //! |---|---|---|
@@ -233,8 +234,7 @@ impl Network {
         }
         match (self.address_of(name), family) {
             (Some(ip), AF_INET) => return Ok(IpAddr::V4(ip)),
-            // A host's IPv4 address, as an IPv6 socket reaches it.
-            (Some(ip), AF_INET6) => return Ok(IpAddr::V6(ip.to_ipv6_mapped())),
+            (Some(ip), AF_INET6) => return Ok(IpAddr::V6(host::ipv6_of(ip))),
             _ => {}
         }
         let query = Query { host: Some(name.to_owned()), family, flags: libc::AI_NUMERICHOST, ..Query::default() };
@@ -257,20 +257,28 @@ impl Network {
         share: &DnsShare,
         mut query: Query,
     ) -> OpResult<Vec<AddrInfo>> {
-        let mut canonical = None;
-        if let Some(name) = query.host.clone().filter(|h| !h.trim_end_matches('.').eq_ignore_ascii_case("localhost")) {
-            if let Some(ip) = self.address_of(&name) {
-                query.host = Some(ip.to_string());
-                canonical = crate::read(&self.hosts).iter().find(|h| h.ip == ip).map(|h| h.name.clone());
-            }
-            // Numbers only: a name no host has is not looked up anywhere.
-            query.flags |= libc::AI_NUMERICHOST;
-        }
+        let host = query.host.clone().filter(|h| !h.trim_end_matches('.').eq_ignore_ascii_case("localhost"));
+        let Some(name) = host else { return resolver.getaddrinfo(share, query).await };
+        // Numbers only: a name no host has is not looked up anywhere.
+        query.flags |= libc::AI_NUMERICHOST;
+        let Some(ip) = self.address_of(&name) else { return resolver.getaddrinfo(share, query).await };
+        // A host has an IPv4 and an IPv6 address; for AF_UNSPEC, IPv4 first, as the C library
+        // orders an IPv4 address before a unique local IPv6 one (RFC 6724's default policy).
+        let canonical = crate::read(&self.hosts).iter().find(|h| h.ip == ip).map(|h| h.name.clone()).unwrap_or(name);
+        let addresses: Vec<(i32, String)> = match query.family {
+            AF_INET => vec![(AF_INET, ip.to_string())],
+            AF_INET6 => vec![(AF_INET6, host::ipv6_of(ip).to_string())],
+            _ => vec![(AF_INET, ip.to_string()), (AF_INET6, host::ipv6_of(ip).to_string())],
+        };
         let wants_canonical = query.flags & libc::AI_CANONNAME != 0;
-        let mut answers = resolver.getaddrinfo(share, query).await?;
-        if let (true, Some(name)) = (wants_canonical, canonical) {
+        let mut answers = Vec::new();
+        for (family, address) in addresses {
+            let one = Query { host: Some(address), family, ..query.clone() };
+            answers.extend(resolver.getaddrinfo(share, one).await?);
+        }
+        if wants_canonical {
             for answer in answers.iter_mut().filter(|a| !a.canonname.is_empty()) {
-                answer.canonname.clone_from(&name);
+                answer.canonname.clone_from(&canonical);
             }
         }
         Ok(answers)
@@ -282,7 +290,7 @@ impl Network {
         NetworkInfo {
             mode: "private".into(),
             hosts: hosts.iter().map(|h| info(h, h.name == LAB_HOST && !self.labs.names.is_empty())).collect(),
-            lan: Some(format!("{LAN}/{LAN_PREFIX}")),
+            lan: Some(format!("{LAN}/{LAN_PREFIX}, fd00::/64")),
             why: None,
         }
     }
@@ -338,7 +346,12 @@ fn first_address() -> Ipv4Addr {
 }
 
 fn info(host: &Host, labs: bool) -> HostInfo {
-    HostInfo { name: host.name.clone(), address: host.ip.to_string(), labs }
+    HostInfo {
+        name: host.name.clone(),
+        address: host.ip.to_string(),
+        address6: host::ipv6_of(host.ip).to_string(),
+        labs,
+    }
 }
 
 fn now_nanos() -> u64 {

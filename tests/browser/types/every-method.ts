@@ -99,4 +99,4 @@ for (const s of [server, client, conn, udp, unix]) await s.close();
 bridge.close();
 console.log(about, token, limits, echo, features, closed, peer, sent, got, option, them, timeout, blocking, fd, family, type,
   proto, line, some, wrote, n, datagram, from, readable, writable, exceptional, infos, ip, name, mode, firstHost, link,
-  capture.next, capture.missed, wire, tcp, pcap, states, network.lan, network.why, added.address, added.labs);
+  capture.next, capture.missed, wire, tcp, pcap, states, network.lan, network.why, added.address, added.address6, added.labs);
