@@ -404,12 +404,7 @@ function setState(bench, slot, state) {
   // JavaScript leaves its sockets to the session's end, which closes them. Python programs close
   // theirs as they end (as a process's exit does), and the session stays, so a client run again
   // after its server has stopped meets the kernel's answer (ECONNREFUSED) for the port it held.
-  if (!active && bench.session && bench.language === "javascript") {
-    const ending = bench.session;
-    bench.session = null;
-    // The live view reads the last packets (the FINs of the last close) first.
-    bench.view.finish().finally(() => ending.close());
-  }
+  if (!active && bench.session && bench.language === "javascript") endSession(bench);
 }
 
 /** The session the lesson's programs share, made on first use (a page's programs are one computer's). */
@@ -551,6 +546,11 @@ async function stopAll(bench) {
     }
   }
   await Promise.all(running.map(ended));
+  await endSession(bench);
+}
+
+/** Ends the lesson's session, once the live view has read its last packets (the last FINs). */
+async function endSession(bench) {
   const ending = bench.session;
   bench.session = null;
   if (ending) await bench.view.finish().finally(() => ending.close());
@@ -580,4 +580,4 @@ window.addEventListener("hashchange", async () => {
   window.scrollTo(0, 0);
 });
 render();
-window.sockbridgeLessons = { LESSONS, PLAYGROUND, UI, PRINTED_ZH, NETWORK }; // for the page tests
+window.sockbridgeLessons = { LESSONS, PLAYGROUND, UI, PRINTED_ZH, NETWORK, variant }; // for the page tests

@@ -3,6 +3,88 @@
 // the same in JavaScript (`code`), the tutorial's own code where it has some (`tutorial`), and `check`:
 // what the page tests expect its output, diagram and socket table to show.
 
+// Programs some lessons share between their shared-loopback form and their private-network form
+// (\`private\`), where only the computers differ.
+
+/** Lesson 4's echo server: the tutorial's \`while True\` accept loop. */
+const ECHO_SERVER_PY = `from socket import *
+
+server = socket(AF_INET, SOCK_STREAM)
+server.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
+server.bind(("", 50007))       # "": 每一个网卡 / every interface
+server.listen(5)               # 5 个连接可以排队 / 5 may wait
+print("echo server on", server.getsockname())
+
+while True:
+    conn, addr = server.accept()   # 等客户 / wait for a client
+    print("accepted", addr, "as fd", conn.fileno())
+    data = conn.recv(1024)
+    conn.sendall(data)
+    conn.close()
+`;
+
+/** Lesson 12's server. */
+const HANDSHAKE_SERVER_PY = `from socket import *
+
+server = socket(AF_INET, SOCK_STREAM)
+server.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
+server.bind(("", 50007))
+server.listen(1)
+conn, addr = server.accept()      # 三次握手完成后返回 / returns once the three-way handshake is done
+print("connected:", addr)
+print("server got", conn.recv(1024))
+print("server got", conn.recv(1024), "<- the client's FIN")
+conn.close()                      # 服务器的 FIN / the server's FIN
+server.close()
+`;
+
+/** Lesson 12's client, connecting to the server's computer, \`host\`. */
+const handshakeClientPy = (host) => `from socket import *
+
+client = socket(AF_INET, SOCK_STREAM)
+client.connect(("${host}", 50007))     # SYN →   ← SYN-ACK   ACK →
+client.sendall(b"hello")          # 数据，和对方的 ACK / data, and the peer's ACK
+client.close()                    # FIN →   ← ACK（然后对方的 FIN / then the peer's FIN）
+print("client closed first: its side waits in TIME_WAIT")
+`;
+
+/**
+ * Lesson 12 in JavaScript: the server and the client made on \`hosts\` (the server's and the
+ * client's; null for the session's one computer), the client dialling \`host\`.
+ */
+const handshakeJs = (hosts, host) => {
+  const on = (i) => (hosts ? `, 0, "${hosts[i]}"` : "");
+  return `// 服务器和客户端 / the server and the client
+const server = await bridge.socket(AF_INET, SOCK_STREAM${on(0)});
+await server.setsockopt(SOL_SOCKET, SO_REUSEADDR, true);
+await server.bind(["", 50007]);
+await server.listen(1);
+const client = await bridge.socket(AF_INET, SOCK_STREAM${on(1)});
+await client.connect(["${host}", 50007]);        // SYN →   ← SYN-ACK   ACK →
+const [conn, addr] = await server.accept();
+print("connected:", addr);
+await client.sendall("hello");                 // data, and the peer's ACK
+print("server got", await conn.recv(1024));
+await client.close();                          // FIN →   ← ACK
+print("server got", await conn.recv(1024), "<- the client's FIN");
+await conn.close();                            // the server's FIN; the client's side goes to TIME_WAIT
+await server.close();
+print("client closed first: its side waits in TIME_WAIT");
+`;
+};
+
+/** What lesson 12 shows, the server seeing its client at \`peer\` (a pattern). */
+const handshakeCheck = (peer) => {
+  const server = [`^connected: \\('${peer}', \\d+\\)$`, "^server got b'hello'$", "^server got b'' <- the client's FIN$"];
+  const client = ["^client closed first: its side waits in TIME_WAIT$"];
+  return {
+    python: { output: [], programs: { "server.py": server, "client.py": client } },
+    output: [...server, ...client],
+    calls: ["connect", "accept", "sendall", "recv", "close"],
+    sockets: 3,
+  };
+};
+
 export const LESSONS = [
   {
     id: "naming",
@@ -320,21 +402,7 @@ print("closed:", s1.fileno(), s2.fileno(), s3.fileno());
       en: `Through sockbridge, <code>""</code> and <code>"0.0.0.0"</code> bind <code>127.0.0.1</code>: a server in a web page is open to this computer only, never to the network.`,
     },
     programs: [
-      { name: "server.py", python: `from socket import *
-
-server = socket(AF_INET, SOCK_STREAM)
-server.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
-server.bind(("", 50007))       # "": 每一个网卡 / every interface
-server.listen(5)               # 5 个连接可以排队 / 5 may wait
-print("echo server on", server.getsockname())
-
-while True:
-    conn, addr = server.accept()   # 等客户 / wait for a client
-    print("accepted", addr, "as fd", conn.fileno())
-    data = conn.recv(1024)
-    conn.sendall(data)
-    conn.close()
-`, forever: true },
+      { name: "server.py", python: ECHO_SERVER_PY, forever: true },
       { name: "client.py", python: `from socket import *
 
 for name in ["alice", "bob"]:
@@ -406,21 +474,7 @@ await server.close();
         en: `Here <code>""</code> really is every interface of pc1: <code>127.0.0.1</code> and <code>10.0.0.1</code>. The client runs on another computer, pc2, and reaches it at <code>10.0.0.1</code>; the diagram shows each connection's handshake, data and close as packets.`,
       },
       programs: [
-        { name: "server.py", host: "pc1", python: `from socket import *
-
-server = socket(AF_INET, SOCK_STREAM)
-server.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
-server.bind(("", 50007))       # "": 每一个网卡 / every interface
-server.listen(5)               # 5 个连接可以排队 / 5 may wait
-print("echo server on", server.getsockname())
-
-while True:
-    conn, addr = server.accept()   # 等客户 / wait for a client
-    print("accepted", addr, "as fd", conn.fileno())
-    data = conn.recv(1024)
-    conn.sendall(data)
-    conn.close()
-`, forever: true },
+        { name: "server.py", host: "pc1", python: ECHO_SERVER_PY, forever: true },
         { name: "client.py", host: "pc2", python: `from socket import *
 
 for name in ["alice", "bob"]:
@@ -1214,58 +1268,11 @@ print("after close, conn.fileno():", conn.fileno());
       en: `The packets themselves are drawn only where the page has a private network of its own (the daemon started with <code>--network private</code>, as <code>./scripts/demo.sh</code> does when run as root). Here the page shares this computer's loopback, and the diagram shows the SYN and FIN the bridge infers from the calls, not captured packets.`,
     },
     programs: [
-      { name: "server.py", python: `from socket import *
-
-server = socket(AF_INET, SOCK_STREAM)
-server.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
-server.bind(("", 50007))
-server.listen(1)
-conn, addr = server.accept()      # 三次握手完成后返回 / returns once the three-way handshake is done
-print("connected:", addr)
-print("server got", conn.recv(1024))
-print("server got", conn.recv(1024), "<- the client's FIN")
-conn.close()                      # 服务器的 FIN / the server's FIN
-server.close()
-`, },
-      { name: "client.py", python: `from socket import *
-
-client = socket(AF_INET, SOCK_STREAM)
-client.connect(("127.0.0.1", 50007))     # SYN →   ← SYN-ACK   ACK →
-client.sendall(b"hello")          # 数据，和对方的 ACK / data, and the peer's ACK
-client.close()                    # FIN →   ← ACK（然后对方的 FIN / then the peer's FIN）
-print("client closed first: its side waits in TIME_WAIT")
-` },
+      { name: "server.py", python: HANDSHAKE_SERVER_PY, },
+      { name: "client.py", python: handshakeClientPy("127.0.0.1") },
     ],
-    code: `// 服务器和客户端 / the server and the client
-const server = await bridge.socket(AF_INET, SOCK_STREAM);
-await server.setsockopt(SOL_SOCKET, SO_REUSEADDR, true);
-await server.bind(["", 50007]);
-await server.listen(1);
-const client = await bridge.socket(AF_INET, SOCK_STREAM);
-await client.connect(["127.0.0.1", 50007]);        // SYN →   ← SYN-ACK   ACK →
-const [conn, addr] = await server.accept();
-print("connected:", addr);
-await client.sendall("hello");                 // data, and the peer's ACK
-print("server got", await conn.recv(1024));
-await client.close();                          // FIN →   ← ACK
-print("server got", await conn.recv(1024), "<- the client's FIN");
-await conn.close();                            // the server's FIN; the client's side goes to TIME_WAIT
-await server.close();
-print("client closed first: its side waits in TIME_WAIT");
-`,
-    check: {
-      python: {
-        output: [],
-        programs: {
-          "server.py": ["^connected: \\('127\\.0\\.0\\.1', \\d+\\)$", "^server got b'hello'$", "^server got b'' <- the client's FIN$"],
-          "client.py": ["^client closed first: its side waits in TIME_WAIT$"],
-        },
-      },
-      output: ["^connected: \\('127\\.0\\.0\\.1', \\d+\\)$", "^server got b'hello'$", "^server got b'' <- the client's FIN$",
-        "^client closed first: its side waits in TIME_WAIT$"],
-      calls: ["connect", "accept", "sendall", "recv", "close"],
-      sockets: 3,
-    },
+    code: handshakeJs(null, "127.0.0.1"),
+    check: handshakeCheck("127\\.0\\.0\\.1"),
     // With a private network: two computers, and the packets themselves.
     private: {
       hosts: ["pc1", "pc2"],
@@ -1274,57 +1281,12 @@ print("client closed first: its side waits in TIME_WAIT");
         en: `The server runs on pc1 and the client on pc2: the diagram shows the packets the two kernels really sent, each under the call that caused it. When the run ends, the socket table keeps pc2's side of the connection in <code>TIME_WAIT</code>, with no fd any more.`,
       },
       programs: [
-        { name: "server.py", host: "pc1", python: `from socket import *
-
-server = socket(AF_INET, SOCK_STREAM)
-server.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)
-server.bind(("", 50007))
-server.listen(1)
-conn, addr = server.accept()      # 三次握手完成后返回 / returns once the three-way handshake is done
-print("connected:", addr)
-print("server got", conn.recv(1024))
-print("server got", conn.recv(1024), "<- the client's FIN")
-conn.close()                      # 服务器的 FIN / the server's FIN
-server.close()
-`, },
-        { name: "client.py", host: "pc2", python: `from socket import *
-
-client = socket(AF_INET, SOCK_STREAM)
-client.connect(("pc1", 50007))     # SYN →   ← SYN-ACK   ACK →
-client.sendall(b"hello")          # 数据，和对方的 ACK / data, and the peer's ACK
-client.close()                    # FIN →   ← ACK（然后对方的 FIN / then the peer's FIN）
-print("client closed first: its side waits in TIME_WAIT")
-` },
+        { name: "server.py", host: "pc1", python: HANDSHAKE_SERVER_PY, },
+        { name: "client.py", host: "pc2", python: handshakeClientPy("pc1") },
       ],
-      code: `// 服务器和客户端 / the server and the client
-const server = await bridge.socket(AF_INET, SOCK_STREAM, 0, "pc1");
-await server.setsockopt(SOL_SOCKET, SO_REUSEADDR, true);
-await server.bind(["", 50007]);
-await server.listen(1);
-const client = await bridge.socket(AF_INET, SOCK_STREAM, 0, "pc2");
-await client.connect(["pc1", 50007]);        // SYN →   ← SYN-ACK   ACK →
-const [conn, addr] = await server.accept();
-print("connected:", addr);
-await client.sendall("hello");                 // data, and the peer's ACK
-print("server got", await conn.recv(1024));
-await client.close();                          // FIN →   ← ACK
-print("server got", await conn.recv(1024), "<- the client's FIN");
-await conn.close();                            // the server's FIN; the client's side goes to TIME_WAIT
-await server.close();
-print("client closed first: its side waits in TIME_WAIT");
-`,
+      code: handshakeJs(["pc1", "pc2"], "pc1"),
       check: {
-        python: {
-          output: [],
-          programs: {
-            "server.py": ["^connected: \\('10\\.0\\.0\\.2', \\d+\\)$", "^server got b'hello'$", "^server got b'' <- the client's FIN$"],
-            "client.py": ["^client closed first: its side waits in TIME_WAIT$"],
-          },
-        },
-        output: ["^connected: \\('10\\.0\\.0\\.2', \\d+\\)$", "^server got b'hello'$", "^server got b'' <- the client's FIN$",
-          "^client closed first: its side waits in TIME_WAIT$"],
-        calls: ["connect", "accept", "sendall", "recv", "close"],
-        sockets: 3,
+        ...handshakeCheck("10\\.0\\.0\\.2"),
         // (An ACK may ride with the next packet: these are the ones that always travel alone.)
         packets: ["SYN", "SYN, ACK", "ACK", "PSH, ACK", "FIN, ACK", "FIN, ACK", "ACK"],
       },

@@ -146,7 +146,9 @@ export class LiveView {
    */
   async watch(bridge) {
     this.unwatch();
-    this.network = { bridge, since: 0, seq: new Map(), hosts: [], last: Promise.resolve(), pending: 0 };
+    // The hosts the lab services run on (their connections are not the page's).
+    const services = new Set((bridge.hello.network?.hosts ?? []).filter((h) => h.labs).map((h) => h.name));
+    this.network = { bridge, services, since: 0, seq: new Map(), hosts: [], last: Promise.resolve(), pending: 0 };
     this.kernelShown = true;
     const lanes = this.diagram.querySelector(".lanes");
     if (lanes) lanes.lastChild.textContent = this.text.laneNetwork;
@@ -234,7 +236,8 @@ export class LiveView {
       if (plain && bulk?.pair === pair) {
         bulk.count += 1;
         bulk.last = p;
-        if (p.len) bulk.bytes.set(`${p.from} → ${p.to.join(", ")}`, (bulk.bytes.get(`${p.from} → ${p.to.join(", ")}`) ?? 0) + p.len);
+        const way = `${p.from} → ${p.to.join(", ")}`;
+        if (p.len) bulk.bytes.set(way, (bulk.bytes.get(way) ?? 0) + p.len);
         else bulk.acks += 1;
         continue;
       }
@@ -305,8 +308,9 @@ export class LiveView {
         changed = true;
       }
     }
-    const orphans = rows.filter((r) => r.fd === undefined && r.proto === "tcp" && !["LISTEN"].includes(r.state)
-      && !(r.local[0] === "10.0.0.254"));
+    // The lab services' own connections are not the page's: their host's rows are left out.
+    const orphans = rows.filter((r) => r.fd === undefined && r.proto === "tcp" && r.state !== "LISTEN"
+      && !this.network?.services.has(r.host));
     const text = JSON.stringify(orphans);
     if (text !== JSON.stringify(this.kernel)) {
       this.kernel = orphans;

@@ -89,7 +89,7 @@ async fn run() -> ExitCode {
     }
     let python: BTreeMap<String, Vec<Value>> = serde_json::from_slice(&output.stdout).unwrap();
 
-    let (mut identical, mut documented, mut failed) = (0, Vec::new(), Vec::new());
+    let mut tally = Tally::default();
     for path in &paths {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let scenario: Scenario = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
@@ -110,39 +110,22 @@ async fn run() -> ExitCode {
         let mut cpython = python.get(&name).cloned().unwrap_or_default();
         abstract_transcript(&mut cpython);
         let same = transcripts[0] == bridge;
-        match compare(&scenario, &cpython, &bridge, &spec).and_then(|diffs| {
+        let outcome = compare(&scenario, &cpython, &bridge, &spec).and_then(|diffs| {
             if same {
                 Ok(diffs)
             } else {
                 Err(vec![format!("MessagePack and JSON sessions differ: {bridge:?} vs {:?}", transcripts[0])])
             }
-        }) {
-            Ok(diffs) if diffs.is_empty() => {
-                identical += 1;
-                println!("conformance: {name} ... identical to CPython");
-            }
-            Ok(diffs) => {
-                println!("conformance: {name} ... documented difference ({})", diffs.join(", "));
-                documented.push(name);
-            }
-            Err(problems) => {
-                println!("conformance: {name} ... MISMATCH");
-                for p in &problems {
-                    println!("    {p}");
-                }
-                failed.push(name);
-            }
-        }
+        });
+        tally.add("conformance", name, outcome, true);
     }
     let total = paths.len();
     println!(
-        "conformance: {total} scenarios run on {python_version} and through the bridge (MessagePack and JSON sessions, the same): {identical} identical, {} with documented differences ({}), {} mismatched",
-        documented.len(),
-        documented.join(", "),
-        failed.len()
+        "conformance: {total} scenarios run on {python_version} and through the bridge (MessagePack and JSON sessions, the same): {}",
+        tally.summary()
     );
     let private_failed = run_private(&paths, &python, &spec).await;
-    let failures = failed.len() + private_failed;
+    let failures = tally.failed.len() + private_failed;
     println!("{} passed, {} failed", 2 * total - failures, failures);
     if failures == 0 && total > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
@@ -154,19 +137,21 @@ const SHARED_ONLY: [&str; 5] = ["wildcard-bind", "loopback-autobind", "bind-poli
 /// Every scenario again, in a session with a private network (MessagePack): returns how many
 /// mismatched. Needs root; without it the daemon shares the loopback, and the run says so.
 async fn run_private(paths: &[PathBuf], python: &BTreeMap<String, Vec<Value>>, spec: &str) -> usize {
-    let (mut identical, mut documented, mut failed) = (0, Vec::new(), Vec::new());
+    let private = || TestDaemon::start_with(|c| c.network = bridge_daemon::NetworkMode::Private);
+    let daemon = private().await;
+    let probe = Bridge::connect(&daemon.url).await.expect("connect");
+    let mode = probe.hello().network.as_ref().map(|n| n.mode.clone()).unwrap_or_default();
+    probe.close();
+    daemon.stop().await;
+    if mode != "private" {
+        println!("conformance in a private network: not run (this process may not make network namespaces)");
+        return 0;
+    }
+    let mut tally = Tally::default();
     for path in paths {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let mut scenario: Scenario = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let daemon = TestDaemon::start_with(|c| c.network = bridge_daemon::NetworkMode::Private).await;
-        let probe = Bridge::connect(&daemon.url).await.expect("connect");
-        let mode = probe.hello().network.as_ref().map(|n| n.mode.clone()).unwrap_or_default();
-        probe.close();
-        if mode != "private" {
-            daemon.stop().await;
-            println!("conformance in a private network: not run (this process may not make network namespaces)");
-            return 0;
-        }
+        let daemon = private().await;
         for step in &mut scenario.steps {
             if step.bridge.as_ref().is_some_and(|d| SHARED_ONLY.contains(&d.why.as_str())) {
                 step.bridge = None;
@@ -183,29 +168,55 @@ async fn run_private(paths: &[PathBuf], python: &BTreeMap<String, Vec<Value>>, s
         abstract_transcript(&mut bridge);
         let mut cpython = python.get(&name).cloned().unwrap_or_default();
         abstract_transcript(&mut cpython);
-        match compare(&scenario, &cpython, &bridge, spec) {
-            Ok(diffs) if diffs.is_empty() => identical += 1,
+        tally.add("conformance in a private network", name, compare(&scenario, &cpython, &bridge, spec), false);
+    }
+    println!("conformance in a private network: {} scenarios: {}", paths.len(), tally.summary());
+    tally.failed.len()
+}
+
+/// How the scenarios of one run compared with CPython.
+#[derive(Default)]
+struct Tally {
+    identical: usize,
+    documented: Vec<String>,
+    failed: Vec<String>,
+}
+
+impl Tally {
+    /// Counts a scenario's comparison and prints it after `label` (an identical one only when
+    /// `say_identical`).
+    fn add(&mut self, label: &str, name: String, outcome: Result<Vec<String>, Vec<String>>, say_identical: bool) {
+        match outcome {
+            Ok(diffs) if diffs.is_empty() => {
+                self.identical += 1;
+                if say_identical {
+                    println!("{label}: {name} ... identical to CPython");
+                }
+            }
             Ok(diffs) => {
-                println!("conformance in a private network: {name} ... documented difference ({})", diffs.join(", "));
-                documented.push(name);
+                println!("{label}: {name} ... documented difference ({})", diffs.join(", "));
+                self.documented.push(name);
             }
             Err(problems) => {
-                println!("conformance in a private network: {name} ... MISMATCH");
+                println!("{label}: {name} ... MISMATCH");
                 for p in &problems {
                     println!("    {p}");
                 }
-                failed.push(name);
+                self.failed.push(name);
             }
         }
     }
-    println!(
-        "conformance in a private network: {} scenarios: {identical} identical, {} with documented differences ({}), {} mismatched",
-        paths.len(),
-        documented.len(),
-        documented.join(", "),
-        failed.len()
-    );
-    failed.len()
+
+    /// "46 identical, 6 with documented differences (names...), 0 mismatched".
+    fn summary(&self) -> String {
+        format!(
+            "{} identical, {} with documented differences ({}), {} mismatched",
+            self.identical,
+            self.documented.len(),
+            self.documented.join(", "),
+            self.failed.len()
+        )
+    }
 }
 
 /// Checks every step: equal, or a documented difference with the bridge giving what is expected.

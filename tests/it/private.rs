@@ -44,6 +44,14 @@ async fn udp_on(bridge: &Bridge, host: &str) -> Socket {
     bridge.socket_on(Some(host), AF_INET, SOCK_DGRAM, 0).await.unwrap()
 }
 
+/// Adds pc2; a UDP socket bound to port 9999 of pc1 and an unbound one on pc2, its sender.
+async fn udp_across(bridge: &Bridge) -> (Socket, Socket) {
+    bridge.add_host("pc2").await.unwrap();
+    let receiver = udp_on(bridge, "pc1").await;
+    receiver.bind(("", 9999)).await.unwrap();
+    (receiver, udp_on(bridge, "pc2").await)
+}
+
 /// The packets sent since `since`, after the network has been quiet for a moment.
 async fn packets_since(bridge: &Bridge, since: u64) -> Vec<PacketInfo> {
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -194,10 +202,7 @@ async fn udp_broadcast_reaches_the_lan_and_closing_a_udp_socket_sends_nothing() 
 #[tokio::test]
 async fn loss_set_on_a_link_drops_that_share_of_datagrams() {
     let Some((_daemon, bridge)) = private().await else { return };
-    bridge.add_host("pc2").await.unwrap();
-    let receiver = udp_on(&bridge, "pc1").await;
-    receiver.bind(("", 9999)).await.unwrap();
-    let sender = udp_on(&bridge, "pc2").await;
+    let (receiver, sender) = udp_across(&bridge).await;
     let set = bridge.set_link("pc2", LinkSettings { loss: 0.25, ..LinkSettings::default() }).await.unwrap();
     assert_eq!(set.loss, 0.25);
     let start = bridge.packets(None, None).await.unwrap().next;
@@ -233,10 +238,7 @@ async fn loss_set_on_a_link_drops_that_share_of_datagrams() {
 #[tokio::test]
 async fn reordering_and_delay_show_in_the_order_datagrams_arrive() {
     let Some((_daemon, bridge)) = private().await else { return };
-    bridge.add_host("pc2").await.unwrap();
-    let receiver = udp_on(&bridge, "pc1").await;
-    receiver.bind(("", 9999)).await.unwrap();
-    let sender = udp_on(&bridge, "pc2").await;
+    let (receiver, sender) = udp_across(&bridge).await;
     bridge.set_link("pc2", LinkSettings { reorder: 0.5, delay: 0.01, ..LinkSettings::default() }).await.unwrap();
     for i in 0..40u8 {
         sender.sendto(&[i], ("pc1", 9999)).await.unwrap();

@@ -15,7 +15,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Mutex;
 
 /// The name of a host's LAN interface.
-pub(crate) const ETH0: &str = "eth0";
+const ETH0: &str = "eth0";
 
 /// One computer of a private network.
 #[derive(Debug)]
@@ -104,7 +104,7 @@ fn eth0(ip: Ipv4Addr, prefix: u8) -> io::Result<OwnedFd> {
 }
 
 /// The LAN's IPv6 prefix length.
-pub(crate) const LAN6_PREFIX: u32 = 64;
+const LAN6_PREFIX: u32 = 64;
 
 /// A host's IPv6 address: `fd00::` and the last byte of its IPv4 address (`10.0.0.2` is `fd00::2`),
 /// in the unique local range, which nothing outside routes.

@@ -55,13 +55,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// The LAN every private network uses.
-pub(crate) const LAN: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 0);
+const LAN: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 0);
 /// Its prefix length.
-pub(crate) const LAN_PREFIX: u8 = 24;
+const LAN_PREFIX: u8 = 24;
 /// The first host's name.
-pub(crate) const FIRST_HOST: &str = "pc1";
+const FIRST_HOST: &str = "pc1";
 /// The lab services' host.
-pub(crate) const LAB_HOST: &str = "lab";
+const LAB_HOST: &str = "lab";
 const LAB_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 254);
 
 /// The bounds of one network.
@@ -225,7 +225,7 @@ impl Network {
         name: &str,
         family: i32,
     ) -> OpResult<IpAddr> {
-        if name.trim_end_matches('.').eq_ignore_ascii_case("localhost") {
+        if is_localhost(name) {
             return Ok(if family == AF_INET6 {
                 IpAddr::V6(Ipv6Addr::LOCALHOST)
             } else {
@@ -257,7 +257,7 @@ impl Network {
         share: &DnsShare,
         mut query: Query,
     ) -> OpResult<Vec<AddrInfo>> {
-        let host = query.host.clone().filter(|h| !h.trim_end_matches('.').eq_ignore_ascii_case("localhost"));
+        let host = query.host.clone().filter(|h| !is_localhost(h));
         let Some(name) = host else { return resolver.getaddrinfo(share, query).await };
         // Numbers only: a name no host has is not looked up anywhere.
         query.flags |= libc::AI_NUMERICHOST;
@@ -339,6 +339,11 @@ impl Network {
         }
         Ok(rows)
     }
+}
+
+/// Whether `name` is `localhost` (any case, with or without the root's dot): every host's own.
+fn is_localhost(name: &str) -> bool {
+    name.trim_end_matches('.').eq_ignore_ascii_case("localhost")
 }
 
 fn first_address() -> Ipv4Addr {
