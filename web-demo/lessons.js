@@ -1450,6 +1450,7 @@ export const PRINTED_ZH = {
 /** A lesson's code as a page in `lang` shows it: on a Chinese page, its printed words are Chinese. */
 export function localized(code, lang) {
   if (lang !== "zh") return code;
-  return code.replace(/(["'])([^"'\\\n]*)\1/g, (literal, quote, text) =>
+  // A literal runs to the next quote of its own kind: "the client's FIN" is one literal.
+  return code.replace(/(["'])((?:(?!\1)[^\\\n])*)\1/g, (literal, quote, text) =>
     Object.hasOwn(PRINTED_ZH, text) ? `${quote}${PRINTED_ZH[text]}${quote}` : literal);
 }
