@@ -5,7 +5,7 @@
 #                     recv answers against the parser)
 #   decode_msgpack    the daemon's MessagePack requests (msgpack::decode_request)
 #   decode_response   the client's answers, both codecs, and every result type
-#   decode_packet     IP packets (bridge_daemon::packet, for issue 18's private networks)
+#   decode_packet     IP packets (bridge_daemon::packet, which private networks' capture decodes)
 # Not part of CI; the committed corpus (fuzz/corpus/<target>/, seeded with deep nesting and huge
 # declared lengths) is replayed by the security suite (j08, j10). New inputs that reach new code
 # are added to the corpus; commit the ones worth keeping (`cargo fuzz cmin` keeps it small).
