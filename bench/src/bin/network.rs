@@ -73,6 +73,8 @@ async fn daemon(binary: &Path, args: &[&str], link_pps: u32) -> anyhow::Result<D
     let pid = child.id().unwrap_or_default();
     let mut lines = BufReader::new(child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?).lines();
     let url = lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("no URL"))?;
+    // The rest of its output is read (and dropped), so its writes never meet a closed pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Ok(Daemon { url, pid, _child: child })
 }
 
