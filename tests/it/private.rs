@@ -532,3 +532,150 @@ async fn a_flood_on_a_slow_link_is_dropped_at_the_queue_and_the_daemon_goes_on()
     assert_eq!(within(echo.recv(100)).await.unwrap(), b"still here");
     assert_eq!(bridge.gethostname().await.unwrap(), "pc1");
 }
+
+/// Echoes every TCP connection and UDP datagram it gets at these sockets, until the test ends.
+fn echo(tcp: tokio::net::TcpListener, udp: tokio::net::UdpSocket) {
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = tcp.accept().await {
+            tokio::spawn(async move {
+                let (mut rx, mut tx) = conn.split();
+                let _ = tokio::io::copy(&mut rx, &mut tx).await;
+            });
+        }
+    });
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+            let _ = udp.send_to(&buf[..n], from).await;
+        }
+    });
+}
+
+/// `--allow-connect` in a private network: a destination outside that the policy names is dialled
+/// from the daemon's own network, and nothing else is. The "outside" is a network namespace this
+/// test makes for its thread (the daemon runs there too), with documentation addresses on its
+/// loopback: the traffic never leaves it.
+#[test]
+fn a_destination_the_policy_names_is_dialled_from_outside_the_network_and_nothing_else() {
+    if !root() {
+        eprintln!("not root: no namespaces to make; the fallback is checked by the other private-network tests");
+        return;
+    }
+    // SAFETY: unshare takes no pointers; it moves only this thread, which the test owns.
+    assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0, "{}", std::io::Error::last_os_error());
+    let own_namespace = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    assert_ne!(
+        own_namespace,
+        std::fs::read_link("/proc/self/ns/net").unwrap(),
+        "the test must not touch the host's network"
+    );
+    for args in [
+        &["link", "set", "lo", "up"][..],
+        &["addr", "add", "192.0.2.10/32", "dev", "lo"],
+        &["addr", "add", "2001:db8::10/128", "dev", "lo", "nodad"],
+    ] {
+        let status = std::process::Command::new("ip").args(args).status().expect("ip (iproute2)");
+        assert!(status.success(), "ip {args:?}");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let tcp = tokio::net::TcpListener::bind("192.0.2.10:0").await.unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        let tcp6 = tokio::net::TcpListener::bind(("2001:db8::10", port)).await.unwrap();
+        let udp = tokio::net::UdpSocket::bind("192.0.2.10:0").await.unwrap();
+        let uport = udp.local_addr().unwrap().port();
+        echo(tcp, udp);
+        echo(tcp6, tokio::net::UdpSocket::bind("[2001:db8::10]:0").await.unwrap());
+        let resolver = sockbridge_tests::ScriptedResolver::new();
+        resolver.answer("service.test", &["192.0.2.10"]).answer("other.test", &["192.0.2.10"]);
+        let lookup: std::sync::Arc<dyn bridge_daemon::Lookup> = resolver.clone();
+        let daemon = TestDaemon::start_with(|c| {
+            c.network = NetworkMode::Private;
+            c.labs = true;
+            c.resolver = Some(lookup);
+            let rules = [
+                format!("service.test:{port}/tcp"),
+                format!("192.0.2.10:{uport}/udp"),
+                format!("[2001:db8::10]:{port}/tcp"),
+            ];
+            c.rules.allow.extend(rules.iter().map(|r| sockbridge_tests::rule(r)));
+        })
+        .await;
+        let bridge = daemon.client().await;
+        assert_eq!(bridge.hello().network.as_ref().map(|n| n.mode.as_str()), Some("private"));
+        let start = bridge.packets(None, None).await.unwrap().next;
+
+        // A name a rule names is looked up outside (there is no DNS inside); no other name is.
+        let infos = bridge
+            .getaddrinfo(wasm_client::GetaddrinfoParams {
+                host: Some("service.test".into()),
+                port: Some(wasm_client::Service::Port(port)),
+                family: AF_INET,
+                kind: SOCK_STREAM,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(infos[0].address, Address::from(("192.0.2.10", port)));
+        assert_eq!(bridge.gethostbyname("service.test").await.unwrap(), "192.0.2.10");
+        let e = bridge.gethostbyname("other.test").await.unwrap_err();
+        assert_eq!(errname(&e), "EAI_NONAME", "{e}");
+        assert_eq!(resolver.calls("other.test"), 0, "a name no rule names is not looked up");
+
+        // TCP by the name: connected from outside, with the options the page set before.
+        let s = tcp_on(&bridge, "pc1").await;
+        s.setsockopt(wasm_client::IPPROTO_TCP, wasm_client::TCP_NODELAY, 1).await.unwrap();
+        within(s.connect(("service.test", port))).await.unwrap();
+        s.sendall(b"hello from pc1").await.unwrap();
+        assert_eq!(within(s.recv(100)).await.unwrap(), b"hello from pc1");
+        assert_eq!(s.getpeername().await.unwrap(), Address::from(("192.0.2.10", port)));
+        let Address::Inet { host, .. } = s.getsockname().await.unwrap() else { panic!("an IPv4 address") };
+        assert_eq!(host, "192.0.2.10", "the daemon's own address towards the destination, not pc1's");
+        assert_ne!(s.getsockopt(wasm_client::IPPROTO_TCP, wasm_client::TCP_NODELAY).await.unwrap(), 0);
+        // It is a client of the outside now: it cannot be made a server there.
+        assert_eq!(errname(&s.listen(1).await.unwrap_err()), "EACCES");
+        // The LAN never saw it.
+        let on_lan = packets_since(&bridge, start).await;
+        assert!(on_lan.iter().all(|p| p.proto != "tcp"), "{:?}", summary(&on_lan));
+
+        // The same address by number, or another port: not what the rules name, so there is no
+        // route, as for any address outside, and the page is told why.
+        let s = tcp_on(&bridge, "pc1").await;
+        let e = within(s.connect(("192.0.2.10", port))).await.unwrap_err();
+        assert_eq!(errname(&e), "ENETUNREACH", "{e}");
+        assert!(e.to_string().contains("--allow-connect"), "{e}");
+        let e = within(s.connect(("192.0.2.10", uport))).await.unwrap_err();
+        assert_eq!(errname(&e), "ENETUNREACH", "{e}");
+        // IPv6, by an address rule.
+        let six = bridge.socket_on(Some("pc1"), AF_INET6, SOCK_STREAM, 0).await.unwrap();
+        within(six.connect(("2001:db8::10", port))).await.unwrap();
+        six.sendall(b"six").await.unwrap();
+        assert_eq!(within(six.recv(10)).await.unwrap(), b"six");
+
+        // UDP: an unbound socket sends out from the daemon's address (not the wildcard), and the
+        // answer comes back; from then on it reaches only what the policy allows.
+        let u = udp_on(&bridge, "pc1").await;
+        assert_eq!(u.sendto(b"ping", ("192.0.2.10", uport)).await.unwrap(), 4);
+        let (data, from) = within(u.recvfrom(100)).await.unwrap();
+        assert_eq!((data.as_slice(), from), (&b"ping"[..], Some(Address::from(("192.0.2.10", uport)))));
+        let Address::Inet { host, .. } = u.getsockname().await.unwrap() else { panic!("an IPv4 address") };
+        assert_eq!(host, "192.0.2.10");
+        let e = u.sendto(b"x", ("10.0.0.254", 7)).await.unwrap_err();
+        assert_eq!(errname(&e), "EACCES", "outside, 10.0.0.254 is not the lab host: {e}");
+        let e = u.sendto(b"x", ("lab", 7)).await.unwrap_err();
+        assert_eq!(errname(&e), "EACCES", "nor is the name lab's: {e}");
+        assert_eq!(resolver.calls("lab"), 0, "and it is not looked up outside");
+        assert_eq!(errname(&u.bind(("", 0)).await.unwrap_err()), "EACCES");
+        // A socket bound inside the network stays there.
+        let bound = udp_on(&bridge, "pc1").await;
+        bound.bind(("", 5000)).await.unwrap();
+        let e = bound.sendto(b"x", ("192.0.2.10", uport)).await.unwrap_err();
+        assert_eq!(errname(&e), "ENETUNREACH", "{e}");
+        assert!(e.to_string().contains("bound inside"), "{e}");
+        // And the lab host, inside, is still reached by the page's other sockets.
+        let echo = udp_on(&bridge, "pc1").await;
+        echo.sendto(b"lab", ("10.0.0.254", 7)).await.unwrap();
+        assert_eq!(within(echo.recvfrom(10)).await.unwrap().0, b"lab");
+        daemon.stop().await;
+    });
+}

@@ -322,10 +322,29 @@ impl ScriptedResolver {
     }
 }
 
+/// One answer of the scripted resolver.
+fn addrinfo(ip: std::net::IpAddr, kind: i32, port: u16) -> bridge_protocol::params::AddrInfo {
+    bridge_protocol::params::AddrInfo {
+        family: if ip.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 },
+        kind: if kind == 0 { libc::SOCK_STREAM } else { kind },
+        proto: 0,
+        canonname: String::new(),
+        address: wasm_client::Address::from(SocketAddr::new(ip, port)),
+    }
+}
+
 impl bridge_daemon::Lookup for ScriptedResolver {
     fn getaddrinfo(&self, query: bridge_daemon::Query) -> bridge_daemon::LookupFuture {
         use std::sync::atomic::Ordering::SeqCst;
         let name = query.host.clone().unwrap_or_default();
+        if query.flags & libc::AI_NUMERICHOST != 0 {
+            // As the C library: numbers only, and no lookup.
+            let port: u16 = query.service.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let answer = name.parse::<std::net::IpAddr>().map(|ip| vec![addrinfo(ip, query.kind, port)]);
+            let answer =
+                answer.map_err(|_| bridge_protocol::OsError::gai(bridge_protocol::errno::eai::EAI_NONAME, None));
+            return Box::pin(async move { answer });
+        }
         *self.calls.lock().unwrap().entry(name.clone()).or_default() += 1;
         let answer = {
             let mut answers = self.answers.lock().unwrap();
@@ -348,13 +367,7 @@ impl bridge_daemon::Lookup for ScriptedResolver {
             Ok(ips
                 .into_iter()
                 .filter(|ip| family == 0 || (family == libc::AF_INET) == ip.is_ipv4())
-                .map(|ip| bridge_protocol::params::AddrInfo {
-                    family: if ip.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 },
-                    kind: if query.kind == 0 { libc::SOCK_STREAM } else { query.kind },
-                    proto: 0,
-                    canonname: String::new(),
-                    address: wasm_client::Address::from(SocketAddr::new(ip, port)),
-                })
+                .map(|ip| addrinfo(ip, query.kind, port))
                 .collect())
         })
     }

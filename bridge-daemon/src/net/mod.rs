@@ -24,10 +24,12 @@ pub(crate) use socket::{BridgeSocket, Mode};
 
 use crate::audit::{Audit, Event};
 use crate::error::{OpError, OpResult};
+use crate::policy::egress::Request;
 use crate::policy::rule::{Proto, normalize_name};
 use crate::policy::{Page, Policy, normalize_unix_path};
 use crate::sandbox::Sandbox;
 use bridge_protocol::constants::{AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM};
+use bridge_protocol::errno::code::EACCES;
 use bridge_protocol::{Address, Method};
 use resolve::Resolver;
 use socket2::SockAddr;
@@ -125,10 +127,13 @@ fn unix_name(method: Method, address: &Address) -> OpResult<&str> {
 }
 
 impl Net {
-    /// Records a refusal and returns the `EACCES` error the page gets.
+    /// Records a refusal in the audit log and returns the error the page gets: `errno` (`EACCES`
+    /// for the policy's refusals) with the reason.
+    #[expect(clippy::too_many_arguments, reason = "the audit event's fields, named at each call")]
     fn refuse(
         &self,
         caller: Caller<'_>,
+        errno: i32,
         method: Method,
         target: String,
         resolved: Option<String>,
@@ -145,7 +150,7 @@ impl Net {
             reason: reason.clone(),
         };
         self.audit.session_refusal(&event, &caller.page.audit_lines);
-        OpError::denied(reason)
+        OpError::refused(errno, reason)
     }
 
     /// The kernel address for a `bind`, resolved and checked. For a Unix socket, the path of the
@@ -154,10 +159,11 @@ impl Net {
         &self,
         caller: Caller<'_>,
         method: Method,
-        family: i32,
-        kind: i32,
+        sock: &BridgeSocket,
         address: &Address,
     ) -> OpResult<(SockAddr, Option<PathBuf>)> {
+        let (family, kind) = (sock.family(), sock.kind());
+        self.stays_unbound(sock)?;
         if family == AF_UNIX {
             let path = self.sandbox_path(caller, method, unix_name(method, address)?)?;
             return Ok((SockAddr::unix(&path)?, Some(path)));
@@ -180,6 +186,7 @@ impl Net {
             Ok(addr) => Ok((SockAddr::from(addr), None)),
             Err(OpError::Os(e)) => Err(self.refuse(
                 caller,
+                EACCES,
                 method,
                 target.text(),
                 Some(addr.to_string()),
@@ -190,30 +197,24 @@ impl Net {
         }
     }
 
-    /// The kernel address for a `connect` or `sendto`: resolved once, every candidate checked, and
-    /// exactly a permitted one returned (see `policy::egress`), with what the caller must hold
-    /// while the call runs ([`Dialled`]).
+    /// The kernel address for a `connect` or `sendto` of `sock`: resolved once, every candidate
+    /// checked, and exactly a permitted one returned (see `policy::egress`), with what the caller
+    /// must do or hold while the call runs ([`Dialled`]).
     pub(crate) async fn dial_addr(
         &self,
         caller: Caller<'_>,
         method: Method,
-        family: i32,
-        kind: i32,
+        sock: &BridgeSocket,
         address: &Address,
     ) -> OpResult<Dialled> {
+        let (family, kind) = (sock.family(), sock.kind());
         if family == AF_UNIX {
             let addr = self.dial_unix(caller, method, unix_name(method, address)?)?;
-            return Ok(Dialled { addr, vacated: None, labs: false });
+            return Ok(Dialled::to(addr));
         }
         let target = ip_target(method, family, address)?;
         if let Some(network) = caller.network {
-            // Its own network is all a private network's host can reach: no policy is needed, and
-            // the kernel answers for every address (ENETUNREACH beyond the LAN).
-            let ip = match target.literal(family) {
-                Some(ip) => ip,
-                None => network.resolve(&self.resolver, caller.dns, target.host, family).await?,
-            };
-            return Ok(Dialled { addr: SockAddr::from(target.socket_addr(family, ip)), vacated: None, labs: false });
+            return self.dial_private(caller, network, method, sock, &target).await;
         }
         let (name, candidates) = match target.literal(family) {
             Some(ip) => (None, vec![ip]),
@@ -230,6 +231,7 @@ impl Net {
                     true => Some(Vacated::hold(addr, kind).map_err(|e| match e {
                         VacatedError::Taken => self.refuse(
                             caller,
+                            EACCES,
                             method,
                             target.text(),
                             Some(addr.to_string()),
@@ -239,13 +241,106 @@ impl Net {
                         VacatedError::Os(e) => e.into(),
                     })?),
                 };
-                Ok(Dialled { addr: SockAddr::from(addr), vacated, labs: dial.labs })
+                Ok(Dialled { addr: SockAddr::from(addr), vacated, labs: dial.labs, move_outside: false })
             }
             Err((ip, denial)) => {
                 let resolved = SocketAddr::new(ip, target.port).to_string();
-                Err(self.refuse(caller, method, target.text(), Some(resolved), denial.rule(), denial.to_string()))
+                Err(self.refuse(
+                    caller,
+                    EACCES,
+                    method,
+                    target.text(),
+                    Some(resolved),
+                    denial.rule(),
+                    denial.to_string(),
+                ))
             }
         }
+    }
+
+    /// A destination of a socket on a host of a private network.
+    ///
+    /// Its own network needs no policy: the kernel answers for every address there. An address
+    /// outside it is dialled only if the policy allows it, and then from the daemon's own network:
+    /// the socket moves out first (`BridgeSocket::move_outside`). Otherwise the page gets the
+    /// kernel's answer, `ENETUNREACH`, with why. A socket that has moved out reaches only what the
+    /// policy allows, like a socket of the shared mode (the network's addresses are not its any
+    /// more: outside, 10.0.0.2 would be another computer's).
+    async fn dial_private(
+        &self,
+        caller: Caller<'_>,
+        network: &crate::network::Network,
+        method: Method,
+        sock: &BridgeSocket,
+        target: &IpTarget<'_>,
+    ) -> OpResult<Dialled> {
+        let (family, kind) = (sock.family(), sock.kind());
+        let outside = sock.outside();
+        let (name, candidates) = match target.literal(family) {
+            Some(ip) => (None, vec![ip]),
+            None if self.looked_up_outside(caller, network, target.host) => (
+                Some(normalize_name(target.host)),
+                self.resolver.candidates(caller.dns, target.host, family, kind).await?,
+            ),
+            None => (None, vec![network.resolve(&self.resolver, caller.dns, target.host, family).await?]),
+        };
+        if !outside && name.is_none() && crate::network::inside(candidates[0]) {
+            return Ok(Dialled::to(SockAddr::from(target.socket_addr(family, candidates[0]))));
+        }
+        let request = Request { proto: proto(kind), name: name.as_deref(), port: target.port };
+        match self.policy.dial_outside(caller.page, request, &candidates) {
+            Ok(ip) => Ok(Dialled {
+                addr: SockAddr::from(target.socket_addr(family, ip)),
+                vacated: None,
+                labs: false,
+                move_outside: !outside,
+            }),
+            Err((ip, denial)) => {
+                let resolved = Some(SocketAddr::new(ip, target.port).to_string());
+                if outside {
+                    let why =
+                        format!("this socket left its private network for a destination the policy allows; {denial}");
+                    return Err(self.refuse(caller, EACCES, method, target.text(), resolved, denial.rule(), why));
+                }
+                let why = format!(
+                    "a private network has no route beyond its LAN, and the bridge dials a destination outside only if its policy allows it: {denial}"
+                );
+                Err(self.refuse(caller, libc::ENETUNREACH, method, target.text(), resolved, denial.rule(), why))
+            }
+        }
+    }
+
+    /// Whether a name a page in a private network uses is looked up outside it: a name that is not
+    /// the network's own (a host's, `localhost`) but that an allow rule names. No other name is
+    /// looked up anywhere: there is no DNS inside.
+    fn looked_up_outside(&self, caller: Caller<'_>, network: &crate::network::Network, name: &str) -> bool {
+        !network.knows(name) && self.policy.names(caller.page, &normalize_name(name))
+    }
+
+    /// `getaddrinfo` for a page: in a private network, its own names (see
+    /// [`Net::looked_up_outside`]).
+    pub(crate) async fn getaddrinfo(
+        &self,
+        caller: Caller<'_>,
+        query: resolve::Query,
+    ) -> OpResult<Vec<bridge_protocol::params::AddrInfo>> {
+        match (caller.network, query.host.as_deref()) {
+            (Some(network), Some(name)) if self.looked_up_outside(caller, network, name) => {}
+            (Some(network), _) => return network.getaddrinfo(&self.resolver, caller.dns, query).await,
+            (None, _) => {}
+        }
+        self.resolver.getaddrinfo(caller.dns, query).await
+    }
+
+    /// `gethostbyname` for a page (a name that is not `''` or `'<broadcast>'`).
+    pub(crate) async fn gethostbyname(&self, caller: Caller<'_>, name: &str) -> OpResult<String> {
+        if let Some(network) = caller.network
+            && !self.looked_up_outside(caller, network, name)
+        {
+            return network.resolve(&self.resolver, caller.dns, name, AF_INET).await.map(|ip| ip.to_string());
+        }
+        let candidates = self.resolver.candidates(caller.dns, name, AF_INET, 0).await?;
+        Ok(candidates[0].to_string())
     }
 
     /// The path in the socket directory for a page's socket name; a refusal (no directory, or a name
@@ -254,11 +349,11 @@ impl Net {
         let shown = || name.escape_debug().to_string();
         let Some(sandbox) = &self.sandbox else {
             let why = "this bridge has no Unix socket directory (start it with --unix or --unix-dir)";
-            return Err(self.refuse(caller, method, shown(), None, "unix-no-dir".into(), why.into()));
+            return Err(self.refuse(caller, EACCES, method, shown(), None, "unix-no-dir".into(), why.into()));
         };
         sandbox.path_for(name).map_err(|e| match e {
             OpError::Os(os) if os.errname.as_deref() == Some("EACCES") => {
-                self.refuse(caller, method, shown(), None, "unix-name".into(), os.reason.unwrap_or_default())
+                self.refuse(caller, EACCES, method, shown(), None, "unix-name".into(), os.reason.unwrap_or_default())
             }
             other => other,
         })
@@ -277,6 +372,7 @@ impl Net {
                 }
                 _ => Err(self.refuse(
                     caller,
+                    EACCES,
                     method,
                     shown,
                     None,
@@ -290,10 +386,22 @@ impl Net {
         let ours = Sandbox::check_file(&path, |dev, ino| self.policy.owners.holds_file(origin, dev, ino));
         if ours == Some(false) {
             let why = "this socket file was not made by a page of this origin through the bridge";
-            return Err(self.refuse(caller, method, shown, None, "unix-not-own".into(), why.into()));
+            return Err(self.refuse(caller, EACCES, method, shown, None, "unix-not-own".into(), why.into()));
         }
         // No file: the kernel says so (ENOENT), as it would to Python.
         Ok(SockAddr::unix(&path)?)
+    }
+
+    /// Refuses to bind or listen on a socket that left its private network
+    /// (`BridgeSocket::move_outside`): it is a client of a destination outside, and a server on
+    /// the daemon's computer is not what a private network's page may make.
+    pub(crate) fn stays_unbound(&self, sock: &BridgeSocket) -> OpResult<()> {
+        if sock.outside() {
+            return Err(OpError::denied(
+                "this socket left its private network to reach a destination outside; it cannot be bound or listen there",
+            ));
+        }
+        Ok(())
     }
 
     /// Binds an unbound IP socket to loopback with an ephemeral port. The kernel would otherwise
@@ -351,6 +459,16 @@ pub(crate) struct Dialled {
     /// One of the lab services (a TCP connection to one counts towards
     /// `Limits::max_lab_connections_per_origin`).
     pub(crate) labs: bool,
+    /// Outside the socket's private network, allowed by the policy: the socket must move out
+    /// before the call (`BridgeSocket::move_outside`).
+    pub(crate) move_outside: bool,
+}
+
+impl Dialled {
+    /// An address with nothing to do or hold.
+    fn to(addr: SockAddr) -> Dialled {
+        Dialled { addr, vacated: None, labs: false, move_outside: false }
+    }
 }
 
 /// A port the session held and has closed, held by the bridge while a page's `connect` or `sendto`

@@ -25,6 +25,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::Interest;
@@ -89,12 +90,19 @@ pub(crate) struct BridgeSocket {
     mode: Mutex<Mode>,
     /// `SO_REUSEADDR` as a UDP socket's page set it. The kernel never sees it: with it, a page's
     /// UDP socket and another program's could share a port, and one take the other's datagrams.
-    udp_reuse_addr: std::sync::atomic::AtomicBool,
+    udp_reuse_addr: AtomicBool,
     /// On a host of a private network, where no other program's socket can be: `SO_REUSEADDR`
-    /// on UDP goes to the kernel.
-    private: bool,
+    /// on UDP goes to the kernel. False once the socket has moved outside (see
+    /// [`BridgeSocket::move_outside`]).
+    private: AtomicBool,
+    /// Moved out of its private network to the daemon's own, to reach a destination the policy
+    /// names: from then on, everything it dials is checked by the policy.
+    outside: AtomicBool,
+    /// The options the page set on a socket of a private network, one value per option (a short
+    /// list: the allow-list is short), for the socket that replaces it when it moves outside.
+    options: Mutex<Vec<(i32, i32, OptValue)>>,
     /// The socket's inode, by which the kernel's tables (`/proc/net/tcp`) name it.
-    inode: u64,
+    inode: AtomicU64,
 }
 
 impl BridgeSocket {
@@ -143,21 +151,78 @@ impl BridgeSocket {
 
     /// Takes ownership of a non-blocking socket (a fresh one, or one `accept` returned).
     fn wrap(sock: Socket, family: i32, kind: i32, mode: Mode, private: bool) -> OpResult<BridgeSocket> {
-        // SAFETY: fstat writes a stat struct we own, for an fd the Socket holds open.
-        let inode = unsafe {
-            let mut stat: libc::stat = std::mem::zeroed();
-            if libc::fstat(sock.as_raw_fd(), &mut stat) == 0 { stat.st_ino } else { 0 }
-        };
         Ok(BridgeSocket {
-            inode,
+            inode: AtomicU64::new(inode_of(&sock)),
             family,
             kind,
             io: RwLock::new(Some(register(sock)?)),
             closed: CancellationToken::new(),
             mode: Mutex::new(mode),
             udp_reuse_addr: Default::default(),
-            private,
+            private: AtomicBool::new(private),
+            outside: AtomicBool::new(false),
+            options: Mutex::default(),
         })
+    }
+
+    /// Whether the socket is on a host of a private network (and has not moved outside).
+    fn private(&self) -> bool {
+        self.private.load(Ordering::Relaxed)
+    }
+
+    /// Whether the socket has moved out of its private network (see [`Self::move_outside`]).
+    pub(crate) fn outside(&self) -> bool {
+        self.outside.load(Ordering::Relaxed)
+    }
+
+    /// Moves a socket of a private network's host out to the daemon's own network, to dial `to`:
+    /// a destination outside the network that the policy names. The fd is replaced by a fresh
+    /// socket of the same family and type made in the daemon's network, with the options the page
+    /// set; the page's fd number, timeout mode and lanes stay. A UDP socket is bound to the
+    /// address the daemon's routes would send from (never the wildcard), with an ephemeral port.
+    ///
+    /// Only a socket with nothing in the network can move: not bound (so not listening or
+    /// connected there), with no call waiting on it. Anything else is `ENETUNREACH`, saying why.
+    pub(crate) async fn move_outside(&self, to: &SockAddr) -> OpResult<()> {
+        let unreachable = |why: &str| OpError::refused(libc::ENETUNREACH, why.to_owned());
+        let Ok(mut guard) = self.io.try_write() else {
+            return Err(unreachable(
+                "a call is waiting on this socket inside the private network; it can go outside only when none is",
+            ));
+        };
+        let io = guard.as_ref().ok_or_else(OpError::bad_fd)?;
+        let bound = io.get_ref().local_addr()?.as_socket().is_some_and(|a| a.port() != 0);
+        if bound {
+            return Err(unreachable(
+                "this socket is bound inside the private network, so it cannot reach outside it: the bridge dials outside destinations from sockets that are not bound",
+            ));
+        }
+        let domain = if self.family == AF_INET6 { Domain::IPV6 } else { Domain::IPV4 };
+        let ty = if self.kind == SOCK_DGRAM { Type::DGRAM } else { Type::STREAM };
+        let sock = Socket::new(domain, ty.nonblocking().cloexec(), None)?;
+        let options = std::mem::take(&mut *self.options.lock().unwrap_or_else(|poison| poison.into_inner()));
+        for (level, optname, value) in &options {
+            if self.kind == SOCK_DGRAM && (*level, *optname) == (SOL_SOCKET, SO_REUSEADDR) {
+                // Outside, a UDP socket's SO_REUSEADDR stays the page's own (see `udp_reuse_addr`).
+                let on = matches!(value, OptValue::Int(v) if *v != 0);
+                self.udp_reuse_addr.store(on, Ordering::Relaxed);
+                continue;
+            }
+            sockopt::set(&sock, *level, *optname, value)?;
+        }
+        if self.kind == SOCK_DGRAM {
+            // The kernel would bind an unbound UDP socket to the wildcard address on its first
+            // send, open to every network of this computer; the route's source address is enough.
+            let probe = Socket::new(domain, Type::DGRAM.cloexec(), None)?;
+            probe.connect(to)?;
+            let source = probe.local_addr()?.as_socket().ok_or_else(|| unreachable("no route outside"))?;
+            sock.bind(&SockAddr::from(std::net::SocketAddr::new(source.ip(), 0)))?;
+        }
+        self.inode.store(inode_of(&sock), Ordering::Relaxed);
+        *guard = Some(register(sock)?);
+        self.private.store(false, Ordering::Relaxed);
+        self.outside.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Registers the fd with the reactor anew, so its readiness reflects the socket's state now.
@@ -286,7 +351,7 @@ impl BridgeSocket {
         self.with(async |io| {
             let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
             let (sock, addr) = Self::call(io, Interest::READABLE, mode, |s| s.accept4(flags)).await?;
-            Ok((Self::wrap(sock, self.family, self.kind, Mode::Blocking, self.private)?, addr))
+            Ok((Self::wrap(sock, self.family, self.kind, Mode::Blocking, self.private())?, addr))
         })
         .await
     }
@@ -466,7 +531,7 @@ impl BridgeSocket {
 
     /// `setsockopt`.
     pub(crate) async fn setsockopt(&self, level: i32, optname: i32, value: &OptValue) -> OpResult<()> {
-        if let (SOCK_DGRAM, OptValue::Int(v), false) = (self.kind, value, self.private)
+        if let (SOCK_DGRAM, OptValue::Int(v), false) = (self.kind, value, self.private())
             && (level, optname) == (SOL_SOCKET, SO_REUSEADDR)
         {
             let on = libc::c_int::try_from(*v)
@@ -474,22 +539,28 @@ impl BridgeSocket {
                 != 0;
             return self
                 .with(async |_| {
-                    self.udp_reuse_addr.store(on, std::sync::atomic::Ordering::Relaxed);
+                    self.udp_reuse_addr.store(on, Ordering::Relaxed);
                     Ok(())
                 })
                 .await;
         }
-        self.with(async |io| sockopt::set(io.get_ref(), level, optname, value)).await
+        self.with(async |io| sockopt::set(io.get_ref(), level, optname, value)).await?;
+        if self.private() {
+            let mut options = self.options.lock().unwrap_or_else(|poison| poison.into_inner());
+            options.retain(|(l, o, _)| (*l, *o) != (level, optname));
+            options.push((level, optname, value.clone()));
+        }
+        Ok(())
     }
 
     /// `getsockopt`.
     pub(crate) async fn getsockopt(&self, level: i32, optname: i32, buflen: Option<u32>) -> OpResult<OptValue> {
         if self.kind == SOCK_DGRAM
-            && !self.private
+            && !self.private()
             && (level, optname) == (SOL_SOCKET, SO_REUSEADDR)
             && buflen.unwrap_or(0) == 0
         {
-            let on = self.udp_reuse_addr.load(std::sync::atomic::Ordering::Relaxed);
+            let on = self.udp_reuse_addr.load(Ordering::Relaxed);
             return self.with(async |_| Ok(OptValue::Int(i64::from(on)))).await;
         }
         self.with(async |io| sockopt::get(io.get_ref(), level, optname, buflen)).await
@@ -507,7 +578,7 @@ impl BridgeSocket {
 
     /// The socket's inode (0 if it could not be read).
     pub(crate) fn inode(&self) -> u64 {
-        self.inode
+        self.inode.load(Ordering::Relaxed)
     }
 
     /// Resolves when the socket is closed.
@@ -529,6 +600,15 @@ impl BridgeSocket {
         if sock.linger().is_ok_and(|l| l.is_some_and(|t| !t.is_zero())) {
             let _ = tokio::task::spawn_blocking(move || drop(sock)).await;
         }
+    }
+}
+
+/// A socket's inode (0 if it cannot be read).
+fn inode_of(sock: &Socket) -> u64 {
+    // SAFETY: fstat writes a stat struct we own, for an fd the Socket holds open.
+    unsafe {
+        let mut stat: libc::stat = std::mem::zeroed();
+        if libc::fstat(sock.as_raw_fd(), &mut stat) == 0 { stat.st_ino } else { 0 }
     }
 }
 

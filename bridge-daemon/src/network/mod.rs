@@ -213,6 +213,11 @@ impl Network {
         crate::read(&self.hosts).iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.ip)
     }
 
+    /// Whether `name` is a name of this network: a host's, or `localhost`.
+    pub(crate) fn knows(&self, name: &str) -> bool {
+        is_localhost(name) || self.address_of(name).is_some()
+    }
+
     /// The address `name` has here, for a socket of `family` (a name that is not an address
     /// literal of that family): a host's name, or `localhost`. Anything else goes to the C library
     /// as numbers only (`AI_NUMERICHOST`), so an address of the other family gets the C library's
@@ -342,6 +347,29 @@ impl Network {
 }
 
 /// Whether `name` is `localhost` (any case, with or without the root's dot): every host's own.
+/// Whether `ip` is an address of a private network (every network has the same): a host's own
+/// (loopback, the unspecified address), the LAN's (10.0.0.0/24, fd00::/64, link-local), or one of
+/// its broadcast and multicast groups. Anything else is outside every network.
+pub(crate) fn inside(ip: IpAddr) -> bool {
+    match crate::policy::space::canonical(ip) {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || u32::from(v4) >> (32 - LAN_PREFIX) == u32::from(LAN) >> (32 - LAN_PREFIX)
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || first & 0xffc0 == 0xfe80
+                || v6.segments()[..4] == [0xfd00, 0, 0, 0]
+        }
+    }
+}
+
 fn is_localhost(name: &str) -> bool {
     name.trim_end_matches('.').eq_ignore_ascii_case("localhost")
 }
@@ -402,6 +430,41 @@ fn check_link(s: &LinkSettings) -> OpResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inside_is_a_hosts_own_and_the_lans_addresses() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or_else(|e| panic!("{s}: {e}"));
+        for yes in [
+            "127.0.0.1",
+            "127.9.9.9",
+            "0.0.0.0",
+            "10.0.0.1",
+            "10.0.0.255",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fd00::2",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:10.0.0.2",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(inside(ip(yes)), "{yes}");
+        }
+        for no in [
+            "10.0.1.1",
+            "10.1.0.1",
+            "192.0.2.10",
+            "8.8.8.8",
+            "fd00:0:0:1::2",
+            "fd01::2",
+            "2001:db8::1",
+            "::ffff:192.0.2.1",
+        ] {
+            assert!(!inside(ip(no)), "{no}");
+        }
+    }
 
     #[test]
     fn host_names_are_rfc_1123_labels_in_lower_case() {

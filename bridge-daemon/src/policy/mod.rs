@@ -255,16 +255,46 @@ impl Policy {
         let own = |proto: Proto, addr: SocketAddr| {
             page.history.has(proto, addr) || self.owners.holds(&page.origin, proto, addr)
         };
+        let (ip, rule) = self.choose(page, &own, &self.labs, Request { proto, name, port }, candidates)?;
+        let vacated = rule == "own" && !self.owners.holds(&page.origin, proto, SocketAddr::new(canonical(ip), port));
+        Ok(Dial { ip, vacated, labs: rule == "labs" })
+    }
+
+    /// As [`Policy::dial`], for a socket of a private network dialling outside its network: only
+    /// the rules the daemon was given count. (`own` and `labs` name sockets and services of the
+    /// daemon's own network, which a private network's page does not use; its own are inside.)
+    pub(crate) fn dial_outside(
+        &self,
+        page: &Page,
+        request: Request<'_>,
+        candidates: &[IpAddr],
+    ) -> Result<IpAddr, (IpAddr, Denial)> {
+        self.choose(page, &|_, _| false, &[], request, candidates).map(|(ip, _)| ip)
+    }
+
+    /// The egress decision among `candidates` for a page, with what `own` and `labs` hold.
+    fn choose(
+        &self,
+        page: &Page,
+        own: &dyn Fn(Proto, SocketAddr) -> bool,
+        labs: &[(Proto, SocketAddr)],
+        request: Request<'_>,
+        candidates: &[IpAddr],
+    ) -> Result<(IpAddr, String), (IpAddr, Denial)> {
         let ctx = Context {
             rules: &page.rules,
             daemon_port: self.daemon_addr.port(),
             allow_metadata: self.allow_metadata,
-            own: &own,
-            labs: &self.labs,
+            own,
+            labs,
         };
-        let (ip, rule) = egress::choose(&ctx, &Request { proto, name, port }, candidates)?;
-        let vacated = rule == "own" && !self.owners.holds(&page.origin, proto, SocketAddr::new(canonical(ip), port));
-        Ok(Dial { ip, vacated, labs: rule == "labs" })
+        egress::choose(&ctx, &request, candidates)
+    }
+
+    /// Whether a page in a private network may have `name` (normalised) looked up outside it,
+    /// where there is DNS: only a name one of its allow rules names.
+    pub(crate) fn names(&self, page: &Page, name: &str) -> bool {
+        !space::METADATA_NAMES.contains(&name) && page.rules.allow.iter().any(|r| r.matches_name(name))
     }
 
     /// Whether a page may connect to the Unix socket at this absolute path: only a path its rules

@@ -235,8 +235,10 @@ impl Session {
                 }
                 self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
                     let sock = &e.socket;
-                    let dialled =
-                        s.net().dial_addr(s.caller(), Method::Sendto, sock.family(), sock.kind(), &p.address).await?;
+                    let dialled = s.net().dial_addr(s.caller(), Method::Sendto, sock, &p.address).await?;
+                    if dialled.move_outside {
+                        sock.move_outside(&dialled.addr).await?;
+                    }
                     if s.network.is_none() {
                         s.net().bind_loopback_if_unbound(sock).await?;
                     }
@@ -260,12 +262,7 @@ impl Session {
                     flags: p.flags,
                 };
                 let s = Arc::clone(self);
-                self.spawn(id, permit, async move {
-                    match &s.network {
-                        Some(network) => network.getaddrinfo(&s.net().resolver, &s.dns, query).await,
-                        None => s.net().resolver.getaddrinfo(&s.dns, query).await,
-                    }
-                });
+                self.spawn(id, permit, async move { s.net().getaddrinfo(s.caller(), query).await });
             }
             // As CPython's: '' is INADDR_ANY and '<broadcast>' INADDR_BROADCAST, without a lookup.
             Call::Gethostbyname(p) if p.hostname.is_empty() || p.hostname == "<broadcast>" => {
@@ -275,16 +272,7 @@ impl Session {
             }
             Call::Gethostbyname(p) => {
                 let s = Arc::clone(self);
-                self.spawn(id, permit, async move {
-                    if let Some(network) = &s.network {
-                        return network
-                            .resolve(&s.net().resolver, &s.dns, &p.hostname, AF_INET)
-                            .await
-                            .map(|ip| ip.to_string());
-                    }
-                    let candidates = s.net().resolver.candidates(&s.dns, &p.hostname, AF_INET, 0).await?;
-                    Ok(candidates[0].to_string())
-                });
+                self.spawn(id, permit, async move { s.net().gethostbyname(s.caller(), &p.hostname).await });
             }
             other => {
                 drop(permit);

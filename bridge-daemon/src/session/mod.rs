@@ -47,7 +47,7 @@ use crate::rate::TokenBucket;
 use crate::sandbox::CreatedFile;
 use crate::table::{Entry, Slot, SocketTable};
 use bridge_protocol::codec::{Frame, FrameRef};
-use bridge_protocol::constants::{AF_INET, AF_UNIX, SOCK_DGRAM};
+use bridge_protocol::constants::{AF_UNIX, SOCK_DGRAM};
 use bridge_protocol::errno::code::ENFILE;
 use bridge_protocol::params::*;
 use bridge_protocol::{Call, Codec, ErrorObject, Fd, Id, Method, Payload, code};

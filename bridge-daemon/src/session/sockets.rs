@@ -84,15 +84,14 @@ impl Session {
         // Not connected: the send fails as the kernel says.
         let Some(peer) = sock.peer_addr().await.ok().and_then(|a| a.as_socket()) else { return Ok(None) };
         let address = bridge_protocol::Address::from(peer);
-        let dialled = self.net().dial_addr(self.caller(), method, sock.family(), sock.kind(), &address).await?;
+        let dialled = self.net().dial_addr(self.caller(), method, sock, &address).await?;
         Ok(dialled.vacated)
     }
 
     pub(super) async fn bind(&self, p: AddressParams) -> OpResult<()> {
         let entry = self.entry(p.fd)?;
         let sock = &entry.socket;
-        let (addr, path) =
-            self.net().bind_addr(self.caller(), Method::Bind, sock.family(), sock.kind(), &p.address).await?;
+        let (addr, path) = self.net().bind_addr(self.caller(), Method::Bind, sock, &p.address).await?;
         sock.bind(&addr).await?;
         if let (Some(path), Some(sandbox)) = (path, &self.net().sandbox) {
             if let Some(file) = sandbox.created(&path) {
@@ -110,6 +109,7 @@ impl Session {
         // Python's default is min(SOMAXCONN, 128); a negative backlog means 0, as in CPython.
         let backlog = p.backlog.unwrap_or(128).clamp(0, max);
         let entry = self.entry(p.fd)?;
+        self.net().stays_unbound(&entry.socket)?;
         if self.network.is_none() {
             self.net().bind_loopback_if_unbound(&entry.socket).await?;
         }
@@ -154,8 +154,10 @@ impl Session {
         self.queue(id, permit, p.fd, Direction::Write, move |s, e, mode| async move {
             let sock = &e.socket;
             let result = async {
-                let dialled =
-                    s.net().dial_addr(s.caller(), Method::Connect, sock.family(), sock.kind(), &p.address).await?;
+                let dialled = s.net().dial_addr(s.caller(), Method::Connect, sock, &p.address).await?;
+                if dialled.move_outside {
+                    sock.move_outside(&dialled.addr).await?;
+                }
                 if dialled.labs && sock.kind() != SOCK_DGRAM {
                     s.lab_place(&e)?;
                 }
