@@ -88,17 +88,26 @@ echo "README.md states the size built: $stated"
 
 step "browser tests: the Rust API in headless Chromium (wasm-bindgen-test, via bridge-daemon exec)"
 ./target/debug/bridge-daemon exec -- \
-  wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" wasm-client 2>&1 | tee "$logs/wasm"
+  wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" wasm-client --test browser 2>&1 | tee "$logs/wasm"
 
-step "browser tests: the JS package, every lesson in Python and JavaScript (shared loopback and private network), Python's standard library, the conformance scenarios in the page's Python, the handshake gate in Chromium (Playwright), and the package's TypeScript types (tsc)"
+step "node tests: the same Rust API tests in Node.js (wasm-pack test --node, via bridge-daemon exec)"
+# Node.js 20 has WebSocket only with --experimental-websocket (22 and later have it anyway).
+node_flag=""
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 22 ]; then node_flag=--experimental-websocket; fi
+NODE_OPTIONS="$node_flag" ./target/debug/bridge-daemon exec -- wasm-pack test --node wasm-client --test node 2>&1 | tee "$logs/node"
+
+step "browser tests: the JS package and the npm package, every lesson in Python and JavaScript (shared loopback and private network), Python's standard library, the conformance scenarios in the page's Python, the handshake gate in Chromium (Playwright), and the package's TypeScript types (tsc)"
 # A test that hangs fails after 3 minutes instead of holding the run.
 (cd tests/browser && node --test --test-timeout=180000) 2>&1 | tee "$logs/js"
 echo "screenshots of every lesson: tests/browser/artifacts/"
 
 wasm_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/wasm" | grep -oE '[0-9]+' | head -1)
+node_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/node" | grep -oE '[0-9]+' | head -1)
 js_passed=$(grep -oE '^# pass [0-9]+' "$logs/js" | grep -oE '[0-9]+')
 step "$(grep -oE 'conformance in the page: .*' "$logs/js" || echo 'conformance in the page: did not run')"
 step "private networks in the page: $(grep -E '^ok [0-9]+ - private network: ' "$logs/js" | grep -vc SKIP || true) browser tests ran and passed, $(grep -E '^ok [0-9]+ - private network: ' "$logs/js" | grep -c SKIP || true) skipped (not root)"
-step "browser tests: $((wasm_passed + js_passed)) ran in headless Chromium ($wasm_passed wasm-bindgen-test, $js_passed Playwright), all passed"
+step "npm package: $(grep -cE '^ok [0-9]+ - npm package: ' "$logs/js" || true) tests of the packed tarball ran and passed (installed offline; Node.js, a Vite build, a plain page, TypeScript)"
+step "node tests: $node_passed Rust API tests ran in Node.js (wasm-bindgen-test), all passed"
+step "browser tests: $((wasm_passed + js_passed)) passed ($wasm_passed wasm-bindgen-test in headless Chromium; $js_passed with node --test: Playwright in headless Chromium, tsc, and the npm package)"
 rm -rf "$logs"
 step "all checks passed"

@@ -15,14 +15,15 @@ const CHROMIUM_ARGS = [
 
 /**
  * Starts `bridge-daemon --listen 127.0.0.1:0 --unix` (as ./scripts/demo.sh runs it, Unix sockets
- * on) and resolves to { ws, http, pages, token, stop }: `ws` and `http` are the plain addresses,
- * `pages` the teaching pages' address as the daemon prints it, with the token in its fragment.
+ * on), serving `webRoot` (the teaching pages unless told), and resolves to { ws, http, pages,
+ * token, stop }: `ws` and `http` are the plain addresses, `pages` the teaching pages' address as
+ * the daemon prints it, with the token in its fragment.
  */
-export async function startDaemon(extraArgs = []) {
+export async function startDaemon(extraArgs = [], { webRoot = `${root}web-demo` } = {}) {
   const binary = `${root}target/debug/bridge-daemon`;
   if (!existsSync(binary)) throw new Error(`${binary} is missing: cargo build -p bridge-daemon`);
   if (!existsSync(`${root}web-demo/pkg/sockbridge.js`)) throw new Error("web-demo/pkg is missing: scripts/build-web.sh");
-  const child = spawn(binary, ["--listen", "127.0.0.1:0", "--unix", "--web-root", `${root}web-demo`, ...extraArgs], {
+  const child = spawn(binary, ["--listen", "127.0.0.1:0", "--unix", "--web-root", webRoot, ...extraArgs], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
   });

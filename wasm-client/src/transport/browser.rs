@@ -58,6 +58,12 @@ pub(crate) async fn open(url: &str, codec: Option<Codec>) -> Result<Arc<Core>> {
     if let Some(token) = token {
         protocols.push(&auth::subprotocol(token).into());
     }
+    let global = js_sys::global();
+    if !js_sys::Reflect::has(&global, &"WebSocket".into()).unwrap_or(false) {
+        return Err(Error::Connect(
+            "this JavaScript runtime has no WebSocket: browsers and Node.js 22 and later have one; Node.js 20 needs --experimental-websocket".into(),
+        ));
+    }
     let ws = WebSocket::new_with_str_sequence(base, &protocols).map_err(|_| {
         Error::Connect(format!("{base} is not a WebSocket URL (ws://host:port/), or its token is not well formed"))
     })?;
