@@ -134,3 +134,33 @@ async fn connect_does_not_wait_for_a_pending_recv_on_the_same_socket() {
     let (data, _) = within(pending).await.unwrap().unwrap();
     assert_eq!(data, b"to the pending recv");
 }
+
+/// A program that sends and receives at once on one connection (a send loop and a receive loop
+/// joined in one task, or `Promise.all` in a page): the sends fill the in-flight allowance and wait
+/// for the peer to read, and the peer's `recv` must still reach the daemon. Before reads could
+/// pass waiting sends, three runs in four of this test stopped for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receive_is_never_stuck_behind_sends_that_wait_for_it() {
+    let daemon = TestDaemon::start().await;
+    let bridge = daemon.client().await;
+    let listener = tcp_listener(&bridge).await;
+    let chunk = vec![7u8; 256 << 10];
+    let total = 32 << 20;
+    for _round in 0..4 {
+        let (client, conn) = connected_pair(&bridge, &listener).await;
+        let send = async {
+            for _ in 0..total / chunk.len() {
+                client.sendall(&chunk).await.unwrap();
+            }
+        };
+        let receive = async {
+            let mut got = 0;
+            while got < total {
+                got += conn.recv(512 << 10).await.unwrap().len();
+            }
+            got
+        };
+        let ((), got) = within(async { tokio::join!(send, receive) }).await;
+        assert_eq!(got, total);
+    }
+}

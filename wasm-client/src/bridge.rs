@@ -85,7 +85,7 @@ impl Bridge {
     /// Says `hello` and opens the in-flight allowance the daemon reports.
     pub(crate) async fn start(core: Arc<Core>) -> Result<Bridge> {
         let hello = core.call::<rpc::Hello>(&HelloParams { client: Some(client_name()) }).await?;
-        core.open_inflight(hello.limits.max_inflight, hello.limits.max_inflight_bytes);
+        core.open_inflight(hello.limits.max_inflight, hello.limits.max_inflight_bytes, hello.limits.max_message_bytes);
         Ok(Bridge { core, hello: Arc::new(hello), readers: Readers::default() })
     }
 

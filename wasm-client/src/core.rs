@@ -10,9 +10,18 @@
 //! Requests leave in the order the calls were made: a call sends (or queues) its request
 //! synchronously, at its first poll, under the core's lock. The daemon allows `max_inflight`
 //! requests of blocking methods at once, of `max_inflight_bytes` together; past either, blocking
-//! requests wait in the outbox, in call order, and each response lets the next ones go. Non-blocking requests (`close`, `settimeout`,
-//! `getsockname`, ...) are never held back, so a `close` can always reach the daemon and end the
-//! calls that hold the allowance.
+//! requests wait in the outbox, in call order, and each response lets the next ones go.
+//! Non-blocking requests (`close`, `settimeout`, `getsockname`, ...) are never held back, so a
+//! `close` can always reach the daemon and end the calls that hold the allowance.
+//!
+//! Reads are never stuck behind sends. A program that sends and receives at once (a send loop
+//! and a receive loop joined, or `Promise.all` in a page) could otherwise fill the allowance with
+//! sends that wait for their peer to read, while the receive that would let them finish waits
+//! behind them. So sends and the other requests leave a reserve of the allowance
+//! ([`Reserve`]) that only reads (`recv`, `recvfrom`, `accept`) may use, and a read may pass
+//! sends waiting in the outbox. It passes nothing else: a `connect` it may depend on, or an
+//! earlier read, stays ahead of it. Only the order between one socket's reads and its sends
+//! changes, and the daemon runs those in separate lanes anyway.
 
 use crate::error::{Error, Result};
 use bridge_protocol::codec::{Body, Frame, FrameRef, ResponseError};
@@ -65,15 +74,61 @@ struct State {
     /// In-flight bytes not in use (`None`: the daemon sets no byte limit).
     bytes: Option<usize>,
     /// Blocking requests waiting for a permit, in call order.
-    outbox: VecDeque<Frame>,
+    outbox: VecDeque<Queued>,
+    /// The part of the allowance only reads may use.
+    reserve: Reserve,
     /// The codec the daemon agreed to.
     codec: Codec,
 }
 
+/// The part of the in-flight allowance kept for reads: a quarter of the permits, and an eighth of
+/// the bytes up to 64 KiB (but never so much that the largest request could not go).
+#[derive(Clone, Copy, Default)]
+struct Reserve {
+    permits: usize,
+    bytes: usize,
+}
+
+/// How a blocking request stands in the outbox's order.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `recv`, `recvfrom`, `accept`: may use the reserve, and pass waiting sends.
+    Read,
+    /// `send`, `sendall`, `sendto`.
+    Send,
+    /// Anything else (`connect`, `select`, `getaddrinfo`, ...).
+    Other,
+}
+
+impl Kind {
+    fn of(method: Method) -> Kind {
+        match method {
+            Method::Recv | Method::Recvfrom | Method::Accept => Kind::Read,
+            Method::Send | Method::Sendall | Method::Sendto => Kind::Send,
+            _ => Kind::Other,
+        }
+    }
+}
+
+/// A blocking request waiting for room.
+struct Queued {
+    frame: Frame,
+    kind: Kind,
+}
+
 impl State {
-    /// Whether a blocking request of `len` bytes may go now.
-    fn room_for(&self, len: usize) -> bool {
-        self.permits > 0 && self.bytes.is_none_or(|b| b >= len)
+    /// Whether a blocking request of `len` bytes may go now, as far as the allowance goes.
+    fn room_for(&self, len: usize, kind: Kind) -> bool {
+        let keep = if kind == Kind::Read { Reserve::default() } else { self.reserve };
+        self.permits > keep.permits && self.bytes.is_none_or(|b| b >= len + keep.bytes)
+    }
+
+    /// Whether nothing waiting in the outbox must go before a new request of `kind`.
+    fn clear_for(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::Read => self.outbox.iter().all(|q| q.kind == Kind::Send),
+            Kind::Send | Kind::Other => self.outbox.is_empty(),
+        }
     }
 
     fn take(&mut self, len: usize) {
@@ -123,6 +178,7 @@ impl Core {
                 permits: 0,
                 bytes: None,
                 outbox: VecDeque::new(),
+                reserve: Reserve::default(),
                 codec,
             }),
             transport,
@@ -144,11 +200,14 @@ impl Core {
         self.state.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Opens the in-flight allowance the daemon reported in `hello` (`bytes` 0: no byte limit).
-    pub(crate) fn open_inflight(&self, permits: usize, bytes: usize) {
+    /// Opens the in-flight allowance the daemon reported in `hello` (`bytes` 0: no byte limit;
+    /// `largest`: the largest request it takes, `max_message_bytes`).
+    pub(crate) fn open_inflight(&self, permits: usize, bytes: usize, largest: usize) {
         let mut state = self.state();
         state.permits += permits;
         state.bytes = (bytes > 0).then_some(bytes);
+        state.reserve =
+            Reserve { permits: permits / 4, bytes: (bytes / 8).min(64 << 10).min(bytes.saturating_sub(largest)) };
         self.drain_outbox(&mut state);
     }
 
@@ -255,7 +314,8 @@ impl Core {
         let id = state.next_id;
         let frame = state.codec.encode_request(Some(&Id::Num(id)), method, params);
         let len = frame.len();
-        let now = !blocking || (state.room_for(len) && state.outbox.is_empty());
+        let kind = Kind::of(method);
+        let now = !blocking || (state.room_for(len, kind) && state.clear_for(kind));
         if !now && !may_queue {
             return Ok(false);
         }
@@ -267,7 +327,7 @@ impl Core {
             state.take(len);
             self.send_locked(&mut state, id, frame)?;
         } else {
-            state.outbox.push_back(frame);
+            state.outbox.push_back(Queued { frame, kind });
         }
         Ok(true)
     }
@@ -280,18 +340,28 @@ impl Core {
         })
     }
 
-    /// Sends queued blocking requests, in order, while the allowance lasts.
+    /// Sends queued blocking requests, in order, while the allowance lasts; reads may pass sends
+    /// that have to wait (see the module's documentation).
     fn drain_outbox(&self, state: &mut State) {
-        while let Some(len) = state.outbox.front().map(Frame::len) {
-            if !state.room_for(len) {
+        let mut index = 0;
+        let mut send_waits = false;
+        while let Some(queued) = state.outbox.get(index) {
+            let (len, kind) = (queued.frame.len(), queued.kind);
+            let passes = kind == Kind::Read || !send_waits;
+            if passes && state.room_for(len, kind) {
+                let Some(queued) = state.outbox.remove(index) else { break };
+                state.take(len);
+                if self.transport.send(queued.frame).is_err() {
+                    // The connection is going; on_close fails every pending request.
+                    break;
+                }
+                continue;
+            }
+            if kind != Kind::Send {
                 break;
             }
-            let Some(frame) = state.outbox.pop_front() else { break };
-            state.take(len);
-            if self.transport.send(frame).is_err() {
-                // The connection is going; on_close fails every pending request.
-                break;
-            }
+            send_waits = true;
+            index += 1;
         }
     }
 
@@ -361,5 +431,74 @@ impl Core {
 impl Drop for Core {
     fn drop(&mut self) {
         self.transport.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bridge_protocol::params::{AddressParams, SendParams};
+    use std::sync::Arc;
+
+    /// Keeps what the core sends, for the order tests: the methods, as they left.
+    #[derive(Default)]
+    struct Sent(Mutex<Vec<String>>);
+
+    impl Transport for Arc<Sent> {
+        fn send(&self, frame: Frame) -> Result<()> {
+            let value: serde_json::Value = match &frame {
+                Frame::Text(text) => serde_json::from_str(text).unwrap_or_default(),
+                Frame::Binary(_) => serde_json::Value::Null,
+            };
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).push(value["method"].as_str().unwrap_or("?").to_owned());
+            Ok(())
+        }
+        fn close(&self) {}
+    }
+
+    fn sent(log: &Arc<Sent>) -> Vec<String> {
+        log.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A core with room for 8 requests of 4 KiB in all, sending JSON to `log`.
+    fn core(log: &Arc<Sent>) -> Core {
+        let core = Core::new(Box::new(Arc::clone(log)), Codec::Json);
+        core.open_inflight(8, 4096, 1024);
+        core
+    }
+
+    fn send(core: &Core) -> oneshot::Receiver<Result<()>> {
+        core.start::<rpc::Sendall>(&SendParams { fd: 3, data: Payload::from(&[0u8; 600][..]), flags: 0 })
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn recv(core: &Core) -> oneshot::Receiver<Result<Payload>> {
+        core.start::<rpc::Recv>(&RecvParams { fd: 4, bufsize: 100, flags: 0, ahead: false })
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_read_passes_sends_that_wait_and_uses_the_reserve() {
+        let log = Arc::default();
+        let core = core(&log);
+        // Sends of ~850 bytes: four fit beside the 512-byte reserve, the fifth waits.
+        let _sends: Vec<_> = (0..5).map(|_| send(&core)).collect();
+        assert_eq!(sent(&log).len(), 4, "the fifth send waits: {:?}", sent(&log));
+        let _recv = recv(&core);
+        assert_eq!(sent(&log).last().map(String::as_str), Some("recv"), "the read passed the waiting send");
+        // A read waiting behind another read keeps its place; here both go.
+        let _again = recv(&core);
+        assert_eq!(sent(&log).iter().filter(|m| *m == "recv").count(), 2);
+    }
+
+    #[test]
+    fn a_read_does_not_pass_a_connect_or_another_read() {
+        let log = Arc::default();
+        let core = core(&log);
+        let _sends: Vec<_> = (0..5).map(|_| send(&core)).collect();
+        let address = bridge_protocol::Address::from(("127.0.0.1", 9));
+        let _connect = core.start::<rpc::Connect>(&AddressParams { fd: 4, address }).unwrap_or_else(|e| panic!("{e}"));
+        let _recv = recv(&core);
+        assert_eq!(sent(&log).len(), 4, "the connect waits behind the send, and the read behind the connect");
     }
 }
