@@ -21,14 +21,18 @@ if [ "$have" != "$want" ]; then
   exit 1
 fi
 
-out=web-demo/pkg
+# SOCKBRIDGE_WEB_OUT puts pkg/ and pyodide/ elsewhere than web-demo/ (the daemon's build.rs does,
+# for an installed daemon); cargo's output goes to CARGO_TARGET_DIR as usual.
+web=${SOCKBRIDGE_WEB_OUT:-web-demo}
+target=${CARGO_TARGET_DIR:-target}
+out=$web/pkg
 cargo build --locked --profile wasm-release --target wasm32-unknown-unknown -p wasm-client --lib
 rm -rf "$out"
 mkdir -p "$out"
 # --weak-refs: a Socket the page lets go of is freed, and closed, when it is garbage collected.
 wasm-bindgen --target web --weak-refs --remove-name-section --remove-producers-section \
   --out-dir "$out" --out-name wasm_client \
-  target/wasm32-unknown-unknown/wasm-release/wasm_client.wasm
+  "$target/wasm32-unknown-unknown/wasm-release/wasm_client.wasm"
 wasm="$out/wasm_client_bg.wasm"
 # Debian's binaryen (version 108) breaks the output for Chromium; npm's (116 and later) is fine.
 if command -v wasm-opt >/dev/null && [ "$(wasm-opt --version | grep -o '[0-9]\+' | head -1)" -ge 116 ]; then
@@ -86,9 +90,9 @@ node -e '
   require("fs").writeFileSync(to, JSON.stringify(pkg, null, 2) + "\n");
 ' wasm-client/npm/package.json "$out/package.json" "$version"
 cp wasm-client/npm/README.md LICENSE-MIT LICENSE-APACHE "$out/"
-mkdir -p target/npm
-rm -f target/npm/sockbridge-*.tgz
-tarball=target/npm/$(npm pack --silent --pack-destination target/npm "./$out" | tail -1)
+mkdir -p "$target/npm"
+rm -f "$target"/npm/sockbridge-*.tgz
+tarball=$target/npm/$(npm pack --silent --pack-destination "$target/npm" "$out" | tail -1)
 
 raw=$(wc -c < "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
@@ -97,14 +101,17 @@ echo "build-web: the npm package is $tarball ($(wc -c < "$tarball") bytes; npm i
 
 # Python in the page: the pinned Pyodide (tools/pyodide/package-lock.json), from npm once, served
 # by the daemon from web-demo/pyodide/ (gitignored). Nothing is fetched by the page from elsewhere.
-pyodide=web-demo/pyodide
+pyodide=$web/pyodide
 if [ ! -f "$pyodide/pyodide.asm.wasm" ] || ! cmp -s tools/pyodide/package-lock.json "$pyodide/package-lock.json"; then
-  npm ci --prefix tools/pyodide --no-audit --no-fund --loglevel=error
+  npm_dir=$target/pyodide-npm
+  mkdir -p "$npm_dir"
+  cp tools/pyodide/package.json tools/pyodide/package-lock.json "$npm_dir/"
+  npm ci --prefix "$npm_dir" --no-audit --no-fund --loglevel=error
   rm -rf "$pyodide"
   mkdir -p "$pyodide"
   for f in pyodide.mjs pyodide.asm.mjs pyodide.asm.wasm python_stdlib.zip pyodide-lock.json package.json; do
-    cp "tools/pyodide/node_modules/pyodide/$f" "$pyodide/"
+    cp "$npm_dir/node_modules/pyodide/$f" "$pyodide/"
   done
   cp tools/pyodide/package-lock.json "$pyodide/package-lock.json"
 fi
-echo "build-web: $pyodide/ holds Pyodide $(node -p "require('./$pyodide/package.json').version") ($(du -sk "$pyodide" | cut -f1) KiB)"
+echo "build-web: $pyodide/ holds Pyodide $(node -p "require(process.argv[1]).version" "$(realpath "$pyodide/package.json")") ($(du -sk "$pyodide" | cut -f1) KiB)"

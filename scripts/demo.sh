@@ -28,11 +28,15 @@ cargo build --release --locked -p bridge-daemon
 # share this computer's loopback.
 unix=(--unix)
 network=(--network private)
+# The pages from web-demo/ as they are now, so an edited lesson shows on reload (the binary also
+# has them built in, for when it runs without the checkout).
+web=(--web-root web-demo)
 for arg in "$@"; do
   case "$arg" in
     --unix | --unix-dir | --unix-dir=*) unix=() ;;
     --network | --network=*) network=() ;;
-    --config | --config=*) unix=() network=() ;;
+    --web-root | --web-root=*) web=() ;;
+    --config | --config=*) unix=() network=() web=() ;;
   esac
 done
-exec ./target/release/bridge-daemon "${unix[@]}" "${network[@]}" "$@"
+exec ./target/release/bridge-daemon "${unix[@]}" "${network[@]}" "${web[@]}" "$@"

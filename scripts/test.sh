@@ -101,11 +101,15 @@ step "browser tests: the JS package and the npm package, every lesson in Python 
 (cd tests/browser && node --test --test-timeout=180000) 2>&1 | tee "$logs/js"
 echo "screenshots of every lesson: tests/browser/artifacts/"
 
+step "install: cargo install from the checkout's path and from its git URL, each run from an empty directory, a lesson in Chromium (release builds: a few minutes)"
+(cd tests/browser && node --test --test-timeout=1500000 install.mjs) 2>&1 | tee "$logs/install"
+
 wasm_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/wasm" | grep -oE '[0-9]+' | head -1)
 node_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/node" | grep -oE '[0-9]+' | head -1)
 js_passed=$(grep -oE '^# pass [0-9]+' "$logs/js" | grep -oE '[0-9]+')
 step "$(grep -oE 'conformance in the page: .*' "$logs/js" || echo 'conformance in the page: did not run')"
 step "private networks in the page: $(grep -E '^ok [0-9]+ - private network: ' "$logs/js" | grep -vc SKIP || true) browser tests ran and passed, $(grep -E '^ok [0-9]+ - private network: ' "$logs/js" | grep -c SKIP || true) skipped (not root)"
+step "install: $(grep -cE '^ok [0-9]+ - install: ' "$logs/install" || true) cargo installs ran and served the lessons, the package and Python with no checkout (tests/browser/install.mjs)"
 step "npm package: $(grep -cE '^ok [0-9]+ - npm package: ' "$logs/js" || true) tests of the packed tarball ran and passed (installed offline; Node.js, a Vite build, a plain page, TypeScript)"
 step "node tests: $node_passed Rust API tests ran in Node.js (wasm-bindgen-test), all passed"
 step "browser tests: $((wasm_passed + js_passed)) passed ($wasm_passed wasm-bindgen-test in headless Chromium; $js_passed with node --test: Playwright in headless Chromium, tsc, and the npm package)"

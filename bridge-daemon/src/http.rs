@@ -1,11 +1,13 @@
 //! The HTTP side of the daemon's port: reading a request head within bounds, the WebSocket
 //! handshake gate, and the static teaching pages.
 
+use crate::config::WebRoot;
 use crate::policy::Policy;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bridge_protocol::{Codec, auth};
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -251,11 +253,11 @@ pub(crate) async fn respond_refusal(stream: &mut TcpStream, refusal: &Refusal) {
     respond(stream, refusal.status, "text/plain; charset=utf-8", body.as_bytes(), false).await;
 }
 
-/// Serves a file of the web root for `GET`/`HEAD`.
+/// Serves a file of the web root: a directory's, or the pages built into the binary.
 pub(crate) async fn serve_static(
     stream: &mut TcpStream,
     head: &Head,
-    root: Option<&Path>,
+    root: Option<&WebRoot>,
     max_bytes: u64,
     write_timeout: std::time::Duration,
 ) {
@@ -263,11 +265,17 @@ pub(crate) async fn serve_static(
     if head.method != "GET" && !head_only {
         return respond_refusal(stream, &refuse(405, "only GET and HEAD are served")).await;
     }
+    match root {
+        Some(WebRoot::Dir(dir)) => serve_file(stream, head, dir, max_bytes, write_timeout).await,
+        Some(WebRoot::Embedded) => serve_embedded(stream, head, write_timeout).await,
+        None => respond_refusal(stream, &refuse(404, "not found")).await,
+    }
+}
+
+/// Serves a file under `root`, never one outside it.
+async fn serve_file(stream: &mut TcpStream, head: &Head, root: &Path, max_bytes: u64, write_timeout: Duration) {
     let not_found = refuse(404, "not found");
-    let Some(file) = root.and_then(|root| static_path(root, &head.path)) else {
-        return respond_refusal(stream, &not_found).await;
-    };
-    let Some(root) = root else {
+    let Some(file) = static_path(root, &head.path) else {
         return respond_refusal(stream, &not_found).await;
     };
     // Resolve symbolic links and insist the result is still inside the root.
@@ -294,19 +302,13 @@ pub(crate) async fn serve_static(
         Ok(m) if m.is_file() && m.len() <= max_bytes => (m.len(), etag(&m)),
         _ => return respond_refusal(stream, &not_found).await,
     };
-    // The browser's copy is current: Pyodide's 13 MB are not sent again on every visit.
-    let current = head.header("if-none-match").is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag));
-    let status = if current { 304 } else { 200 };
-    let ct = content_type(&real);
-    if stream.write_all(response_head(status, ct, length, Some(&etag)).as_bytes()).await.is_err() {
-        return;
-    }
+    let Some(send_body) = start_file(stream, head, content_type(&real), length, &etag).await else { return };
     // The file goes out 64 KiB at a time, never whole in memory (Pyodide's is 10 MB, and a class
     // asks for it at once); a file that changes meanwhile is cut at the length announced, and a
     // reader that takes nothing for `write_timeout` is dropped.
-    if status == 200 && !head_only {
+    if send_body {
         let mut file = file.take(length);
-        let mut buf = vec![0u8; 64 << 10];
+        let mut buf = vec![0u8; CHUNK];
         loop {
             let n = match file.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -318,6 +320,44 @@ pub(crate) async fn serve_static(
         }
     }
     let _ = stream.shutdown().await;
+}
+
+/// Serves a page built into the binary (see `web`), with the same paths as from a directory.
+async fn serve_embedded(stream: &mut TcpStream, head: &Head, write_timeout: Duration) {
+    let found = static_path(Path::new(""), &head.path).and_then(|path| {
+        let name: Vec<String> = path.iter().map(|part| part.to_string_lossy().into_owned()).collect();
+        let name = name.join("/");
+        let index = if name.is_empty() { "index.html".to_owned() } else { format!("{name}/index.html") };
+        crate::web::file(&name).map(|f| (name, f)).or_else(|| crate::web::file(&index).map(|f| (index, f)))
+    });
+    let Some((name, file)) = found else {
+        return respond_refusal(stream, &refuse(404, "not found")).await;
+    };
+    let length = file.bytes.len() as u64;
+    let Some(send_body) = start_file(stream, head, content_type(Path::new(&name)), length, file.etag).await else {
+        return;
+    };
+    if send_body {
+        for chunk in file.bytes.chunks(CHUNK) {
+            if !matches!(tokio::time::timeout(write_timeout, stream.write_all(chunk)).await, Ok(Ok(()))) {
+                return;
+            }
+        }
+    }
+    let _ = stream.shutdown().await;
+}
+
+/// How much of a file is written at a time.
+const CHUNK: usize = 64 << 10;
+
+/// Writes a file's response head: 304 when the browser's copy is current (Pyodide's 13 MB are
+/// not sent again on every visit), else 200. Says whether the body follows (`None`: the client
+/// went away).
+async fn start_file(stream: &mut TcpStream, head: &Head, content_type: &str, length: u64, etag: &str) -> Option<bool> {
+    let current = head.header("if-none-match").is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag));
+    let status = if current { 304 } else { 200 };
+    stream.write_all(response_head(status, content_type, length, Some(etag)).as_bytes()).await.ok()?;
+    Some(status == 200 && head.method != "HEAD")
 }
 
 /// A file's validator: its length and modification time (weak: equal files may differ in it).

@@ -61,6 +61,7 @@ mod sandbox;
 mod server;
 mod session;
 mod table;
+pub mod web;
 
 /// Locks a mutex, going on after a panic elsewhere (no lock here guards a multi-step invariant).
 pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -77,7 +78,7 @@ pub(crate) fn write<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGua
     lock.write().unwrap_or_else(|poison| poison.into_inner())
 }
 
-pub use config::{Config, Limits, NetworkMode, UnixSockets};
+pub use config::{Config, Limits, NetworkMode, UnixSockets, WebRoot};
 pub use net::resolve::{Lookup, LookupFuture, Query, SystemLookup};
 pub use policy::{OriginRules, Ruleset, Token};
 pub use server::serve;

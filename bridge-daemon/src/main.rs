@@ -2,7 +2,7 @@
 
 use anyhow::{Context, anyhow, bail};
 use bridge_daemon::config::file;
-use bridge_daemon::{Config, Limits, NetworkMode, Token, UnixSockets};
+use bridge_daemon::{Config, Limits, NetworkMode, Token, UnixSockets, WebRoot};
 use bridge_protocol::{DEFAULT_PORT, auth};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -70,7 +70,7 @@ struct Options {
     /// Append one JSON line per refusal to this file.
     #[arg(long, value_name = "FILE", global = true)]
     audit_log: Option<PathBuf>,
-    /// Serve the teaching pages from this directory (default: the checkout's web-demo/).
+    /// Serve the teaching pages from this directory (default: the pages built into a release build; a debug build serves the checkout's web-demo/)
     #[arg(long, value_name = "DIR", global = true)]
     web_root: Option<PathBuf>,
     /// Offer Unix sockets, in a fresh private directory made for this run.
@@ -222,10 +222,22 @@ fn setup(args: &Options) -> anyhow::Result<Setup> {
         (None, false, None, Some(true)) => UnixSockets::PrivateDir,
         _ => UnixSockets::Disabled,
     };
+    // The pages: a directory given, else those built into this binary (a release build), else
+    // the checkout's web-demo/ (a debug build, which serves the pages as they are edited).
     let web_root = match args.web_root.as_ref().or(server.web_root.as_ref()) {
-        Some(dir) if dir.is_dir() => Some(dir.clone()),
+        Some(dir) if dir.is_dir() => Some(WebRoot::Dir(dir.clone())),
         Some(dir) => bail!("--web-root {}: not a directory", dir.display()),
-        None => bridge_daemon::source_web_root(),
+        None if bridge_daemon::web::embedded() => {
+            let missing = bridge_daemon::web::missing();
+            if !missing.is_empty() {
+                tracing::warn!(
+                    "the teaching pages built into this daemon lack {}: build it after scripts/build-web.sh, or where the wasm32 target, the wasm-bindgen CLI and npm are installed",
+                    missing.join(" and ")
+                );
+            }
+            Some(WebRoot::Embedded)
+        }
+        None => bridge_daemon::source_web_root().map(WebRoot::Dir),
     };
     let no_token = args.no_token || server.token == Some(false);
     if no_token {

@@ -14,7 +14,6 @@ use bridge_protocol::{PROTOCOL_VERSION, SUBPROTOCOL};
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,7 +36,7 @@ const FD_RESERVE: usize = 256;
 /// Daemon-wide state of one `serve` call.
 struct Daemon {
     shared: Arc<Shared>,
-    web_root: Option<PathBuf>,
+    web_root: Option<crate::config::WebRoot>,
     sessions: Arc<Semaphore>,
     /// Open sessions by origin (`Limits::max_sessions_per_origin`).
     per_origin: Mutex<HashMap<OriginKey, usize>>,
@@ -323,7 +322,7 @@ impl Daemon {
         } else if head.header("host").is_some_and(|h| policy.host_is_localhost(h)) {
             http::redirect_to(&mut stream, &policy.own_origin(), &head.path).await;
         } else {
-            let root = self.web_root.as_deref();
+            let root = self.web_root.as_ref();
             http::serve_static(&mut stream, &head, root, limits.max_static_file_bytes, limits.write_timeout).await;
         }
     }

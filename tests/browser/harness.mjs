@@ -15,15 +15,17 @@ const CHROMIUM_ARGS = [
 
 /**
  * Starts `bridge-daemon --listen 127.0.0.1:0 --unix` (as ./scripts/demo.sh runs it, Unix sockets
- * on), serving `webRoot` (the teaching pages unless told), and resolves to { ws, http, pages,
- * token, stop }: `ws` and `http` are the plain addresses, `pages` the teaching pages' address as
- * the daemon prints it, with the token in its fragment.
+ * on), serving `webRoot` (the teaching pages unless told; `null`: the daemon's own choice), and
+ * resolves to { ws, http, pages, token, stop }: `ws` and `http` are the plain addresses, `pages`
+ * the teaching pages' address as the daemon prints it, with the token in its fragment. `binary`
+ * and `cwd` run another build of the daemon, elsewhere (an installed one).
  */
-export async function startDaemon(extraArgs = [], { webRoot = `${root}web-demo` } = {}) {
-  const binary = `${root}target/debug/bridge-daemon`;
+export async function startDaemon(extraArgs = [], { webRoot = `${root}web-demo`, binary = `${root}target/debug/bridge-daemon`, cwd } = {}) {
   if (!existsSync(binary)) throw new Error(`${binary} is missing: cargo build -p bridge-daemon`);
-  if (!existsSync(`${root}web-demo/pkg/sockbridge.js`)) throw new Error("web-demo/pkg is missing: scripts/build-web.sh");
-  const child = spawn(binary, ["--listen", "127.0.0.1:0", "--unix", "--web-root", webRoot, ...extraArgs], {
+  if (webRoot && !existsSync(`${root}web-demo/pkg/sockbridge.js`)) throw new Error("web-demo/pkg is missing: scripts/build-web.sh");
+  const where = webRoot ? ["--web-root", webRoot] : [];
+  const child = spawn(binary, ["--listen", "127.0.0.1:0", "--unix", ...where, ...extraArgs], {
+    cwd,
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
   });

@@ -324,7 +324,7 @@ async fn static_pages() {
     std::fs::write(root.join("sub/app.js"), "export {}").unwrap();
     std::fs::write(root.join(".secret"), "no").unwrap();
     let web_root = root.clone();
-    let daemon = TestDaemon::start_with(move |c| c.web_root = Some(web_root)).await;
+    let daemon = TestDaemon::start_with(move |c| c.web_root = Some(bridge_daemon::WebRoot::Dir(web_root))).await;
     let port = daemon.addr.port();
     let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
     let (status, body) = http(&daemon, &get("/")).await;

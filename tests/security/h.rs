@@ -156,7 +156,9 @@ async fn h11_a_token_in_the_query_string_is_not_accepted_and_never_logged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h13_plain_http_requests_have_no_side_effects_and_no_cors() {
-    let daemon = TestDaemon::start_with(|c| c.web_root = bridge_daemon::source_web_root()).await;
+    let daemon =
+        TestDaemon::start_with(|c| c.web_root = bridge_daemon::source_web_root().map(bridge_daemon::WebRoot::Dir))
+            .await;
     let host = format!("Host: 127.0.0.1:{}", daemon.addr.port());
     for (request, code) in [
         (format!("POST / HTTP/1.1\r\n{host}\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"), " 405 "),

@@ -9,6 +9,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Where the teaching pages come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WebRoot {
+    /// A directory: `--web-root`, or a checkout's `web-demo/`.
+    Dir(PathBuf),
+    /// The pages built into this binary (a release build: what `cargo install` gives).
+    Embedded,
+}
+
 /// How the daemon runs. `Config::default()` is the documented default policy: a fresh token, the
 /// daemon's own origin only, egress to the page's own sockets (and the lab services, when
 /// `labs` is set) only, no Unix sockets.
@@ -35,7 +44,7 @@ pub struct Config {
     /// Append one JSON line per refusal to this file.
     pub audit_log: Option<PathBuf>,
     /// Where the static pages are served from (`GET /`); `None` serves none.
-    pub web_root: Option<PathBuf>,
+    pub web_root: Option<WebRoot>,
     /// AF_UNIX sockets.
     pub unix: UnixSockets,
     /// Run the lab services (echo, discard, daytime, chargen) that lessons talk to: on loopback,
