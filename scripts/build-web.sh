@@ -92,7 +92,7 @@ node -e '
 cp wasm-client/npm/README.md LICENSE-MIT LICENSE-APACHE "$out/"
 mkdir -p "$target/npm"
 rm -f "$target"/npm/sockbridge-*.tgz
-tarball=$target/npm/$(npm pack --silent --pack-destination "$target/npm" "$out" | tail -1)
+tarball=$target/npm/$(npm pack --silent --pack-destination "$target/npm" "$(realpath "$out")" | tail -1)
 
 raw=$(wc -c < "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
