@@ -15,6 +15,7 @@ sb.takePageToken();
 const UI = {
   zh: {
     tagline: "用 Python 的 socket 接口，在浏览器里使用真正的网络套接字",
+    skip: "跳到课程内容", stoppedByStop: "被“停止”按钮停止", editorKeys: "编辑时 Tab 键缩进；按 Esc 再按 Tab 离开编辑器；Ctrl+Enter 运行。", colNote: "说明", tableCaption: "这个页面创建的每一个套接字；已关闭的划了删除线。",
     home: "课程", lessons: "课程", playground: "练习场", protocol: "底层协议",
     intro: "这些课程跟随 socket 教程的章节。每一课都有可以修改、可以运行的代码：它在页面里通过 sockbridge 使用真正的 TCP、UDP 和 Unix 套接字。右边的图实时画出每一次调用：页面、桥接守护进程、网络另一端之间发生了什么；下面的表列出每个 socket 的状态。",
     introNote: "代码是 Python，照教程的写法：它就在这个页面里运行（Pyodide，也就是编译成 WebAssembly 的 CPython），socket 模块走 sockbridge。每一课还有一个 JavaScript 标签，是同样的程序用 sockbridge 的 JavaScript 接口写成的，给想在自己网页里用它的人看。",
@@ -40,6 +41,7 @@ const UI = {
   },
   en: {
     tagline: "Real sockets in the browser, with Python's socket API",
+    skip: "Skip to the lesson", stoppedByStop: "stopped by the Stop button", editorKeys: "While you edit, Tab indents; Escape, then Tab, leaves the editor; Ctrl+Enter runs.", colNote: "note", tableCaption: "Every socket this page made; closed ones are struck through.",
     home: "Lessons", lessons: "Lessons", playground: "Playground", protocol: "The protocol underneath",
     intro: "These lessons follow the sections of the socket tutorial. Each has code you can edit and run: it uses real TCP, UDP and Unix sockets from this page, through sockbridge. The diagram draws every call as it happens, between the page, the bridge daemon and the other end of the network; the table below it shows the state of every socket.",
     introNote: "The code is Python, as the tutorial writes it: it runs in this page (Pyodide, which is CPython compiled to WebAssembly), and its socket module goes through sockbridge. Each lesson also has a JavaScript tab: the same program with sockbridge's JavaScript API, for page authors.",
@@ -120,8 +122,14 @@ function renderNav() {
   const play = el("a", { href: "#/playground", text: t.playground });
   if (here === PLAYGROUND) play.setAttribute("aria-current", "page");
   nav.append(play, el("a", { href: "protocol.html", text: t.protocol }));
+  // On a phone the list is one scrolling row: bring the current lesson into it.
+  const currentLink = nav.querySelector("[aria-current]");
+  if (currentLink && nav.scrollWidth > nav.clientWidth) {
+    nav.scrollLeft = currentLink.offsetLeft - (nav.clientWidth - currentLink.offsetWidth) / 2;
+  }
   for (const b of document.querySelectorAll(".lang button")) b.setAttribute("aria-pressed", String(b.dataset.lang === lang));
   $(".tagline").textContent = t.tagline;
+  $(".skip").textContent = t.skip;
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
 }
 
@@ -168,23 +176,29 @@ function makeEditor(t, label, onInput, onRun) {
     onInput(editor.value);
   });
   editor.addEventListener("scroll", () => { gutter.scrollTop = editor.scrollTop; });
-  // Tab indents; Escape then Tab leaves the editor (no keyboard trap); Ctrl+Enter runs.
-  let leaving = false;
+  // Tab indents while the student edits; a Tab that only passes through (the editor reached by
+  // Tab, nothing typed yet) goes on to the next control, and Escape stops editing, so the keyboard
+  // is never trapped. Ctrl+Enter runs.
+  let editing = false;
+  editor.setAttribute("aria-description", t.editorKeys);
+  editor.addEventListener("focus", () => { editing = false; });
+  editor.addEventListener("pointerdown", () => { editing = true; });
   editor.addEventListener("keydown", (e) => {
     if (e.key === "Escape") {
-      leaving = true;
-    } else if (e.key === "Tab" && !leaving && !e.shiftKey) {
+      editing = false;
+    } else if (e.key === "Tab" && editing && !e.shiftKey) {
       e.preventDefault();
       editor.setRangeText("    ", editor.selectionStart, editor.selectionEnd, "end");
     } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
       e.preventDefault();
       onRun();
+    } else if (e.key !== "Tab" && e.key !== "Shift") {
+      editing = true;
     }
-    if (e.key !== "Escape") leaving = false;
   });
   function mark(line) {
     for (const n of gutter.querySelectorAll(".err")) n.classList.remove("err");
-    editor.removeAttribute("aria-description");
+    editor.setAttribute("aria-description", t.editorKeys);
     if (!line) return;
     gutter.children[line - 1]?.classList.add("err");
     editor.setAttribute("aria-description", t.errorAt(line));
@@ -210,7 +224,8 @@ function renderLesson(shown) {
   const runButton = el("button", { type: "button", class: "run", text: `▶ ${t.run}` });
   const stopButton = el("button", { type: "button", class: "stop", text: `■ ${t.stop}`, disabled: "" });
   const resetButton = el("button", { type: "button", class: "reset", text: t.reset });
-  const diagram = el("div", { class: "diagram" });
+  // A scrolling region the keyboard can reach; its rows are a list a screen reader reads one by one.
+  const diagram = el("div", { class: "diagram", tabindex: "0", role: "region", "aria-label": t.live });
   const table = el("table", { class: "sockets" });
   const view = new LiveView(diagram, table, t, sb);
   const bench = { lesson, status, runButton, stopButton, view, slots: [], language: startLanguage(lesson) };
@@ -246,7 +261,7 @@ function renderLesson(shown) {
       slot.editor.set(edited.get(key) ?? source);
       if (sources.length > 1) slot.editor.editor.rows = source.split("\n").length + 1;
       slot.example = source;
-      slot.output = el("pre", { class: "output", "aria-live": "polite", "aria-label": name ? `${t.output}: ${name}` : t.output });
+      slot.output = el("pre", { class: "output", role: "log", "aria-live": "polite", "aria-label": name ? `${t.output}: ${name}` : t.output });
       slot.status = el("span", { class: "program-status" });
       const parts = [];
       if (sources.length > 1) {
@@ -300,7 +315,7 @@ function renderLesson(shown) {
   const left = el("section", { class: "code" },
     el("h2", { text: t.code }), el("div", { class: "toolbar" }, tabs, runButton, stopButton, resetButton, status), slotsBox);
   const right = el("section", { class: "live" },
-    el("h2", { text: t.live }), diagram, el("h2", { text: t.sockets }), el("div", { class: "table-wrap" }, table));
+    el("h2", { text: t.live }), diagram, el("h2", { text: t.sockets }), el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t.sockets }, table));
   parts.push(el("div", { class: "workbench" }, left, right));
   if (lesson !== PLAYGROUND) {
     const nav = el("nav", { class: "prevnext" });
@@ -529,6 +544,7 @@ function ended(program) {
 function stopOne(bench, slot) {
   const program = slot.program;
   if (!program?.stop) return;
+  bench.view.stopped(bench.slots.length > 1 ? slot.name : "");
   program.stop();
   setTimeout(() => finish(bench, slot, program, "stopped"), 1000);
 }
@@ -571,6 +587,11 @@ for (const button of document.querySelectorAll(".lang button")) {
     render();
   });
 }
+// The skip link moves the focus to the lesson without touching the address (its hash is the route).
+$(".skip").addEventListener("click", (e) => {
+  e.preventDefault();
+  $("main").focus();
+});
 window.addEventListener("hashchange", async () => {
   // A link within the page may bring a token too (#/lesson/server&sb-token=…).
   sb.takePageToken();

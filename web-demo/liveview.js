@@ -6,6 +6,8 @@
 import { repr } from "./repr.js";
 
 const LANE = { page: 16.66, daemon: 50, peer: 83.33 };
+/** Closed sockets the table keeps after their fd number was taken again. */
+const MAX_HISTORY = 100;
 const FAMILY = { 1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6" };
 const TYPE = { 1: "SOCK_STREAM", 2: "SOCK_DGRAM" };
 const WAITS = new Set(["accept", "connect", "recv", "recvfrom", "send", "sendall", "sendto", "select", "readline", "read"]);
@@ -100,6 +102,14 @@ function ownerTag(program) {
   return tag;
 }
 
+/** Text for screen readers only. */
+function srOnly(text) {
+  const span = document.createElement("span");
+  span.className = "sr-only";
+  span.textContent = text;
+  return span;
+}
+
 export class LiveView {
   /** `sb` is the sockbridge package: its Socket class and constants. */
   constructor(diagram, table, text, sb) {
@@ -121,6 +131,8 @@ export class LiveView {
     this.calls.clear();
     this.owners.clear();
     this.kernel = []; // the kernel's rows no handle holds (TIME_WAIT)
+    this.history = []; // closed sockets whose fd number a newer socket has taken
+    this.stoppedBy = new Set(); // the programs the Stop button stopped ("" when the lesson has one)
     this.kernelShown = false; // the table has the kernel's column (the session had a private network)
     this.diagram.innerHTML = "";
     const lanes = document.createElement("div");
@@ -132,8 +144,10 @@ export class LiveView {
     }
     this.rows = document.createElement("div");
     this.rows.className = "rows";
+    this.rows.setAttribute("role", "list");
     const empty = document.createElement("div");
     empty.className = "empty";
+    empty.setAttribute("role", "listitem");
     empty.textContent = this.text.diagramEmpty;
     this.rows.append(empty);
     this.diagram.append(lanes, this.rows);
@@ -329,22 +343,32 @@ export class LiveView {
     }
   }
 
+  /** A lane's name as its column heads it. */
+  laneName(lane) {
+    const key = { page: "lanePage", daemon: "laneDaemon", peer: this.network ? "laneNetwork" : "lanePeer" }[lane];
+    return this.text[key];
+  }
+
   /** Adds one arrow from lane `from` to lane `to`, labelled; returns the row. */
   step(from, to, label, kind, fd, time = performance.now()) {
     this.rows.querySelector(".empty")?.remove();
     const row = document.createElement("div");
     row.dataset.time = String(time);
     row.className = `step ${kind}`;
+    row.setAttribute("role", "listitem");
     const left = Math.min(LANE[from], LANE[to]);
     const width = Math.abs(LANE[to] - LANE[from]);
     const arrow = document.createElement("div");
     arrow.className = `arrow ${LANE[to] > LANE[from] ? "right" : "left"}`;
+    arrow.setAttribute("aria-hidden", "true");
     arrow.style.left = `${left}%`;
     arrow.style.width = `${width}%`;
     const text = document.createElement("div");
     text.className = "label";
     text.style.left = `${left}%`;
     text.style.width = `${width}%`;
+    // The arrow's direction, in words, for a screen reader.
+    text.append(srOnly(`${this.laneName(from)} → ${this.laneName(to)}: `));
     if (fd !== null && fd !== undefined && fd >= 0) {
       const owner = this.owners.get(fd);
       if (owner) text.append(ownerTag(owner));
@@ -386,7 +410,11 @@ export class LiveView {
     if (!this.network) this.wire(e);
     const ms = e.duration >= 1 ? ` · ${Math.round(e.duration)} ms` : "";
     let returned;
-    if (e.error) {
+    if (this.endedByStop(e)) {
+      // Not an error of the program's: Stop closed the socket its call waited on.
+      const why = `${e.error.name}${e.error.errno !== null && e.error.errno !== undefined ? ` ${e.error.errno}` : ""}`;
+      returned = this.step("daemon", "page", `${e.method} ← ${this.text.stoppedByStop} (${why})${ms}`, "return stopped", e.fd, e.time);
+    } else if (e.error) {
       const what = e.error.errno !== null && e.error.errno !== undefined ? `${e.error.name} (${e.error.errno})` : e.error.name;
       returned = this.step("daemon", "page", `${what}${ms}`, "return error", e.fd, e.time);
     } else {
@@ -396,6 +424,16 @@ export class LiveView {
     returned.dataset.ret = e.method;
     if (this.network) this.poll();
     this.track(e);
+  }
+
+  /** Notes that Stop stopped the program `name` ("" for a lesson's only program). */
+  stopped(name) {
+    this.stoppedBy.add(name);
+  }
+
+  /** Whether a call failed because Stop ended its program (which closes its sockets, or the session). */
+  endedByStop(e) {
+    return Boolean(e.error) && this.stoppedBy.has(this.owners.get(e.fd) ?? "");
   }
 
   /** What crossed the network for a call: arrows between the daemon and the peer. */
@@ -450,7 +488,11 @@ export class LiveView {
       if (r) Object.assign(r, changes, { changed: true });
     };
     if (e.error) {
-      if (e.fd !== null && e.error.name === "TimeoutError") set(e.fd, { note: this.text.timedOut });
+      // A failed call is noted on its socket's row, as the page's code met it.
+      const what = e.error.name === "TimeoutError" ? this.text.timedOut
+        : this.endedByStop(e) ? `${e.method}: ${this.text.stoppedByStop}`
+        : `${e.method}: ${e.error.name}${e.error.errno !== null && e.error.errno !== undefined ? ` (${e.error.errno})` : ""}`;
+      if (e.fd !== null && e.fd !== undefined) set(e.fd, { note: what });
       this.renderTable();
       return;
     }
@@ -458,6 +500,7 @@ export class LiveView {
       case "socket":
         if (e.result instanceof S) {
           const s = e.result;
+          this.retire(s.fileno());
           this.sockets.set(s.fileno(), {
             fd: s.fileno(), owner: "", family: FAMILY[s.family] ?? s.family, type: TYPE[s.type] ?? s.type,
             state: this.text.stateNew, local: "", remote: "", timeout: this.text.blocking, note: "", changed: true,
@@ -486,6 +529,7 @@ export class LiveView {
       case "accept": {
         const [conn, peer] = e.result;
         const listener = row(e.fd);
+        this.retire(conn.fileno());
         this.sockets.set(conn.fileno(), {
           fd: conn.fileno(), family: listener?.family ?? "", type: listener?.type ?? "", state: this.text.stateConnected,
           local: listener?.local ?? "", remote: address(peer), timeout: this.text.blocking, note: this.text.acceptedFrom(e.fd),
@@ -516,18 +560,28 @@ export class LiveView {
     this.renderTable();
   }
 
+  /** Keeps a closed socket's row, in the table's history, when a new socket takes its fd number. */
+  retire(fd) {
+    const old = this.sockets.get(fd);
+    if (old?.closed) this.history.push(old);
+    // A program that opens sockets in a loop keeps the newest closed ones only.
+    if (this.history.length > MAX_HISTORY) this.history.splice(0, this.history.length - MAX_HISTORY);
+    this.sockets.delete(fd);
+  }
+
   renderTable() {
     const t = this.text;
     const kernel = this.kernelShown;
     const columns = [t.colFd, t.colFamily, t.colType, t.colState, ...(kernel ? [t.colKernel] : []), t.colLocal, t.colRemote,
-      t.colTimeout, ""];
-    const head = `<thead><tr>${columns.map((h) => `<th>${h}</th>`).join("")}</tr></thead>`;
+      t.colTimeout, t.colNote];
+    const head = `<caption>${t.tableCaption}</caption><thead><tr>${columns.map((h) => `<th scope="col">${h}</th>`).join("")}</tr></thead>`;
     const cell = (c) => {
       const td = document.createElement("td");
       td.textContent = c ?? "";
       return td;
     };
-    const body = [...this.sockets.values()].sort((a, b) => a.fd - b.fd).map((r) => {
+    // Closed sockets stay, those whose number was taken again first: the table is the page's history.
+    const body = [...this.history, ...[...this.sockets.values()].sort((a, b) => a.fd - b.fd)].map((r) => {
       const values = [r.fd, r.family, r.type, r.state, ...(kernel ? [r.kernel ?? ""] : []), r.local, r.remote, r.timeout, r.note];
       const cells = values.map((c, i) => {
         const td = cell(c);

@@ -29,6 +29,10 @@ after(async () => {
   await daemon?.stop();
 });
 
+/** The texts of the diagram's labels and the table's cells that do not fit their box. */
+const cutText = () => page.$$eval(".step .label, table.sockets th, table.sockets td",
+  (cells) => cells.filter((c) => c.scrollWidth > c.clientWidth + 1 || c.scrollHeight > c.clientHeight + 1).map((c) => c.textContent));
+
 /** Runs a lesson in this file's page and daemon. */
 const runLesson = (lesson, lang, code) => run(page, daemon.http, lesson, lang, code);
 
@@ -50,6 +54,14 @@ for (const lang of ["en", "zh"]) {
         const shown = await runLesson(lesson, lang, code);
         checkLesson(lesson, lang, code, shown, printedZh);
         await page.screenshot({ path: `${artifacts}/lesson-${lesson.id}-${lang}-${code}.png`, fullPage: true });
+        // Every label of the diagram and cell of the table reads whole, on a desktop and on a phone.
+        assert.deepEqual(await cutText(), [], `${lesson.id} (${lang}, ${code}): cut at 1400px`);
+        await page.setViewportSize({ width: 390, height: 844 });
+        assert.deepEqual(await cutText(), [], `${lesson.id} (${lang}, ${code}): cut at 390px`);
+        if (code === "python") {
+          await page.screenshot({ path: `${artifacts}/phone-lesson-${lesson.id}-${lang}.png`, fullPage: true });
+        }
+        await page.setViewportSize({ width: 1400, height: 1000 });
       }
     });
   }
@@ -131,7 +143,7 @@ test("the tutorial's echo server keeps serving: its client runs again while it w
   assert.deepEqual(holders.find(([fd]) => fd === "3"), ["3", "server.py"]);
   assert.ok(holders.some(([, owner]) => owner === "client.py"), JSON.stringify(holders));
   const pending = await tab.$eval(".step.pending", (s) => s.textContent);
-  assert.match(pending, /^server\.pyfd 3accept\(\)/);
+  assert.match(pending, /server\.pyfd 3accept\(\)$/);
   // The same server takes the client's second run.
   await tab.click('.program[data-name="client.py"] button.run-one');
   await tab.waitForFunction(() => document.querySelector('.program[data-name="server.py"] pre.output').textContent.split("accepted").length === 5);
@@ -146,6 +158,15 @@ test("the tutorial's echo server keeps serving: its client runs again while it w
   assert.deepEqual(server.slice(-5, -3), ["Traceback (most recent call last):", '  File "server.py", line 10, in <module>']);
   assert.match(server.at(-3), /^ {4}conn, addr = server\.accept\(\)/);
   assert.equal(server.at(-1), "KeyboardInterrupt: stopped (the Stop button)");
+  // The diagram says that Stop ended the waiting accept; it draws no error of the program's.
+  const stopped = await tab.$$eval(".step.stopped .label", (ls) => ls.map((l) => l.textContent));
+  assert.ok(stopped.some((l) => /accept ← stopped by the Stop button/.test(l)), stopped.join(" | "));
+  assert.deepEqual(await tab.$$eval(".step.error .label", (ls) => ls.map((l) => l.textContent)), []);
+  // The table keeps every socket the run made: the clients' closed sockets whose fd numbers the
+  // next ones took are still there, struck through.
+  const rows = await tab.$$eval("table.sockets tbody tr[data-fd]", (trs) => trs.map((tr) => [tr.dataset.fd, tr.className]));
+  assert.ok(rows.length >= 9, JSON.stringify(rows));
+  assert.ok(rows.filter(([fd]) => fd === "4").length >= 2, JSON.stringify(rows));
   await tab.click('.program[data-name="client.py"] button.run-one');
   await tab.waitForFunction(() => document.querySelector('.program[data-name="client.py"] .program-status').dataset.state === "error");
   assert.match((await lines("client.py")).at(-1), /^ConnectionRefusedError: \[Errno \d+\] Connection refused$/);
