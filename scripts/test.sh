@@ -109,6 +109,7 @@ node_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/node" | grep -oE
 js_passed=$(grep -oE '^# pass [0-9]+' "$logs/js" | grep -oE '[0-9]+')
 step "$(grep -oE 'conformance in the page: .*' "$logs/js" || echo 'conformance in the page: did not run')"
 step "private networks in the page: $(grep -E '^ok [0-9]+ - private network: ' "$logs/js" | grep -vc SKIP || true) browser tests ran and passed, $(grep -E '^ok [0-9]+ - private network: ' "$logs/js" | grep -c SKIP || true) skipped (not root)"
+step "accessibility: $(grep -cE '^ok [0-9]+ - (accessibility|keyboard|print|phone): ' "$logs/js" || true) tests ran and passed (axe-core WCAG 2.1 A/AA on every page in both languages at 1366 and 390 px, a keyboard-only walk, print, the phone's lesson strip)"
 step "install: $(grep -cE '^ok [0-9]+ - install: ' "$logs/install" || true) cargo installs ran and served the lessons, the package and Python with no checkout (tests/browser/install.mjs)"
 step "npm package: $(grep -cE '^ok [0-9]+ - npm package: ' "$logs/js" || true) tests of the packed tarball ran and passed (installed offline; Node.js, a Vite build, a plain page, TypeScript)"
 step "node tests: $node_passed Rust API tests ran in Node.js (wasm-bindgen-test), all passed"

@@ -367,8 +367,8 @@ export class LiveView {
     text.className = "label";
     text.style.left = `${left}%`;
     text.style.width = `${width}%`;
-    // The arrow's direction, in words, for a screen reader.
-    text.append(srOnly(`${this.laneName(from)} → ${this.laneName(to)}: `));
+    // The arrow's direction, in words, for a screen reader (a packet's label names its hosts).
+    if (!kind.startsWith("packet")) text.append(srOnly(`${this.laneName(from)} → ${this.laneName(to)}: `));
     if (fd !== null && fd !== undefined && fd >= 0) {
       const owner = this.owners.get(fd);
       if (owner) text.append(ownerTag(owner));
