@@ -102,6 +102,12 @@ function ownerTag(program) {
   return tag;
 }
 
+/** The name a call is drawn with: a makefile object's methods as `file.close`, so they are not
+ * taken for the socket's. */
+function callee(e) {
+  return e.object === "file" ? `file.${e.method}` : e.method;
+}
+
 /** Text for screen readers only. */
 function srOnly(text) {
   const span = document.createElement("span");
@@ -390,7 +396,7 @@ export class LiveView {
   event(e) {
     const S = this.Socket;
     if (e.phase === "call") {
-      const row = this.step("page", "daemon", `${e.method}(${argsText(this.named(e.method, e.args), S)})`, "call", e.fd, e.time);
+      const row = this.step("page", "daemon", `${callee(e)}(${argsText(this.named(e.method, e.args), S)})`, "call", e.fd, e.time);
       row.dataset.call = e.method;
       if (WAITS.has(e.method)) {
         row.classList.add("pending");
@@ -418,8 +424,9 @@ export class LiveView {
       const what = e.error.errno !== null && e.error.errno !== undefined ? `${e.error.name} (${e.error.errno})` : e.error.name;
       returned = this.step("daemon", "page", `${what}${ms}`, "return error", e.fd, e.time);
     } else {
-      const result = e.result === undefined ? "None" : brief(e.result, S);
-      returned = this.step("daemon", "page", `${e.method} → ${result}${ms}`, "return", e.fd, e.time);
+      const result = e.result === undefined ? "None"
+        : e.method === "makefile" ? this.text.fileOn(e.fd) : brief(e.result, S);
+      returned = this.step("daemon", "page", `${callee(e)} → ${result}${ms}`, "return", e.fd, e.time);
     }
     returned.dataset.ret = e.method;
     if (this.network) this.poll();
@@ -447,6 +454,11 @@ export class LiveView {
       case "connect":
         this.step("daemon", "peer", t.wireConnect, "wire", e.fd);
         break;
+      case "connect_ex":
+        // connect_ex returns the error connect would raise: the same packets.
+        if (e.result === 0) this.step("daemon", "peer", t.wireConnect, "wire", e.fd);
+        else if (e.result === 111) this.step("peer", "daemon", t.wireRefused, "wire error", e.fd);
+        break;
       case "accept":
         this.step("peer", "daemon", t.wireAccept, "wire", e.fd);
         break;
@@ -470,7 +482,8 @@ export class LiveView {
       }
       case "close": {
         // A FIN goes out only for a connected TCP socket (not a UDP socket, a listener, or a
-        // socket that never connected).
+        // socket that never connected), and not when a makefile object closes: the socket stays.
+        if (e.object === "file") break;
         const row = this.sockets.get(e.fd);
         if (row && !row.closed && row.type === "SOCK_STREAM" && row.remote) this.step("daemon", "peer", t.wireClose, "wire", e.fd);
         break;
@@ -479,9 +492,11 @@ export class LiveView {
     }
   }
 
-  /** Keeps the socket table in step with what the calls did. */
+  /** Keeps the socket table in step with what the calls did (a makefile object's calls change
+   * nothing there: its close leaves the socket open). */
   track(e) {
     const S = this.Socket;
+    if (e.object === "file" && !e.error) return;
     const row = (fd) => this.sockets.get(fd);
     const set = (fd, changes) => {
       const r = row(fd);

@@ -16,6 +16,21 @@ export function bytesRepr(bytes) {
   return out + quote;
 }
 
+/** Python's repr of a str: '\r', '\t' and other control characters escaped, and the quote
+ * Python picks ("it's" in double quotes). */
+export function strRepr(text) {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const ch of text) {
+    const code = ch.codePointAt(0);
+    if (ch === quote || ch === "\\") out += "\\" + ch;
+    else if (ESCAPES[code] && code !== 39) out += ESCAPES[code];
+    else if (code < 32 || code === 127) out += "\\x" + code.toString(16).padStart(2, "0");
+    else out += ch;
+  }
+  return out + quote;
+}
+
 /**
  * Python returns tuples where the API returns arrays of a known shape: an address, accept()'s
  * (socket, address), recvfrom()'s (data, address), a getaddrinfo() entry, select()'s three lists.
@@ -34,7 +49,7 @@ export function repr(value, Socket) {
   if (value === true) return "True";
   if (value === false) return "False";
   if (typeof value === "number") return Number.isInteger(value) ? String(value) : String(value);
-  if (typeof value === "string") return "'" + value.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n") + "'";
+  if (typeof value === "string") return strRepr(value);
   if (value instanceof Uint8Array) return bytesRepr(value);
   if (Socket && value instanceof Socket) {
     return `<socket.socket fd=${value.fileno()}, family=${value.family}, type=${value.type}, proto=${value.proto}>`;

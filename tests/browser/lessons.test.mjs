@@ -265,3 +265,44 @@ test("an output pane keeps the newest 2,000 lines and says how many it left out"
   assert.equal(lines.at(-1), "line 4999");
   await tab.close();
 });
+
+test("the diagram tells a makefile object from its socket, shows \\r, and draws connect_ex's packets", async () => {
+  await page.goto(`${daemon.http}?lang=en#/playground`);
+  await page.waitForSelector('article[data-lesson="playground"]');
+  await page.click('.languages [data-language="javascript"]');
+  await page.fill(".program textarea.editor", `
+const srv = await bridge.socket(AF_INET, SOCK_STREAM);
+await srv.bind(["127.0.0.1", 0]);
+await srv.listen(1);
+const s = await bridge.socket(AF_INET, SOCK_STREAM);
+print(await s.connect_ex(await srv.getsockname()));
+const [c] = await srv.accept();
+const f = s.makefile();
+await c.sendall("a\\r\\nb\\n");
+print(await f.readline());
+await f.close();
+print(await s.connect_ex(await srv.getsockname()));
+const gone = await bridge.socket(AF_INET, SOCK_STREAM);
+await gone.bind(["127.0.0.1", 0]);
+const closed = await gone.getsockname();
+await gone.close();
+const t = await bridge.socket(AF_INET, SOCK_STREAM);
+print(await t.connect_ex(closed));
+`);
+  await page.click("button.run");
+  await page.waitForFunction(() => ["done", "error"].includes(document.querySelector(".status").dataset.state));
+  assert.deepEqual((await page.textContent("pre.output")).trim().split("\n"), ["0", "b'a\\r\\n'", "106", "111"]);
+  const steps = await page.$$eval(".step", (rows) => rows.map((r) => r.querySelector(".label").textContent.replace(/^[^:]*: /, "")));
+  const after = (text) => steps.slice(steps.findIndex((s) => s.includes(text)) + 1);
+  // makefile returns a file object, and its close is the file's: no FIN, the socket stays connected.
+  assert.ok(steps.some((s) => s.includes("makefile → a file object on fd 4")), steps.join(" | "));
+  assert.ok(steps.some((s) => s.endsWith("file.close()")), steps.join(" | "));
+  assert.ok(!after("file.close()").slice(0, 2).some((s) => s.includes("FIN")), steps.join(" | "));
+  const row = await page.$eval('table.sockets tr[data-fd="4"]', (tr) => tr.className);
+  assert.ok(!row.includes("closed"), "fd 4 is still open");
+  // A '\r' the code sent is shown as Python shows it.
+  assert.ok(steps.some((s) => s.includes("sendall('a\\r\\nb\\n')")), steps.join(" | "));
+  // connect_ex draws what connect would: the SYN, and the RST of a closed port.
+  assert.ok(after("connect_ex((").some((s) => s.includes("SYN → connect")), steps.join(" | "));
+  assert.ok(steps.some((s) => s.includes("RST ← refused")), steps.join(" | "));
+});

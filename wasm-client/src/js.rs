@@ -147,6 +147,8 @@ export interface TraceEvent {
   method: string;
   /** The socket's file descriptor, or null for module functions (`socket`, `select`, ...). */
   fd: number | null;
+  /** `"file"` for a call on a `makefile` object (its `close` does not close the socket). */
+  object?: "file";
   args: unknown[];
   result?: unknown;
   error?: SocketError;
@@ -172,9 +174,10 @@ export interface BridgeOptions {
 }
 "#;
 
-/// Reports calls to the page's `ontrace` function. Shared by a bridge and everything it made.
+/// Reports calls to the page's `ontrace` function. Shared by a bridge and everything it made;
+/// the flag says the calls are a `makefile` object's (events say `object: "file"`).
 #[derive(Clone, Default)]
-struct Tracer(Rc<TracerState>);
+struct Tracer(Rc<TracerState>, bool);
 
 #[derive(Default)]
 struct TracerState {
@@ -189,6 +192,8 @@ struct Call {
     fd: Option<i32>,
     args: Array,
     start: f64,
+    /// A call on a `makefile` object, not on the socket itself.
+    file: bool,
 }
 
 fn now() -> f64 {
@@ -205,11 +210,16 @@ fn set(object: &Object, key: &str, value: &JsValue) {
 }
 
 impl Tracer {
+    /// The tracer of a `makefile` object of a socket.
+    fn for_file(&self) -> Tracer {
+        Tracer(Rc::clone(&self.0), true)
+    }
+
     fn begin(&self, method: &'static str, fd: Option<i32>, args: Array) -> Option<Call> {
         self.0.hook.borrow().as_ref()?;
         let id = self.0.next_id.get().wrapping_add(1);
         self.0.next_id.set(id);
-        let call = Call { id, method, fd, args, start: now() };
+        let call = Call { id, method, fd, args, start: now(), file: self.1 };
         self.emit(&call, None, call.start);
         Some(call)
     }
@@ -227,6 +237,9 @@ impl Tracer {
         set(&event, "id", &JsValue::from(call.id));
         set(&event, "phase", &JsValue::from_str(if outcome.is_some() { "return" } else { "call" }));
         set(&event, "method", &JsValue::from_str(call.method));
+        if call.file {
+            set(&event, "object", &JsValue::from_str("file"));
+        }
         set(&event, "fd", &call.fd.map_or(JsValue::NULL, JsValue::from));
         set(&event, "args", &call.args);
         set(&event, "time", &JsValue::from(time));
@@ -1368,7 +1381,7 @@ impl JsSocket {
         let fd = self.fd();
         self.tracer.now("makefile", fd, Array::new(), || {
             let file = self.sock.makefile().map_err(|e| js_error(&e))?;
-            let tracer = self.tracer.clone();
+            let tracer = self.tracer.for_file();
             Ok(JsSocketFile { file: Rc::new(tokio::sync::Mutex::new(file)), fd: fd.unwrap_or(-1), tracer })
         })
     }
