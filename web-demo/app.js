@@ -19,7 +19,8 @@ const UI = {
     home: "课程", lessons: "课程", playground: "练习场", protocol: "底层协议",
     intro: "这些课程跟随 socket 教程的章节。每一课都有可以修改、可以运行的代码：它在页面里通过 sockbridge 使用真正的 TCP、UDP 和 Unix 套接字。右边的图实时画出每一次调用：页面、桥接守护进程、网络另一端之间发生了什么；下面的表列出每个 socket 的状态。",
     introNote: "代码是 Python，照教程的写法：它就在这个页面里运行（Pyodide，也就是编译成 WebAssembly 的 CPython），socket 模块走 sockbridge。每一课还有一个 JavaScript 标签，是同样的程序用 sockbridge 的 JavaScript 接口写成的，给想在自己网页里用它的人看。",
-    run: "运行", stop: "停止", reset: "还原代码", running: "运行中…", waiting: "等待中…", loadingPython: "正在加载 Python（约 13 MB）…", done: "完成", failed: "出错了", stopped: "已停止",
+    run: "运行", stop: "停止", reset: "还原代码", share: "分享代码", shareHint: "复制这个链接：打开它的人会在编辑器里看到这段代码（要按“运行”才会运行）。",
+    replay: "重放", speed: "速度", speeds: ["慢", "中", "快"], background: "（后台任务出错）", running: "运行中…", waiting: "等待中…", loadingPython: "正在加载 Python（约 13 MB）…", done: "完成", failed: "出错了", stopped: "已停止",
     output: "输出", language: "语言", live: "实时视图", sockets: "套接字表", code: "代码（可以修改）",
     tutorial: "教程的原始代码（一字未改）", tryTutorial: "放进编辑器运行", stopHint: "停止这个程序（相当于 Ctrl-C）",
     errorAt: (line) => `第 ${line} 行出错`,
@@ -45,7 +46,8 @@ const UI = {
     home: "Lessons", lessons: "Lessons", playground: "Playground", protocol: "The protocol underneath",
     intro: "These lessons follow the sections of the socket tutorial. Each has code you can edit and run: it uses real TCP, UDP and Unix sockets from this page, through sockbridge. The diagram draws every call as it happens, between the page, the bridge daemon and the other end of the network; the table below it shows the state of every socket.",
     introNote: "The code is Python, as the tutorial writes it: it runs in this page (Pyodide, which is CPython compiled to WebAssembly), and its socket module goes through sockbridge. Each lesson also has a JavaScript tab: the same program with sockbridge's JavaScript API, for page authors.",
-    run: "Run", stop: "Stop", reset: "Reset code", running: "running…", waiting: "waiting…", loadingPython: "loading Python (about 13 MB)…", done: "done", failed: "error", stopped: "stopped",
+    run: "Run", stop: "Stop", reset: "Reset code", share: "Share code", shareHint: "Copy this link: whoever opens it gets this code in the editor (it runs only when they press Run).",
+    replay: "Replay", speed: "Speed", speeds: ["slow", "medium", "fast"], background: "(an error in a background task)", running: "running…", waiting: "waiting…", loadingPython: "loading Python (about 13 MB)…", done: "done", failed: "error", stopped: "stopped",
     output: "Output", language: "Language", live: "Live view", sockets: "Sockets", code: "Code (edit me)",
     tutorial: "The tutorial's own code, exactly as written", tryTutorial: "Put it in the editor", stopHint: "Stop this program (Ctrl-C)",
     errorAt: (line) => `error at line ${line}`,
@@ -88,7 +90,65 @@ const params = new URLSearchParams(location.search);
 let lang = params.get("lang") ?? localStorage.getItem("sockbridge-lang") ?? (navigator.language.startsWith("zh") ? "zh" : "en");
 if (!UI[lang]) lang = "en";
 let current = null; // the lesson on the page: its programs and their session
-const edited = new Map(); // lesson id -> code the learner has changed
+/** The most characters of one program the page keeps or shares. */
+const MAX_SAVED = 64 * 1024;
+
+/**
+ * The learner's edits, kept in this browser across reloads: by lesson, network mode, page
+ * language, code language and program. A browser that keeps nothing (private mode, full storage)
+ * keeps them until the tab closes.
+ */
+const edited = {
+  memory: new Map(),
+  get(key) {
+    try {
+      return localStorage.getItem(`sockbridge-edit:${key}`) ?? this.memory.get(key);
+    } catch {
+      return this.memory.get(key);
+    }
+  },
+  set(key, text) {
+    if (text.length > MAX_SAVED) return;
+    this.memory.set(key, text);
+    try {
+      localStorage.setItem(`sockbridge-edit:${key}`, text);
+    } catch { /* kept in memory only */ }
+  },
+  delete(key) {
+    this.memory.delete(key);
+    try {
+      localStorage.removeItem(`sockbridge-edit:${key}`);
+    } catch { /* nothing kept */ }
+  },
+};
+
+/** A lesson's code as a link: base64url of {language, programs: {name: source}}, after `&code=`. */
+function shareLink(lesson, language, slots) {
+  const programs = Object.fromEntries(slots.map((s) => [s.name, s.editor.editor.value.slice(0, MAX_SAVED)]));
+  const bytes = new TextEncoder().encode(JSON.stringify({ language, programs }));
+  const base64 = btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
+  const code = base64.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  const where = lesson === PLAYGROUND ? "#/playground" : `#/lesson/${lesson.id}`;
+  return `${location.origin}${location.pathname}${location.search}${where}&code=${code}`;
+}
+
+/**
+ * The code a shared link brought (`&code=…` in the address), taken out of the address so a reload
+ * does not bring it again; null if none or unreadable.
+ */
+function takeSharedCode() {
+  const match = location.hash.match(/&code=([A-Za-z0-9_-]+)/);
+  if (!match) return null;
+  history.replaceState(null, "", location.href.replace(match[0], ""));
+  try {
+    const binary = atob(match[1].replaceAll("-", "+").replaceAll("_", "/"));
+    const shared = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+    if (!["python", "javascript"].includes(shared.language) || typeof shared.programs !== "object") return null;
+    return shared;
+  } catch {
+    return null;
+  }
+}
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const el = (tag, attrs = {}, ...children) => {
@@ -224,6 +284,12 @@ function renderLesson(shown) {
   const runButton = el("button", { type: "button", class: "run", text: `▶ ${t.run}` });
   const stopButton = el("button", { type: "button", class: "stop", text: `■ ${t.stop}`, disabled: "" });
   const resetButton = el("button", { type: "button", class: "reset", text: t.reset });
+  const shareButton = el("button", { type: "button", class: "share", text: t.share });
+  const shareBox = el("input", { class: "share-link", readonly: "", "aria-label": t.shareHint, title: t.shareHint, hidden: "" });
+  // Replay draws the last run's diagram again, a step at a time, at the speed chosen.
+  const replayButton = el("button", { type: "button", class: "replay", text: `⟲ ${t.replay}` });
+  const speed = el("select", { class: "speed", "aria-label": t.speed },
+    ...t.speeds.map((name, i) => el("option", { value: String([700, 250, 60][i]), text: name, ...(i === 1 ? { selected: "" } : {}) })));
   // A scrolling region the keyboard can reach; its rows are a list a screen reader reads one by one.
   const diagram = el("div", { class: "diagram", tabindex: "0", role: "region", "aria-label": t.live });
   const table = el("table", { class: "sockets" });
@@ -295,6 +361,13 @@ function renderLesson(shown) {
       edited.delete(slot.key);
     }
   });
+  shareButton.addEventListener("click", async () => {
+    shareBox.value = shareLink(lesson, bench.language, bench.slots);
+    shareBox.hidden = false;
+    shareBox.select();
+    await navigator.clipboard?.writeText(shareBox.value).catch(() => {});
+  });
+  replayButton.addEventListener("click", () => view.replay(Number(speed.value)));
 
   const parts = [el("h1", { text: title }), el("div", { class: "explain", html: lesson.explain[lang] })];
   if (lesson.note) parts.push(el("div", { class: "note", html: lesson.note[lang] }));
@@ -313,9 +386,10 @@ function renderLesson(shown) {
       el("pre", { class: "tutorial", text: lesson.tutorial }), ...(canRunPython() ? [load] : [])));
   }
   const left = el("section", { class: "code" },
-    el("h2", { text: t.code }), el("div", { class: "toolbar" }, tabs, runButton, stopButton, resetButton, status), slotsBox);
+    el("h2", { text: t.code }), el("div", { class: "toolbar" }, tabs, runButton, stopButton, resetButton, shareButton, status),
+    shareBox, slotsBox);
   const right = el("section", { class: "live" },
-    el("h2", { text: t.live }), diagram, el("h2", { text: t.sockets }), el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t.sockets }, table));
+    el("div", { class: "live-head" }, el("h2", { text: t.live }), replayButton, speed), diagram, el("h2", { text: t.sockets }), el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t.sockets }, table));
   parts.push(el("div", { class: "workbench" }, left, right));
   if (lesson !== PLAYGROUND) {
     const nav = el("nav", { class: "prevnext" });
@@ -325,7 +399,21 @@ function renderLesson(shown) {
   }
   $("#main").replaceChildren(el("article", { class: "lesson", "data-lesson": lesson.id }, ...parts));
   document.title = `${title} · sockbridge`;
-  build();
+  // A shared link's code: in its language's editors, kept as the learner's own edits.
+  const shared = takeSharedCode();
+  if (shared && (shared.language === "javascript" || !pythonTab.disabled)) {
+    bench.language = shared.language;
+    build();
+    for (const slot of bench.slots) {
+      const text = shared.programs[slot.name];
+      if (typeof text === "string") {
+        slot.editor.set(text);
+        edited.set(slot.key, text);
+      }
+    }
+  } else {
+    build();
+  }
   current = bench;
 }
 
@@ -506,7 +594,7 @@ async function start(bench, slot) {
     // JavaScript: `bridge`, `labs`, `print` and every export in scope. Stop ends its session.
     const print = (...values) => write(slot, printed(values, sb.Socket));
     const body = new AsyncFunction(...NAMES, "bridge", "labs", "print", code);
-    const js = { stopped: false, stop() { this.stopped = true; bench.session?.close(); } };
+    const js = { stopped: false, stop() { this.stopped = true; bench.session?.close(); }, slot };
     slot.program = js;
     js.done = body(...NAMES.map((n) => sb[n]), bridge, bridge.hello.labs ?? {}, print);
     js.waiting = js.done;
@@ -587,6 +675,15 @@ for (const button of document.querySelectorAll(".lang button")) {
     render();
   });
 }
+// A promise a JavaScript program let go of that fails (a task it started and did not await):
+// its error goes to the program's output, not only to the console.
+window.addEventListener("unhandledrejection", (event) => {
+  const slot = current?.slots.find((s) => s.program?.slot === s && !s.program.stopped);
+  if (!slot) return;
+  const e = event.reason;
+  write(slot, `${UI[lang].background} ${e instanceof Error && e.name ? `${e.name}: ${e.message}` : String(e)}`, "err");
+});
+
 // The skip link moves the focus to the lesson without touching the address (its hash is the route).
 $(".skip").addEventListener("click", (e) => {
   e.preventDefault();

@@ -133,6 +133,7 @@ export class LiveView {
 
   reset() {
     this.unwatch();
+    this.replaying = null;
     this.sockets.clear();
     this.calls.clear();
     this.owners.clear();
@@ -431,6 +432,24 @@ export class LiveView {
     returned.dataset.ret = e.method;
     if (this.network) this.poll();
     this.track(e);
+  }
+
+  /**
+   * Draws the diagram again from its first step, one step every `pause` ms, so a lesson's calls
+   * can be followed one by one; pressing it again starts over. Stops at the next run.
+   */
+  replay(pause) {
+    const steps = [...this.rows.querySelectorAll(".step")];
+    const run = (this.replaying = {});
+    for (const step of steps) step.classList.add("replay-hidden");
+    this.diagram.scrollTop = 0;
+    const next = (i) => {
+      if (this.replaying !== run || i >= steps.length) return;
+      steps[i].classList.remove("replay-hidden");
+      steps[i].scrollIntoView({ block: "nearest" });
+      setTimeout(() => next(i + 1), pause);
+    };
+    next(0);
   }
 
   /** Notes that Stop stopped the program `name` ("" for a lesson's only program). */

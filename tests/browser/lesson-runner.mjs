@@ -40,6 +40,8 @@ export async function runLesson(page, http, lesson, lang, code) {
   await page.waitForSelector(`article[data-lesson="${lesson.id}"]`);
   await page.click(`.languages [data-language="${code}"]`);
   await page.waitForSelector(`.languages [data-language="${code}"][aria-selected="true"]`);
+  // The lesson's own code, not what an earlier run of it kept (the page keeps edits).
+  await page.click("button.reset");
   await withFreePort(page);
   await page.click("button.run");
   const ended = (state) => ["done", "error", "stopped"].includes(state);

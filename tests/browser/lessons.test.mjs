@@ -306,3 +306,66 @@ print(await t.connect_ex(closed));
   assert.ok(after("connect_ex((").some((s) => s.includes("SYN → connect")), steps.join(" | "));
   assert.ok(steps.some((s) => s.includes("RST ← refused")), steps.join(" | "));
 });
+
+test("the student's code stays across a reload, Reset brings the lesson's back, and a share link carries it", async () => {
+  const tab = await openPage(browser, daemon, { width: 1400, height: 1000 });
+  try {
+    await tab.goto(`${daemon.http}?lang=en#/lesson/creating`);
+    await tab.waitForSelector('article[data-lesson="creating"]');
+    await tab.click('.languages [data-language="javascript"]');
+    const original = await tab.inputValue("textarea.editor");
+    await tab.fill("textarea.editor", 'print("my own code")');
+    await tab.reload();
+    await tab.waitForSelector('article[data-lesson="creating"]');
+    assert.equal(await tab.inputValue("textarea.editor"), 'print("my own code")', "kept across a reload");
+    // Share: a link that puts the code in another browser's editor, and runs only on Run.
+    await tab.click("button.share");
+    const link = await tab.inputValue("input.share-link");
+    assert.match(link, /#\/lesson\/creating&code=[A-Za-z0-9_-]+$/);
+    await tab.click("button.reset");
+    assert.equal(await tab.inputValue("textarea.editor"), original);
+    await tab.reload();
+    await tab.waitForSelector('article[data-lesson="creating"]');
+    assert.equal(await tab.inputValue("textarea.editor"), original, "Reset forgets the edit");
+    const other = await browser.newContext();
+    const friend = await other.newPage();
+    await friend.goto(`${link.replace("#/", `#sb-token=${daemon.token}&/`)}`);
+    await friend.waitForSelector('article[data-lesson="creating"]');
+    assert.equal(await friend.inputValue("textarea.editor"), 'print("my own code")');
+    assert.equal(await friend.$eval(".status", (s) => s.dataset.state ?? ""), "", "nothing ran");
+    assert.ok(!(await friend.evaluate(() => location.hash)).includes("code="), "the address no longer carries it");
+    await friend.click("button.run");
+    await friend.waitForFunction(() => document.querySelector(".status").dataset.state === "done");
+    assert.equal((await friend.textContent("pre.output")).trim(), "my own code");
+    await other.close();
+  } finally {
+    await tab.close();
+  }
+});
+
+test("Replay draws the last run's diagram again, a step at a time", async () => {
+  await runLesson(lessons.find((l) => l.id === "client"), "en", "javascript");
+  const total = await page.$$eval(".step", (s) => s.length);
+  await page.selectOption("select.speed", { index: 2 });
+  await page.click("button.replay");
+  const shown = () => page.$$eval(".step", (s) => s.filter((x) => !x.classList.contains("replay-hidden")).length);
+  assert.ok((await shown()) < total, "the steps are drawn again from the first");
+  await page.waitForFunction((n) => [...document.querySelectorAll(".step")].filter((x) => !x.classList.contains("replay-hidden")).length === n, total);
+});
+
+test("an error in a JavaScript program's background task shows in its output, not only in the console", async () => {
+  await page.goto(`${daemon.http}?lang=en#/playground`);
+  await page.waitForSelector('article[data-lesson="playground"]');
+  await page.click('.languages [data-language="javascript"]');
+  await page.fill("textarea.editor", `
+const s = await bridge.socket(AF_INET, SOCK_STREAM);
+s.connect(["127.0.0.1", 1]); // not awaited: its error has nobody to catch it
+await new Promise((r) => setTimeout(r, 300));
+print("main done");
+`);
+  await page.click("button.run");
+  await page.waitForFunction(() => ["done", "error"].includes(document.querySelector(".status").dataset.state));
+  const lines = (await page.textContent("pre.output")).trim().split("\n");
+  assert.ok(lines.some((l) => /^\(an error in a background task\) PermissionError: /.test(l)), lines.join("\n"));
+  assert.ok(lines.includes("main done"));
+});
