@@ -13,7 +13,9 @@ const token: string | undefined = takePageToken();
 const trace = (e: TraceEvent) => {
   const when: [number, number | undefined] = [e.time, e.duration];
   const what: [number, string, string, number | null, unknown[], unknown] = [e.id, e.phase, e.method, e.fd, e.args, e.result];
-  console.log(when, what, e.error?.code);
+  // A makefile object's calls say so: its close is not the socket's.
+  const onFile: boolean = e.object === "file";
+  console.log(when, what, e.error?.code, onFile);
 };
 const options: BridgeOptions = { codec: "msgpack", ontrace: trace, token: token };
 const bridge: Bridge = await Bridge.connect(undefined, options);
