@@ -15,7 +15,7 @@ sb.takePageToken();
 const UI = {
   zh: {
     tagline: "用 Python 的 socket 接口，在浏览器里使用真正的网络套接字",
-    skip: "跳到课程内容", fileOn: (fd) => `fd ${fd} 上的文件对象`, stoppedByStop: "被“停止”按钮停止", editorKeys: "编辑时 Tab 键缩进；按 Esc 再按 Tab 离开编辑器；Ctrl+Enter 运行。", colNote: "说明", tableCaption: "这个页面创建的每一个套接字；已关闭的划了删除线。",
+    skip: "跳到课程内容", endedWithProgram: "程序已经结束，这个调用没有等到结果（少了 await？）", fileOn: (fd) => `fd ${fd} 上的文件对象`, stoppedByStop: "被“停止”按钮停止", editorKeys: "编辑时 Tab 键缩进；按 Esc 再按 Tab 离开编辑器；Ctrl+Enter 运行。", colNote: "说明", tableCaption: "这个页面创建的每一个套接字；已关闭的划了删除线。",
     home: "课程", lessons: "课程", playground: "练习场", protocol: "底层协议",
     intro: "这些课程跟随 socket 教程的章节。每一课都有可以修改、可以运行的代码：它在页面里通过 sockbridge 使用真正的 TCP、UDP 和 Unix 套接字。右边的图实时画出每一次调用：页面、桥接守护进程、网络另一端之间发生了什么；下面的表列出每个 socket 的状态。",
     introNote: "代码是 Python，照教程的写法：它就在这个页面里运行（Pyodide，也就是编译成 WebAssembly 的 CPython），socket 模块走 sockbridge。每一课还有一个 JavaScript 标签，是同样的程序用 sockbridge 的 JavaScript 接口写成的，给想在自己网页里用它的人看。",
@@ -42,7 +42,7 @@ const UI = {
   },
   en: {
     tagline: "Real sockets in the browser, with Python's socket API",
-    skip: "Skip to the lesson", fileOn: (fd) => `a file object on fd ${fd}`, stoppedByStop: "stopped by the Stop button", editorKeys: "While you edit, Tab indents; Escape, then Tab, leaves the editor; Ctrl+Enter runs.", colNote: "note", tableCaption: "Every socket this page made; closed ones are struck through.",
+    skip: "Skip to the lesson", endedWithProgram: "the program ended before this call returned (a missing await?)", fileOn: (fd) => `a file object on fd ${fd}`, stoppedByStop: "stopped by the Stop button", editorKeys: "While you edit, Tab indents; Escape, then Tab, leaves the editor; Ctrl+Enter runs.", colNote: "note", tableCaption: "Every socket this page made; closed ones are struck through.",
     home: "Lessons", lessons: "Lessons", playground: "Playground", protocol: "The protocol underneath",
     intro: "These lessons follow the sections of the socket tutorial. Each has code you can edit and run: it uses real TCP, UDP and Unix sockets from this page, through sockbridge. The diagram draws every call as it happens, between the page, the bridge daemon and the other end of the network; the table below it shows the state of every socket.",
     introNote: "The code is Python, as the tutorial writes it: it runs in this page (Pyodide, which is CPython compiled to WebAssembly), and its socket module goes through sockbridge. Each lesson also has a JavaScript tab: the same program with sockbridge's JavaScript API, for page authors.",

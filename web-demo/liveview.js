@@ -134,6 +134,7 @@ export class LiveView {
   reset() {
     this.unwatch();
     this.replaying = null;
+    this.ending = false;
     this.sockets.clear();
     this.calls.clear();
     this.owners.clear();
@@ -199,7 +200,12 @@ export class LiveView {
   }
 
   /** Reads what the capture still holds, then stops watching (before the session closes). */
+  /**
+   * Called as the session ends, after its programs: a call still open then fails because its
+   * program ended (a promise it did not await), not by an error of its own.
+   */
   async finish() {
+    this.ending = true;
     if (!this.network) return;
     await this.poll();
     this.unwatch();
@@ -417,10 +423,12 @@ export class LiveView {
     if (!this.network) this.wire(e);
     const ms = e.duration >= 1 ? ` · ${Math.round(e.duration)} ms` : "";
     let returned;
-    if (this.endedByStop(e)) {
-      // Not an error of the program's: Stop closed the socket its call waited on.
+    if (this.endedByStop(e) || (this.ending && e.error)) {
+      // Not an error of the program's: Stop closed the socket its call waited on, or the session
+      // ended with its programs while the call was still open.
       const why = `${e.error.name}${e.error.errno !== null && e.error.errno !== undefined ? ` ${e.error.errno}` : ""}`;
-      returned = this.step("daemon", "page", `${e.method} ← ${this.text.stoppedByStop} (${why})${ms}`, "return stopped", e.fd, e.time);
+      const what = this.endedByStop(e) ? this.text.stoppedByStop : this.text.endedWithProgram;
+      returned = this.step("daemon", "page", `${callee(e)} ← ${what} (${why})${ms}`, "return stopped", e.fd, e.time);
     } else if (e.error) {
       const what = e.error.errno !== null && e.error.errno !== undefined ? `${e.error.name} (${e.error.errno})` : e.error.name;
       returned = this.step("daemon", "page", `${what}${ms}`, "return error", e.fd, e.time);

@@ -369,3 +369,36 @@ print("main done");
   assert.ok(lines.some((l) => /^\(an error in a background task\) PermissionError: /.test(l)), lines.join("\n"));
   assert.ok(lines.includes("main done"));
 });
+
+test("a call the program did not await is drawn as ended with the program, not as its error", async () => {
+  await page.goto(`${daemon.http}?lang=en#/playground`);
+  await page.waitForSelector('article[data-lesson="playground"]');
+  await page.click('.languages [data-language="javascript"]');
+  await page.fill("textarea.editor", "const s = bridge.socket(AF_INET, SOCK_STREAM);\nawait s.connect(labs.echo_tcp);\n");
+  await page.click("button.run");
+  await page.waitForFunction(() => document.querySelector(".status").dataset.state === "error");
+  assert.equal((await page.textContent("pre.output")).trim(), "TypeError: s.connect is not a function");
+  const ended = await page.$$eval(".step.stopped .label", (ls) => ls.map((l) => l.textContent));
+  assert.ok(ended.some((l) => l.includes("socket ← the program ended before this call returned")), ended.join(" | "));
+  assert.deepEqual(await page.$$eval(".step.error", (rows) => rows.length), 0);
+});
+
+test("a page without the daemon's token is told what to do, once, in its language", async () => {
+  const stranger = await browser.newContext();
+  const tab = await stranger.newPage();
+  try {
+    for (const [lang, hint] of [["en", /^Cannot reach the daemon/], ["zh", /^连不上守护进程/]]) {
+      await tab.goto(`${daemon.http}?lang=${lang}#/lesson/creating`);
+      await tab.waitForSelector('article[data-lesson="creating"]');
+      await tab.click('.languages [data-language="javascript"]');
+      await tab.click("button.run");
+      await tab.waitForFunction(() => document.querySelector(".status").dataset.state === "error");
+      const [first, second] = (await tab.textContent("pre.output")).trim().split("\n");
+      assert.match(first, /^ConnectionError: cannot open a bridge session: /);
+      assert.doesNotMatch(first, /ConnectionError: ConnectionError/);
+      assert.match(second, hint);
+    }
+  } finally {
+    await stranger.close();
+  }
+});

@@ -95,7 +95,10 @@ impl Error {
             Error::Os(e) => e.strerror.clone().unwrap_or_else(|| e.message()),
             Error::Value(m) | Error::Overflow(m) => m.clone(),
             Error::Protocol(e) => e.message.clone(),
-            other => other.to_string(),
+            // The message alone, as Python's str() of the exception: the class is its name.
+            Error::Closed => "the bridge connection is closed".to_owned(),
+            Error::Connect(m) => format!("cannot open a bridge session: {m}"),
+            Error::Response(m) => format!("bad response from the bridge: {m}"),
         }
     }
 
