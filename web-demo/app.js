@@ -3,7 +3,7 @@
 // page connects to the daemon that served it with no configuration.
 
 import * as sb from "./pkg/sockbridge.js";
-import { LESSONS, PLAYGROUND, PRINTED_ZH, localized } from "./lessons.js";
+import { EXERCISES, LESSONS, PLAYGROUND, PRINTED_ZH, localized } from "./lessons.js";
 import { printed } from "./repr.js";
 import { LiveView } from "./liveview.js";
 import { canRunPython } from "./python.js";
@@ -15,7 +15,8 @@ sb.takePageToken();
 const UI = {
   zh: {
     tagline: "用 Python 的 socket 接口，在浏览器里使用真正的网络套接字",
-    skip: "跳到课程内容", endedWithProgram: "程序已经结束，这个调用没有等到结果（少了 await？）", fileOn: (fd) => `fd ${fd} 上的文件对象`, stoppedByStop: "被“停止”按钮停止", editorKeys: "编辑时 Tab 键缩进；按 Esc 再按 Tab 离开编辑器；Ctrl+Enter 运行。", colNote: "说明", tableCaption: "这个页面创建的每一个套接字；已关闭的划了删除线。",
+    skip: "跳到课程内容", exercise: "练习", exerciseTodo: "运行你的代码，这里会告诉你是否完成。", solved: "✓ 完成了！", notYet: "✗ 还没有：",
+    exerciseNeedsDone: "程序要先正常结束。", endedWithProgram: "程序已经结束，这个调用没有等到结果（少了 await？）", fileOn: (fd) => `fd ${fd} 上的文件对象`, stoppedByStop: "被“停止”按钮停止", editorKeys: "编辑时 Tab 键缩进；按 Esc 再按 Tab 离开编辑器；Ctrl+Enter 运行。", colNote: "说明", tableCaption: "这个页面创建的每一个套接字；已关闭的划了删除线。",
     home: "课程", lessons: "课程", playground: "练习场", protocol: "底层协议",
     intro: "这些课程跟随 socket 教程的章节。每一课都有可以修改、可以运行的代码：它在页面里通过 sockbridge 使用真正的 TCP、UDP 和 Unix 套接字。右边的图实时画出每一次调用：页面、桥接守护进程、网络另一端之间发生了什么；下面的表列出每个 socket 的状态。",
     introNote: "代码是 Python，照教程的写法：它就在这个页面里运行（Pyodide，也就是编译成 WebAssembly 的 CPython），socket 模块走 sockbridge。每一课还有一个 JavaScript 标签，是同样的程序用 sockbridge 的 JavaScript 接口写成的，给想在自己网页里用它的人看。",
@@ -42,7 +43,8 @@ const UI = {
   },
   en: {
     tagline: "Real sockets in the browser, with Python's socket API",
-    skip: "Skip to the lesson", endedWithProgram: "the program ended before this call returned (a missing await?)", fileOn: (fd) => `a file object on fd ${fd}`, stoppedByStop: "stopped by the Stop button", editorKeys: "While you edit, Tab indents; Escape, then Tab, leaves the editor; Ctrl+Enter runs.", colNote: "note", tableCaption: "Every socket this page made; closed ones are struck through.",
+    skip: "Skip to the lesson", exercise: "Exercise", exerciseTodo: "Run your code: this says whether it solves the exercise.", solved: "✓ Solved!", notYet: "✗ Not yet: ",
+    exerciseNeedsDone: "the programs must end without an error first.", endedWithProgram: "the program ended before this call returned (a missing await?)", fileOn: (fd) => `a file object on fd ${fd}`, stoppedByStop: "stopped by the Stop button", editorKeys: "While you edit, Tab indents; Escape, then Tab, leaves the editor; Ctrl+Enter runs.", colNote: "note", tableCaption: "Every socket this page made; closed ones are struck through.",
     home: "Lessons", lessons: "Lessons", playground: "Playground", protocol: "The protocol underneath",
     intro: "These lessons follow the sections of the socket tutorial. Each has code you can edit and run: it uses real TCP, UDP and Unix sockets from this page, through sockbridge. The diagram draws every call as it happens, between the page, the bridge daemon and the other end of the network; the table below it shows the state of every socket.",
     introNote: "The code is Python, as the tutorial writes it: it runs in this page (Pyodide, which is CPython compiled to WebAssembly), and its socket module goes through sockbridge. Each lesson also has a JavaScript tab: the same program with sockbridge's JavaScript API, for page authors.",
@@ -391,6 +393,13 @@ function renderLesson(shown) {
   const right = el("section", { class: "live" },
     el("div", { class: "live-head" }, el("h2", { text: t.live }), replayButton, speed), diagram, el("h2", { text: t.sockets }), el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t.sockets }, table));
   parts.push(el("div", { class: "workbench" }, left, right));
+  const exercise = EXERCISES[lesson.id];
+  if (exercise) {
+    bench.exercise = exercise;
+    bench.verdict = el("p", { class: "verdict", "aria-live": "polite", text: t.exerciseTodo });
+    parts.push(el("section", { class: "exercise" }, el("h2", { text: t.exercise }),
+      el("p", { html: exercise.task[lang] }), bench.verdict));
+  }
   if (lesson !== PLAYGROUND) {
     const nav = el("nav", { class: "prevnext" });
     nav.append(index > 0 ? el("a", { href: `#/lesson/${LESSONS[index - 1].id}`, text: t.prev }) : el("span"));
@@ -504,6 +513,7 @@ function setState(bench, slot, state) {
   else if (bench.slots.some((s) => s.state === "done")) overall = "done";
   bench.status.textContent = words[overall];
   bench.status.dataset.state = overall;
+  if (!active && overall !== "idle") checkExercise(bench);
   // JavaScript leaves its sockets to the session's end, which closes them. Python programs close
   // theirs as they end (as a process's exit does), and the session stays, so a client run again
   // after its server has stopped meets the kernel's answer (ECONNREFUSED) for the port it held.
@@ -635,6 +645,28 @@ function stopOne(bench, slot) {
   bench.view.stopped(bench.slots.length > 1 ? slot.name : "");
   program.stop();
   setTimeout(() => finish(bench, slot, program, "stopped"), 1000);
+}
+
+/**
+ * Checks the lesson's exercise against the run that just ended: what its programs printed and
+ * the calls the diagram drew. A lesson whose server runs until stopped counts as ended when
+ * stopped.
+ */
+function checkExercise(bench) {
+  const { exercise, verdict } = bench;
+  if (!exercise || !verdict) return;
+  const t = UI[lang];
+  const ended = bench.slots.every((s) => s.state === "done" || (s.forever && s.state === "stopped"));
+  const lines = bench.slots.flatMap((s) => s.output.textContent.split("\n"));
+  const calls = [...document.querySelectorAll(".step.call")].map((row) => row.dataset.text ?? "");
+  const printed = (exercise.output ?? []).every((p) => lines.some((line) => new RegExp(p).test(line)));
+  const called = (exercise.calls ?? []).every((c) => {
+    const { re, atLeast = 1 } = typeof c === "string" ? { re: c } : c;
+    return calls.filter((text) => new RegExp(re).test(text)).length >= atLeast;
+  });
+  const solved = ended && printed && called;
+  verdict.textContent = solved ? t.solved : t.notYet + (ended ? exercise.hint[lang] : t.exerciseNeedsDone);
+  verdict.dataset.solved = String(solved);
 }
 
 /** Stops every program of the lesson. */

@@ -1454,3 +1454,62 @@ export function localized(code, lang) {
   return code.replace(/(["'])((?:(?!\1)[^\\\n])*)\1/g, (literal, quote, text) =>
     Object.hasOwn(PRINTED_ZH, text) ? `${quote}${PRINTED_ZH[text]}${quote}` : literal);
 }
+
+/**
+ * An exercise at the end of a lesson, checked in the page after each run: every `output` pattern
+ * must match a line some program printed, and every `calls` pattern a call the diagram drew (its
+ * text, e.g. `socket(AF_INET, SOCK_DGRAM)`), `atLeast` times where given. The lesson's own code
+ * does not solve it; `hint` says what is still missing.
+ */
+export const EXERCISES = {
+  naming: {
+    task: {
+      zh: "再建一个 UDP 套接字（<code>SOCK_DGRAM</code>），把它绑定到端口 0，打印它的名字（<code>getsockname()</code>）。UDP 套接字的名字也是（地址，端口）。",
+      en: "Make a UDP socket too (<code>SOCK_DGRAM</code>), bind it to port 0 and print its name (<code>getsockname()</code>). A UDP socket's name is an (address, port) pair as well.",
+    },
+    hint: { zh: "还没有看到一个 SOCK_DGRAM 套接字被绑定。", en: "No SOCK_DGRAM socket was made and bound yet." },
+    calls: ["^socket\\(AF_INET, SOCK_DGRAM\\)", { re: "^bind\\(", atLeast: 2 }],
+  },
+  "what-is-a-socket": {
+    task: {
+      zh: "用一个循环再建五个套接字，打印每一个的 <code>fileno()</code>：新套接字总是拿到最小的空闲编号。",
+      en: "Make five more sockets in a loop and print each one's <code>fileno()</code>: a new socket always gets the lowest free number.",
+    },
+    hint: { zh: "图里还没有五个以上的 socket() 调用。", en: "The diagram does not show more than five socket() calls yet." },
+    calls: [{ re: "^socket\\(", atLeast: 6 }],
+  },
+  creating: {
+    task: {
+      zh: "再建一个 IPv6 的 TCP 套接字（<code>AF_INET6, SOCK_STREAM</code>），打印它的 <code>family</code>。",
+      en: "Create an IPv6 TCP socket as well (<code>AF_INET6, SOCK_STREAM</code>) and print its <code>family</code>.",
+    },
+    hint: { zh: "还没有 socket(AF_INET6, SOCK_STREAM) 调用。", en: "There is no socket(AF_INET6, SOCK_STREAM) call yet." },
+    calls: ["^socket\\(AF_INET6, SOCK_STREAM"],
+  },
+  server: {
+    task: {
+      zh: "让服务器把收到的数据变成大写再发回去（<code>data.upper()</code>），客户端就会收到 <code>b'HELLO FROM ALICE'</code>。",
+      en: "Make the server send back what it receives in capital letters (<code>data.upper()</code>), so the client gets <code>b'HELLO FROM ALICE'</code>.",
+    },
+    hint: { zh: "客户端还没有收到 b'HELLO FROM ALICE'。", en: "The client has not got b'HELLO FROM ALICE' back yet." },
+    output: ["b'HELLO FROM ALICE'"],
+  },
+  client: {
+    task: {
+      zh: "连接 echo 服务（<code>labs.echo_tcp</code>），发送 <code>b'ping'</code>，打印它发回来的内容。",
+      en: "Connect to the echo service (<code>labs.echo_tcp</code>), send <code>b'ping'</code> and print what comes back.",
+    },
+    hint: { zh: "还没有打印出 echo 服务发回的 b'ping'。", en: "Nothing printed the b'ping' the echo service sends back yet." },
+    output: ["b'ping'"],
+    calls: ["^send(all)?\\((b'ping'|'ping')\\)"],
+  },
+  "send-recv": {
+    task: {
+      zh: "从 chargen 服务读 100 个字节：用一个循环，每次 <code>recv(10)</code>，最后打印一共收到多少字节（100）。",
+      en: "Read 100 bytes from the chargen service with a loop of <code>recv(10)</code> calls, then print how many bytes you got (100).",
+    },
+    hint: { zh: "还没有十次 recv(10)，或者还没有打印 100。", en: "There are not ten recv(10) calls yet, or 100 was not printed." },
+    output: ["\\b100\\b"],
+    calls: [{ re: "^recv\\(10(, 0)?\\)", atLeast: 10 }],
+  },
+};

@@ -367,6 +367,7 @@ export class LiveView {
     this.rows.querySelector(".empty")?.remove();
     const row = document.createElement("div");
     row.dataset.time = String(time);
+    row.dataset.text = label;
     row.className = `step ${kind}`;
     row.setAttribute("role", "listitem");
     const left = Math.min(LANE[from], LANE[to]);
@@ -534,7 +535,10 @@ export class LiveView {
       const what = e.error.name === "TimeoutError" ? this.text.timedOut
         : this.endedByStop(e) ? `${e.method}: ${this.text.stoppedByStop}`
         : `${e.method}: ${e.error.name}${e.error.errno !== null && e.error.errno !== undefined ? ` (${e.error.errno})` : ""}`;
-      if (e.fd !== null && e.fd !== undefined) set(e.fd, { note: what });
+      // (Not getpeername's ENOTCONN: Python's repr of a socket asks it of every unconnected
+      // socket, and the state column says so already.)
+      const benign = e.method === "getpeername" && e.error.errno === 107;
+      if (e.fd !== null && e.fd !== undefined && !benign) set(e.fd, { note: what });
       this.renderTable();
       return;
     }

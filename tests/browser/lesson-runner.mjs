@@ -29,10 +29,11 @@ export async function withFreePort(tab) {
 
 /**
  * Opens a lesson in a page language (`lang`) and a code language (`code`: "python" or
- * "javascript"), runs it, and returns what the page shows. A program that runs until it is stopped
+ * "javascript"), runs it (after `edit(page)`, if given, changes its code), and returns what the
+ * page shows. A program that runs until it is stopped
  * (the tutorial's `while True` server) is checked to be waiting, then stopped, once the others end.
  */
-export async function runLesson(page, http, lesson, lang, code) {
+export async function runLesson(page, http, lesson, lang, code, { edit } = {}) {
   const path = lesson.id === "playground" ? "#/playground" : `#/lesson/${lesson.id}`;
   const here = await page.evaluate(() => location.search);
   if (here === `?lang=${lang}`) await page.evaluate((p) => { location.hash = p; }, path);
@@ -43,6 +44,8 @@ export async function runLesson(page, http, lesson, lang, code) {
   // The lesson's own code, not what an earlier run of it kept (the page keeps edits).
   await page.click("button.reset");
   await withFreePort(page);
+  // A test's change to the lesson's code, as a student would make it.
+  if (edit) await edit(page);
   await page.click("button.run");
   const ended = (state) => ["done", "error", "stopped"].includes(state);
   await page.waitForFunction(() => {

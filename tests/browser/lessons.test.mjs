@@ -402,3 +402,39 @@ test("a page without the daemon's token is told what to do, once, in its languag
     await stranger.close();
   }
 });
+
+/** A solution of each lesson's exercise, as a student would write it into the lesson's Python. */
+const SOLUTIONS = {
+  naming: (code) => `${code}\nu = socket(AF_INET, SOCK_DGRAM)\nu.bind(("127.0.0.1", 0))\nprint("udp:", u.getsockname())\n`,
+  "what-is-a-socket": (code) => `${code}\nfor i in range(5):\n    print(socket(AF_INET, SOCK_STREAM).fileno())\n`,
+  creating: (code) => `${code}\ns6 = socket(AF_INET6, SOCK_STREAM)\nprint(s6.family)\n`,
+  server: (code) => code.replace("conn.sendall(data)", "conn.sendall(data.upper())"),
+  client: (code) => `${code}\ne = socket(AF_INET, SOCK_STREAM)\ne.connect(labs.echo_tcp)\ne.sendall(b"ping")\nprint(e.recv(100))\n`,
+  "send-recv": (code) => `${code}\ng = socket(AF_INET, SOCK_STREAM)\ng.connect(labs.chargen_tcp)\ngot = b""\nwhile len(got) < 100:\n    got += g.recv(10)\nprint(len(got))\n`,
+};
+
+test("exercises: the lesson's own code does not solve its exercise, and a solution does, checked in the page", async () => {
+  const ids = await page.evaluate(async () => Object.keys((await import("./lessons.js")).EXERCISES));
+  assert.deepEqual(ids.sort(), Object.keys(SOLUTIONS).sort(), "a solution for every exercise");
+  for (const id of ids) {
+    const lesson = lessons.find((l) => l.id === id);
+    for (const lang of ["en", "zh"]) {
+      await runLesson(lesson, lang, "python");
+      const before = await page.$eval(".verdict", (v) => [v.dataset.solved, v.textContent]);
+      assert.equal(before[0], "false", `${id} (${lang}): the lesson's code solved it: ${before[1]}`);
+      assert.match(before[1], lang === "en" ? /^✗ Not yet: / : /^✗ 还没有：/);
+      await run(page, daemon.http, lesson, lang, "python", {
+        edit: async (tab) => {
+          const editor = tab.locator(".program textarea.editor").first();
+          const names = await tab.$$eval(".program", (ps) => ps.map((p) => p.dataset.name));
+          const which = id === "server" ? tab.locator('.program[data-name="server.py"] textarea.editor') : editor;
+          assert.ok(names.length >= 1);
+          await which.fill(SOLUTIONS[id](await which.inputValue()));
+        },
+      });
+      const after = await page.$eval(".verdict", (v) => [v.dataset.solved, v.textContent]);
+      assert.deepEqual(after, ["true", lang === "en" ? "✓ Solved!" : "✓ 完成了！"], `${id} (${lang})`);
+    }
+  }
+  await page.screenshot({ path: `${artifacts}/exercise-solved.png`, fullPage: true });
+});
