@@ -1512,4 +1512,47 @@ export const EXERCISES = {
     output: ["\\b100\\b"],
     calls: [{ re: "^recv\\(10(, 0)?\\)", atLeast: 10 }],
   },
+  udp: {
+    task: {
+      zh: "给 echo 服务（<code>labs.echo_udp</code>）发三个数据报 <code>b'1'</code>、<code>b'2'</code>、<code>b'3'</code>，打印收到的三个回答。",
+      en: "Send the echo service (<code>labs.echo_udp</code>) three datagrams, <code>b'1'</code>, <code>b'2'</code> and <code>b'3'</code>, and print the three answers.",
+    },
+    hint: { zh: "还没有打印出 b'1'、b'2' 和 b'3' 三个回答。", en: "The answers b'1', b'2' and b'3' were not all printed yet." },
+    output: ["b'1'", "b'2'", "b'3'"],
+    calls: [{ re: "^sendto\\(", atLeast: 8 }],
+  },
+  "close-names": {
+    task: {
+      zh: "也打印服务器那一端的名字：<code>conn.getsockname()</code> 和 <code>conn.getpeername()</code>。它们正好是客户端那两个名字，反过来。",
+      en: "Print the server side's names too: <code>conn.getsockname()</code> and <code>conn.getpeername()</code>. They are the client's two names, the other way round.",
+    },
+    hint: { zh: "conn 的 getpeername() 还没有调用。", en: "conn's getpeername() was not called yet." },
+    calls: [{ re: "^getpeername\\(", atLeast: 2 }, { re: "^getsockname\\(", atLeast: 3 }],
+  },
+  reuseaddr: {
+    task: {
+      zh: "问问内核 <code>plain</code> 有没有设置 SO_REUSEADDR：打印 <code>plain.getsockopt(SOL_SOCKET, SO_REUSEADDR)</code>（是 0）。",
+      en: "Ask the kernel whether <code>plain</code> has SO_REUSEADDR set: print <code>plain.getsockopt(SOL_SOCKET, SO_REUSEADDR)</code> (it is 0).",
+    },
+    hint: { zh: "还没有第二次 getsockopt，或者没有打印出 0。", en: "There is no second getsockopt yet, or 0 was not printed." },
+    output: ["(^|\\D)0$"],
+    calls: [{ re: "^getsockopt\\(", atLeast: 2 }],
+  },
+  timeouts: {
+    task: {
+      zh: "给一个新的 UDP 套接字设 0.2 秒的超时（<code>settimeout(0.2)</code>），调用 <code>recvfrom</code>，打印异常的类名。",
+      en: "Give a new UDP socket a timeout of 0.2 seconds (<code>settimeout(0.2)</code>), call <code>recvfrom</code> on it and print the exception's class name.",
+    },
+    hint: { zh: "还没有 settimeout(0.2) 和之后的 recvfrom。", en: "There is no settimeout(0.2) with a recvfrom after it yet." },
+    output: ["TimeoutError"],
+    calls: ["^settimeout\\(0\\.2\\)", "^recvfrom\\("],
+  },
+  "fileno-makefile": {
+    task: {
+      zh: "让服务器再写一行 <code>b\"221 Bye\\r\\n\"</code>（在 <code>flush()</code> 之前），客户端用 <code>lines.readline()</code> 读出来并打印。",
+      en: "Make the server write one more line, <code>b\"221 Bye\\r\\n\"</code> (before its <code>flush()</code>), and have the client read it with <code>lines.readline()</code> and print it.",
+    },
+    hint: { zh: "客户端还没有打印出 221 Bye。", en: "The client has not printed 221 Bye yet." },
+    output: ["221 Bye"],
+  },
 };
