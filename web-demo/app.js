@@ -145,7 +145,7 @@ function takeSharedCode() {
   try {
     const binary = atob(match[1].replaceAll("-", "+").replaceAll("_", "/"));
     const shared = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
-    if (!["python", "javascript"].includes(shared.language) || typeof shared.programs !== "object") return null;
+    if (!["python", "javascript"].includes(shared?.language) || !shared.programs || typeof shared.programs !== "object") return null;
     return shared;
   } catch {
     return null;
@@ -571,6 +571,7 @@ async function runOne(bench, slot) {
 async function start(bench, slot) {
   const t = UI[lang];
   const code = slot.editor.editor.value;
+  bench.view.started(bench.slots.length > 1 ? slot.name : "");
   const run = {}; // until the program exists: Stop lets go of it (see stopAll)
   slot.program = run;
   const loading = bench.language === "python" && document.documentElement.dataset.python !== "ready";

@@ -466,6 +466,11 @@ export class LiveView {
     this.stoppedBy.add(name);
   }
 
+  /** Notes that the program `name` runs (again): its errors are its own once more. */
+  started(name) {
+    this.stoppedBy.delete(name);
+  }
+
   /** Whether a call failed because Stop ended its program (which closes its sockets, or the session). */
   endedByStop(e) {
     return Boolean(e.error) && this.stoppedBy.has(this.owners.get(e.fd) ?? "");
