@@ -1555,4 +1555,13 @@ export const EXERCISES = {
     hint: { zh: "客户端还没有打印出 221 Bye。", en: "The client has not printed 221 Bye yet." },
     output: ["221 Bye"],
   },
+  handshake: {
+    task: {
+      zh: "让服务器在收到 <code>b'hello'</code> 之后回一句 <code>b'bye'</code>，客户端在关闭之前读出来并打印。实时视图里数据会朝两个方向走。",
+      en: "Make the server answer <code>b'hello'</code> with <code>b'bye'</code>, and have the client read it and print it before it closes. The live view then shows data going both ways.",
+    },
+    hint: { zh: "客户端还没有打印出 b'bye'。", en: "The client has not printed b'bye' yet." },
+    output: ["b'bye'"],
+    calls: [{ re: "^recv\\(", atLeast: 3 }],
+  },
 };
