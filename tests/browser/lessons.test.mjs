@@ -457,3 +457,24 @@ for (const half of [0, 1]) {
     }
   });
 }
+
+test("an error in a Python program's background task (an asyncio task) shows in its output too", async () => {
+  await page.goto(`${daemon.http}?lang=en#/playground`);
+  await page.waitForSelector('article[data-lesson="playground"]');
+  await page.click('.languages [data-language="python"]');
+  await page.fill("textarea.editor", [
+    "import asyncio",
+    "async def bad():",
+    "    raise ValueError('boom')",
+    "async def main():",
+    "    task = asyncio.ensure_future(bad())",
+    "    await asyncio.sleep(0.2)",
+    "    print('main done')",
+    "await main()",
+  ].join("\n"));
+  await page.click("button.run");
+  await page.waitForFunction(() => ["done", "error"].includes(document.querySelector(".status").dataset.state), null, { timeout: 60000 });
+  const lines = (await page.textContent("pre.output")).split("\n");
+  assert.ok(lines.includes("ValueError: boom"), lines.join("\n"));
+  assert.ok(lines.includes("main done"), lines.join("\n"));
+});
