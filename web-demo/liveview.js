@@ -421,7 +421,6 @@ export class LiveView {
       callRow.querySelector(".wait")?.remove();
       this.calls.delete(e.id);
     }
-    if (!this.network) this.wire(e);
     const ms = e.duration >= 1 ? ` · ${Math.round(e.duration)} ms` : "";
     let returned;
     if (this.endedByStop(e) || (this.ending && e.error)) {
@@ -474,55 +473,6 @@ export class LiveView {
   /** Whether a call failed because Stop ended its program (which closes its sockets, or the session). */
   endedByStop(e) {
     return Boolean(e.error) && this.stoppedBy.has(this.owners.get(e.fd) ?? "");
-  }
-
-  /** What crossed the network for a call: arrows between the daemon and the peer. */
-  wire(e) {
-    const t = this.text;
-    if (e.error) {
-      if (e.method === "connect" && e.error.errno === 111) this.step("peer", "daemon", t.wireRefused, "wire error", e.fd);
-      return;
-    }
-    switch (e.method) {
-      case "connect":
-        this.step("daemon", "peer", t.wireConnect, "wire", e.fd);
-        break;
-      case "connect_ex":
-        // connect_ex returns the error connect would raise: the same packets.
-        if (e.result === 0) this.step("daemon", "peer", t.wireConnect, "wire", e.fd);
-        else if (e.result === 111) this.step("peer", "daemon", t.wireRefused, "wire error", e.fd);
-        break;
-      case "accept":
-        this.step("peer", "daemon", t.wireAccept, "wire", e.fd);
-        break;
-      case "send":
-      case "sendall":
-      case "sendto":
-      case "write": {
-        const size = typeof e.result === "number" ? e.result : (e.args[0]?.length ?? "");
-        this.step("daemon", "peer", `${t.wireData} ${size} B`, "wire", e.fd);
-        break;
-      }
-      case "recv":
-      case "recvfrom":
-      case "readline":
-      case "read": {
-        const data = Array.isArray(e.result) ? e.result[0] : e.result;
-        if (data instanceof Uint8Array) {
-          this.step("peer", "daemon", data.length === 0 ? t.wireEof : `${t.wireData} ${data.length} B`, "wire", e.fd);
-        }
-        break;
-      }
-      case "close": {
-        // A FIN goes out only for a connected TCP socket (not a UDP socket, a listener, or a
-        // socket that never connected), and not when a makefile object closes: the socket stays.
-        if (e.object === "file") break;
-        const row = this.sockets.get(e.fd);
-        if (row && !row.closed && row.type === "SOCK_STREAM" && row.remote) this.step("daemon", "peer", t.wireClose, "wire", e.fd);
-        break;
-      }
-      default:
-    }
   }
 
   /** Keeps the socket table in step with what the calls did (a makefile object's calls change

@@ -134,6 +134,8 @@ export function checkLesson(lesson, lang, code, shown, printedZh) {
   }
   assert.equal(shown.calls.length, shown.returns.length, `${label}: every call returned`);
   assert.equal(shown.pending, 0, `${label}: nothing left pending`);
+  // Packets are drawn only from a private network's capture, never guessed from the calls.
+  assert.equal(shown.wires, 0, `${label}: guessed packets drawn`);
   assert.ok(shown.rows.length >= check.sockets, `${label}: ${shown.rows.length} rows in the socket table`);
   if (check.packets) {
     // The packets the lesson is about, in this order, among those drawn.
