@@ -21,7 +21,7 @@ const UI = {
     intro: "这些课程跟随 socket 教程的章节。每一课都有可以修改、可以运行的代码：它在页面里通过 sockbridge 使用真正的 TCP、UDP 和 Unix 套接字。右边的图实时画出每一次调用：页面、桥接守护进程、网络另一端之间发生了什么；下面的表列出每个 socket 的状态。",
     introNote: "代码是 Python，照教程的写法：它就在这个页面里运行（Pyodide，也就是编译成 WebAssembly 的 CPython），socket 模块走 sockbridge。每一课还有一个 JavaScript 标签，是同样的程序用 sockbridge 的 JavaScript 接口写成的，给想在自己网页里用它的人看。",
     run: "运行", stop: "停止", reset: "还原代码", share: "分享代码", shareHint: "复制这个链接：打开它的人会在编辑器里看到这段代码（要按“运行”才会运行）。",
-    replay: "重放", speed: "速度", speeds: ["慢", "中", "快"], background: "（后台任务出错）", running: "运行中…", waiting: "等待中…", loadingPython: "正在加载 Python（约 13 MB）…", done: "完成", failed: "出错了", stopped: "已停止",
+    replay: "重放", step: "下一步", speed: "速度", speeds: ["慢", "中", "快"], background: "（后台任务出错）", running: "运行中…", waiting: "等待中…", loadingPython: "正在加载 Python（约 13 MB）…", done: "完成", failed: "出错了", stopped: "已停止",
     output: "输出", language: "语言", live: "实时视图", sockets: "套接字表", code: "代码（可以修改）",
     tutorial: "教程的原始代码（一字未改）", tryTutorial: "放进编辑器运行", stopHint: "停止这个程序（相当于 Ctrl-C）",
     errorAt: (line) => `第 ${line} 行出错`,
@@ -48,7 +48,7 @@ const UI = {
     intro: "These lessons follow the sections of the socket tutorial. Each has code you can edit and run: it uses real TCP, UDP and Unix sockets from this page, through sockbridge. The diagram draws every call as it happens, between the page, the bridge daemon and the other end of the network; the table below it shows the state of every socket.",
     introNote: "The code is Python, as the tutorial writes it: it runs in this page (Pyodide, which is CPython compiled to WebAssembly), and its socket module goes through sockbridge. Each lesson also has a JavaScript tab: the same program with sockbridge's JavaScript API, for page authors.",
     run: "Run", stop: "Stop", reset: "Reset code", share: "Share code", shareHint: "Copy this link: whoever opens it gets this code in the editor (it runs only when they press Run).",
-    replay: "Replay", speed: "Speed", speeds: ["slow", "medium", "fast"], background: "(an error in a background task)", running: "running…", waiting: "waiting…", loadingPython: "loading Python (about 13 MB)…", done: "done", failed: "error", stopped: "stopped",
+    replay: "Replay", step: "Step", speed: "Speed", speeds: ["slow", "medium", "fast"], background: "(an error in a background task)", running: "running…", waiting: "waiting…", loadingPython: "loading Python (about 13 MB)…", done: "done", failed: "error", stopped: "stopped",
     output: "Output", language: "Language", live: "Live view", sockets: "Sockets", code: "Code (edit me)",
     tutorial: "The tutorial's own code, exactly as written", tryTutorial: "Put it in the editor", stopHint: "Stop this program (Ctrl-C)",
     errorAt: (line) => `error at line ${line}`,
@@ -288,6 +288,7 @@ function renderLesson(shown) {
   const shareBox = el("input", { class: "share-link", readonly: "", "aria-label": t.shareHint, title: t.shareHint, hidden: "" });
   // Replay draws the last run's diagram again, a step at a time, at the speed chosen.
   const replayButton = el("button", { type: "button", class: "replay", text: `⟲ ${t.replay}` });
+  const stepButton = el("button", { type: "button", class: "step-once", text: `${t.step} ▸` });
   const speed = el("select", { class: "speed", "aria-label": t.speed },
     ...t.speeds.map((name, i) => el("option", { value: String([700, 250, 60][i]), text: name, ...(i === 1 ? { selected: "" } : {}) })));
   // A scrolling region the keyboard can reach; its rows are a list a screen reader reads one by one.
@@ -368,6 +369,7 @@ function renderLesson(shown) {
     await navigator.clipboard?.writeText(shareBox.value).catch(() => {});
   });
   replayButton.addEventListener("click", () => view.replay(Number(speed.value)));
+  stepButton.addEventListener("click", () => view.stepOnce());
 
   const parts = [el("h1", { text: title }), el("div", { class: "explain", html: lesson.explain[lang] })];
   if (lesson.note) parts.push(el("div", { class: "note", html: lesson.note[lang] }));
@@ -389,7 +391,7 @@ function renderLesson(shown) {
     el("h2", { text: t.code }), el("div", { class: "toolbar" }, tabs, runButton, stopButton, resetButton, shareButton, status),
     shareBox, slotsBox);
   const right = el("section", { class: "live" },
-    el("div", { class: "live-head" }, el("h2", { text: t.live }), replayButton, speed), diagram, el("h2", { text: t.sockets }), el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t.sockets }, table));
+    el("div", { class: "live-head" }, el("h2", { text: t.live }), replayButton, stepButton, speed), diagram, el("h2", { text: t.sockets }), el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t.sockets }, table));
   parts.push(el("div", { class: "workbench" }, left, right));
   const exercise = EXERCISES[lesson.id];
   if (exercise) {

@@ -460,6 +460,25 @@ export class LiveView {
     next(0);
   }
 
+  /**
+   * Shows the next step of the diagram, and only up to it: the first press hides every step but
+   * the first; each press after shows one more. (A running replay stops.)
+   */
+  stepOnce() {
+    const steps = [...this.rows.querySelectorAll(".step")];
+    if (!this.stepping || this.stepping.steps !== steps.length || this.replaying !== this.stepping.run) {
+      const run = (this.replaying = {});
+      for (const step of steps) step.classList.add("replay-hidden");
+      this.diagram.scrollTop = 0;
+      this.stepping = { run, steps: steps.length, shown: 0 };
+    }
+    const next = steps[this.stepping.shown];
+    if (!next) return;
+    next.classList.remove("replay-hidden");
+    next.scrollIntoView({ block: "nearest" });
+    this.stepping.shown += 1;
+  }
+
   /** Notes that Stop stopped the program `name` ("" for a lesson's only program). */
   stopped(name) {
     this.stoppedBy.add(name);

@@ -480,3 +480,16 @@ test("an error in a Python program's background task (an asyncio task) shows in 
   assert.ok(lines.includes("ValueError: boom"), lines.join("\n"));
   assert.ok(lines.includes("main done"), lines.join("\n"));
 });
+
+test("Step shows the diagram one step at a time", async () => {
+  await runLesson(lessons.find((l) => l.id === "naming"), "en", "javascript");
+  const total = await page.$$eval(".step", (s) => s.length);
+  const shown = () => page.$$eval(".step", (s) => s.filter((x) => !x.classList.contains("replay-hidden")).map((x) => x.dataset.text));
+  const first = (await page.$$eval(".step", (s) => s.map((x) => x.dataset.text))).slice(0, 2);
+  await page.click("button.step-once");
+  assert.deepEqual(await shown(), first.slice(0, 1));
+  await page.click("button.step-once");
+  assert.deepEqual(await shown(), first);
+  for (let i = 2; i < total; i++) await page.click("button.step-once");
+  assert.equal((await shown()).length, total);
+});
