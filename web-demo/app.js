@@ -567,11 +567,16 @@ async function runOne(bench, slot) {
   await start(bench, slot);
 }
 
+/** The name the live view knows a slot's program by: its own where the lesson has several, "" where one. */
+function viewName(bench, slot) {
+  return bench.slots.length > 1 ? slot.name : "";
+}
+
 /** Starts a slot's program in the lesson's session; resolves to its Python `Program`, or null. */
 async function start(bench, slot) {
   const t = UI[lang];
   const code = slot.editor.editor.value;
-  bench.view.started(bench.slots.length > 1 ? slot.name : "");
+  bench.view.started(viewName(bench, slot));
   const run = {}; // until the program exists: Stop lets go of it (see stopAll)
   slot.program = run;
   const loading = bench.language === "python" && document.documentElement.dataset.python !== "ready";
@@ -643,7 +648,7 @@ function ended(program) {
 function stopOne(bench, slot) {
   const program = slot.program;
   if (!program?.stop) return;
-  bench.view.stopped(bench.slots.length > 1 ? slot.name : "");
+  bench.view.stopped(viewName(bench, slot));
   program.stop();
   setTimeout(() => finish(bench, slot, program, "stopped"), 1000);
 }
@@ -659,7 +664,7 @@ function checkExercise(bench) {
   const t = UI[lang];
   const ended = bench.slots.every((s) => s.state === "done" || (s.forever && s.state === "stopped"));
   const lines = bench.slots.flatMap((s) => s.output.textContent.split("\n"));
-  const calls = [...document.querySelectorAll(".step.call")].map((row) => row.dataset.text ?? "");
+  const calls = [...bench.view.rows.querySelectorAll(".step.call")].map((row) => row.dataset.text ?? "");
   const printed = (exercise.output ?? []).every((p) => lines.some((line) => new RegExp(p).test(line)));
   const called = (exercise.calls ?? []).every((c) => {
     const { re, atLeast = 1 } = typeof c === "string" ? { re: c } : c;

@@ -423,11 +423,12 @@ export class LiveView {
     }
     const ms = e.duration >= 1 ? ` · ${Math.round(e.duration)} ms` : "";
     let returned;
-    if (this.endedByStop(e) || (this.ending && e.error)) {
+    const byStop = this.endedByStop(e);
+    if (byStop || (this.ending && e.error)) {
       // Not an error of the program's: Stop closed the socket its call waited on, or the session
       // ended with its programs while the call was still open.
       const why = `${e.error.name}${e.error.errno !== null && e.error.errno !== undefined ? ` ${e.error.errno}` : ""}`;
-      const what = this.endedByStop(e) ? this.text.stoppedByStop : this.text.endedWithProgram;
+      const what = byStop ? this.text.stoppedByStop : this.text.endedWithProgram;
       returned = this.step("daemon", "page", `${callee(e)} ← ${what} (${why})${ms}`, "return stopped", e.fd, e.time);
     } else if (e.error) {
       const what = e.error.errno !== null && e.error.errno !== undefined ? `${e.error.name} (${e.error.errno})` : e.error.name;

@@ -314,7 +314,7 @@ async fn serve_file(stream: &mut TcpStream, head: &Head, root: &Path, max_bytes:
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            if !matches!(tokio::time::timeout(write_timeout, stream.write_all(&buf[..n])).await, Ok(Ok(()))) {
+            if !write_within(stream, &buf[..n], write_timeout).await {
                 return;
             }
         }
@@ -339,12 +339,17 @@ async fn serve_embedded(stream: &mut TcpStream, head: &Head, write_timeout: Dura
     };
     if send_body {
         for chunk in file.bytes.chunks(CHUNK) {
-            if !matches!(tokio::time::timeout(write_timeout, stream.write_all(chunk)).await, Ok(Ok(()))) {
+            if !write_within(stream, chunk, write_timeout).await {
                 return;
             }
         }
     }
     let _ = stream.shutdown().await;
+}
+
+/// Writes `bytes`, unless the reader takes nothing for `limit`; says whether it did.
+async fn write_within(stream: &mut TcpStream, bytes: &[u8], limit: Duration) -> bool {
+    matches!(tokio::time::timeout(limit, stream.write_all(bytes)).await, Ok(Ok(())))
 }
 
 /// How much of a file is written at a time.

@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { startDaemon, launchBrowser, openPage, root } from "./harness.mjs";
-import { runLesson } from "./lesson-runner.mjs";
+import { lessonData, runLesson } from "./lesson-runner.mjs";
 
 const artifacts = `${root}tests/browser/artifacts`;
 let daemon, browser, page, lessons;
@@ -14,9 +14,7 @@ before(async () => {
   daemon = await startDaemon();
   browser = await launchBrowser();
   page = await openPage(browser, daemon, { width: 1366, height: 900 });
-  await page.goto(`${daemon.http}?lang=en#/`);
-  await page.waitForFunction(() => window.sockbridgeLessons);
-  lessons = await page.evaluate(() => window.sockbridgeLessons.LESSONS.map((l) => ({ id: l.id, title: l.title, check: l.check })));
+  ({ lessons } = await lessonData(page, daemon.http));
 });
 
 after(async () => {

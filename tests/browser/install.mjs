@@ -12,7 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { root, startDaemon, launchBrowser, openPage } from "./harness.mjs";
-import { checkLesson, runLesson } from "./lesson-runner.mjs";
+import { checkLesson, lessonData, runLesson } from "./lesson-runner.mjs";
 
 const run = promisify(execFile);
 // One target directory for both installs, so the dependencies compile once (and stay for the next run).
@@ -50,13 +50,7 @@ async function lessonsFrom(binary) {
     const http = (path) => fetch(`${daemon.http}${path}`).then((r) => r.status);
     assert.equal(await http("/pkg/wasm_client_bg.wasm"), 200, "the browser package is served");
     assert.equal(await http("/pyodide/pyodide.asm.wasm"), 200, "Python is served");
-    await page.goto(`${daemon.http}?lang=en#/`);
-    await page.waitForFunction(() => window.sockbridgeLessons);
-    const { lesson, printedZh } = await page.evaluate(() => {
-      const { LESSONS, PRINTED_ZH } = window.sockbridgeLessons;
-      const { id, title, check } = LESSONS[0];
-      return { lesson: { id, title, check }, printedZh: PRINTED_ZH };
-    });
+    const { lessons: [lesson], printedZh } = await lessonData(page, daemon.http);
     for (const code of ["python", "javascript"]) {
       const shown = await runLesson(page, daemon.http, lesson, "en", code);
       checkLesson(lesson, "en", code, shown, printedZh);

@@ -15,6 +15,20 @@ export function freePort() {
 }
 
 /**
+ * What the page at `http` says of its lessons: each lesson's id, title and check, the
+ * playground's, and the Chinese words its programs print (for `checkLesson`).
+ */
+export async function lessonData(page, http) {
+  await page.goto(`${http}?lang=en#/`);
+  await page.waitForFunction(() => window.sockbridgeLessons);
+  return page.evaluate(() => {
+    const { LESSONS, PLAYGROUND, PRINTED_ZH } = window.sockbridgeLessons;
+    const brief = (l) => ({ id: l.id, title: l.title, check: l.check });
+    return { lessons: LESSONS.map(brief), playground: brief(PLAYGROUND), printedZh: PRINTED_ZH };
+  });
+}
+
+/**
  * Lesson 4's programs use the tutorial's fixed port (50007); a test gives them a free one instead,
  * so it never meets another program's port.
  */

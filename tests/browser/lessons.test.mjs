@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { startDaemon, launchBrowser, openPage, root } from "./harness.mjs";
-import { checkLesson, runLesson as run, withFreePort } from "./lesson-runner.mjs";
+import { checkLesson, lessonData, runLesson as run, withFreePort } from "./lesson-runner.mjs";
 
 const artifacts = `${root}tests/browser/artifacts`;
 let daemon, browser, page, lessons, printedZh;
@@ -15,13 +15,9 @@ before(async () => {
   daemon = await startDaemon();
   browser = await launchBrowser();
   page = await openPage(browser, daemon, { width: 1400, height: 1000 });
-  await page.goto(`${daemon.http}?lang=en#/`);
-  await page.waitForFunction(() => window.sockbridgeLessons);
-  lessons = await page.evaluate(() => {
-    const { LESSONS, PLAYGROUND } = window.sockbridgeLessons;
-    return [...LESSONS, PLAYGROUND].map((l) => ({ id: l.id, title: l.title, check: l.check }));
-  });
-  printedZh = await page.evaluate(() => window.sockbridgeLessons.PRINTED_ZH);
+  const data = await lessonData(page, daemon.http);
+  lessons = [...data.lessons, data.playground];
+  printedZh = data.printedZh;
 });
 
 after(async () => {
@@ -32,6 +28,16 @@ after(async () => {
 /** The texts of the diagram's labels and the table's cells that do not fit their box. */
 const cutText = () => page.$$eval(".step .label, table.sockets th, table.sockets td",
   (cells) => cells.filter((c) => c.scrollWidth > c.clientWidth + 1 || c.scrollHeight > c.clientHeight + 1).map((c) => c.textContent));
+
+/** Runs `code` in the playground, in `language`, and waits for it to end (done or error). */
+async function runInPlayground(code, language) {
+  await page.goto(`${daemon.http}?lang=en#/playground`);
+  await page.waitForSelector('article[data-lesson="playground"]');
+  await page.click(`.languages [data-language="${language}"]`);
+  await page.fill("textarea.editor", code);
+  await page.click("button.run");
+  await page.waitForFunction(() => ["done", "error"].includes(document.querySelector(".status").dataset.state), null, { timeout: 60000 });
+}
 
 /** Runs a lesson in this file's page and daemon. */
 const runLesson = (lesson, lang, code) => run(page, daemon.http, lesson, lang, code);
@@ -269,10 +275,7 @@ test("an output pane keeps the newest 2,000 lines and says how many it left out"
 });
 
 test("the diagram tells a makefile object from its socket, shows \\r, and draws connect_ex's results", async () => {
-  await page.goto(`${daemon.http}?lang=en#/playground`);
-  await page.waitForSelector('article[data-lesson="playground"]');
-  await page.click('.languages [data-language="javascript"]');
-  await page.fill(".program textarea.editor", `
+  await runInPlayground(`
 const srv = await bridge.socket(AF_INET, SOCK_STREAM);
 await srv.bind(["127.0.0.1", 0]);
 await srv.listen(1);
@@ -290,9 +293,7 @@ const closed = await gone.getsockname();
 await gone.close();
 const t = await bridge.socket(AF_INET, SOCK_STREAM);
 print(await t.connect_ex(closed));
-`);
-  await page.click("button.run");
-  await page.waitForFunction(() => ["done", "error"].includes(document.querySelector(".status").dataset.state));
+`, "javascript");
   assert.deepEqual((await page.textContent("pre.output")).trim().split("\n"), ["0", "b'a\\r\\n'", "106", "111"]);
   const steps = await page.$$eval(".step", (rows) => rows.map((r) => r.querySelector(".label").textContent.replace(/^[^:]*: /, "")));
   const after = (text) => steps.slice(steps.findIndex((s) => s.includes(text)) + 1);
@@ -356,29 +357,20 @@ test("Replay draws the last run's diagram again, a step at a time", async () => 
 });
 
 test("an error in a JavaScript program's background task shows in its output, not only in the console", async () => {
-  await page.goto(`${daemon.http}?lang=en#/playground`);
-  await page.waitForSelector('article[data-lesson="playground"]');
-  await page.click('.languages [data-language="javascript"]');
-  await page.fill("textarea.editor", `
+  await runInPlayground(`
 const s = await bridge.socket(AF_INET, SOCK_STREAM);
 s.connect(["127.0.0.1", 1]); // not awaited: its error has nobody to catch it
 await new Promise((r) => setTimeout(r, 300));
 print("main done");
-`);
-  await page.click("button.run");
-  await page.waitForFunction(() => ["done", "error"].includes(document.querySelector(".status").dataset.state));
+`, "javascript");
   const lines = (await page.textContent("pre.output")).trim().split("\n");
   assert.ok(lines.some((l) => /^\(an error in a background task\) PermissionError: /.test(l)), lines.join("\n"));
   assert.ok(lines.includes("main done"));
 });
 
 test("a call the program did not await is drawn as ended with the program, not as its error", async () => {
-  await page.goto(`${daemon.http}?lang=en#/playground`);
-  await page.waitForSelector('article[data-lesson="playground"]');
-  await page.click('.languages [data-language="javascript"]');
-  await page.fill("textarea.editor", "const s = bridge.socket(AF_INET, SOCK_STREAM);\nawait s.connect(labs.echo_tcp);\n");
-  await page.click("button.run");
-  await page.waitForFunction(() => document.querySelector(".status").dataset.state === "error");
+  await runInPlayground("const s = bridge.socket(AF_INET, SOCK_STREAM);\nawait s.connect(labs.echo_tcp);\n", "javascript");
+  assert.equal(await page.$eval(".status", (st) => st.dataset.state), "error");
   assert.equal((await page.textContent("pre.output")).trim(), "TypeError: s.connect is not a function");
   const ended = await page.$$eval(".step.stopped .label", (ls) => ls.map((l) => l.textContent));
   assert.ok(ended.some((l) => l.includes("socket ← the program ended before this call returned")), ended.join(" | "));
@@ -461,10 +453,7 @@ for (const half of [0, 1]) {
 }
 
 test("an error in a Python program's background task (an asyncio task) shows in its output too", async () => {
-  await page.goto(`${daemon.http}?lang=en#/playground`);
-  await page.waitForSelector('article[data-lesson="playground"]');
-  await page.click('.languages [data-language="python"]');
-  await page.fill("textarea.editor", [
+  await runInPlayground([
     "import asyncio",
     "async def bad():",
     "    raise ValueError('boom')",
@@ -473,9 +462,7 @@ test("an error in a Python program's background task (an asyncio task) shows in 
     "    await asyncio.sleep(0.2)",
     "    print('main done')",
     "await main()",
-  ].join("\n"));
-  await page.click("button.run");
-  await page.waitForFunction(() => ["done", "error"].includes(document.querySelector(".status").dataset.state), null, { timeout: 60000 });
+  ].join("\n"), "python");
   const lines = (await page.textContent("pre.output")).split("\n");
   assert.ok(lines.includes("ValueError: boom"), lines.join("\n"));
   assert.ok(lines.includes("main done"), lines.join("\n"));
