@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes the decoders every WebSocket message goes through, with cargo-fuzz and libFuzzer, for a
 # bounded time each, with inputs up to the daemon's message limit (1 MiB):
-#   decode_request    the daemon's JSON requests (json::decode_request; and the client's parser-free
-#                     recv answers against the parser)
+#   decode_request    the daemon's JSON requests (json::decode_request)
 #   decode_msgpack    the daemon's MessagePack requests (msgpack::decode_request)
-#   decode_response   the client's answers, both codecs, and every result type
+#   decode_response   the client's answers, both codecs, and every result type; its JSON reader
+#                     against serde_json's
 #   decode_packet     IP packets (bridge_daemon::packet, which private networks' capture decodes)
 # Not part of CI; the committed corpus (fuzz/corpus/<target>/, seeded with deep nesting and huge
 # declared lengths) is replayed by the security suite (j08, j10). New inputs that reach new code

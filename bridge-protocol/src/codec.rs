@@ -17,10 +17,11 @@
 
 use crate::message::{ErrorObject, Id};
 use crate::method::{Call, Method};
+use crate::tree::{self, Value};
 use crate::{json, msgpack};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 /// The envelopes both codecs write: JSON-RPC 2.0's members, in this order.
 #[derive(Serialize)]
@@ -39,6 +40,9 @@ pub(crate) struct OutResult<'a, R> {
     pub(crate) id: &'a Id,
     pub(crate) result: &'a R,
 }
+
+/// JSON-RPC's version, in every message.
+pub(crate) const VERSION: &str = "2.0";
 
 /// An error response's envelope.
 #[derive(Serialize)]
@@ -150,26 +154,22 @@ pub enum ResponseError {
     WrongResultType(Method),
 }
 
-/// A result still encoded, to be decoded as the type its method returns.
-#[derive(Clone, Copy, Debug)]
-pub enum Body<'a> {
-    /// JSON text.
-    Json(&'a RawValue),
-    /// One MessagePack value.
-    Msgpack(&'a [u8]),
-    /// A JSON string with its quotes and no escapes, found without a parser
-    /// ([`json::decode_string_response`]): a `recv`'s bytes, most often.
-    JsonString(&'a str),
+/// A result, read into a [`tree`](crate::tree), to be decoded as the type its method returns.
+#[derive(Clone, Debug)]
+pub struct Body<'a> {
+    value: Value<'a>,
+    human: bool,
 }
 
-impl Body<'_> {
+impl<'a> Body<'a> {
     /// Decodes the result of `method`.
-    pub fn decode<R: DeserializeOwned + 'static>(self, method: Method) -> Result<R, ResponseError> {
-        match self {
-            Body::Json(raw) => json::decode_result(method, raw),
-            Body::Msgpack(bytes) => msgpack::decode_result(method, bytes),
-            Body::JsonString(quoted) => json::decode_result_text(method, quoted),
-        }
+    pub fn decode<R: DeserializeOwned>(&self, method: Method) -> Result<R, ResponseError> {
+        tree::deserialize(&self.value, self.human).map_err(|_| ResponseError::WrongResultType(method))
+    }
+
+    /// The result as a tree, for a caller that takes any value.
+    pub fn into_value(self) -> Value<'a> {
+        self.value
     }
 }
 
@@ -214,6 +214,47 @@ impl Codec {
         }
     }
 
+    /// Encodes a request whose params are already a tree ([`tree::to_value`]): the same bytes as
+    /// [`Codec::encode_request`], written by code that every params type shares (the browser's
+    /// client encodes this way, to stay small).
+    pub fn encode_tree_request(self, id: Option<&Id>, method: Method, params: &Value<'_>) -> Frame {
+        let id = id.map(|id| match id {
+            Id::Num(n) => Value::UInt(*n),
+            Id::Str(s) => Value::Str(Cow::Borrowed(s)),
+        });
+        match self {
+            Codec::Json => {
+                let mut out = String::from(r#"{"jsonrpc":"2.0","#);
+                if let Some(id) = &id {
+                    out.push_str(r#""id":"#);
+                    tree::write_json(id, &mut out);
+                    out.push(',');
+                }
+                out.push_str(r#""method":"#);
+                tree::write_json_string(method.name(), &mut out);
+                out.push_str(r#","params":"#);
+                tree::write_json(params, &mut out);
+                out.push('}');
+                Frame::Text(out)
+            }
+            Codec::Msgpack => {
+                let mut out = Vec::new();
+                tree::msgpack_map_head(&mut out, 3 + usize::from(id.is_some()));
+                tree::msgpack_str(&mut out, "jsonrpc");
+                tree::msgpack_str(&mut out, VERSION);
+                if let Some(id) = &id {
+                    tree::msgpack_str(&mut out, "id");
+                    tree::write_msgpack(id, &mut out);
+                }
+                tree::msgpack_str(&mut out, "method");
+                tree::msgpack_str(&mut out, method.name());
+                tree::msgpack_str(&mut out, "params");
+                tree::write_msgpack(params, &mut out);
+                Frame::Binary(out)
+            }
+        }
+    }
+
     /// Encodes a successful response.
     pub fn encode_result<R: Serialize + 'static>(self, id: &Id, result: &R) -> Frame {
         match self {
@@ -244,19 +285,43 @@ impl Codec {
         }
     }
 
-    /// Decodes a response (the client side).
+    /// Decodes a response (the client side): one reader for both codecs ([`tree`]).
     pub fn decode_response(self, frame: FrameRef<'_>) -> Result<Response<'_>, ResponseError> {
-        match (self, frame) {
-            (Codec::Json, FrameRef::Text(text)) => {
-                if let Some((id, quoted)) = json::decode_string_response(text) {
-                    return Ok(Response { id: Some(Id::Num(id)), outcome: Ok(Body::JsonString(quoted)) });
+        let value = match (self, frame) {
+            (Codec::Json, FrameRef::Text(text)) => tree::parse_json(text),
+            (Codec::Msgpack, FrameRef::Binary(bytes)) => tree::parse_msgpack(bytes),
+            _ => None,
+        };
+        let Some(Value::Map(members)) = value else { return Err(ResponseError::Malformed) };
+        let human = self == Codec::Json;
+        let (mut version_ok, mut id, mut result, mut error) = (false, None, None, None);
+        for (key, value) in members {
+            match key.as_ref() {
+                "jsonrpc" => version_ok = matches!(&value, Value::Str(v) if v == VERSION),
+                "id" => {
+                    id = match value {
+                        Value::Nil => None,
+                        Value::UInt(n) => Some(Id::Num(n)),
+                        Value::Str(s) => Some(Id::Str(s.into_owned())),
+                        _ => return Err(ResponseError::Malformed),
+                    }
                 }
-                let r = json::decode_response(text)?;
-                Ok(Response { id: r.id, outcome: r.outcome.map(Body::Json) })
+                "result" => result = Some(value),
+                "error" => {
+                    error = Some(tree::deserialize::<ErrorObject>(&value, human).map_err(|_| ResponseError::Malformed)?)
+                }
+                _ => {}
             }
-            (Codec::Msgpack, FrameRef::Binary(bytes)) => msgpack::decode_response(bytes),
-            _ => Err(ResponseError::Malformed),
         }
+        if !version_ok {
+            return Err(ResponseError::Malformed);
+        }
+        let outcome = match error {
+            Some(error) => Err(error),
+            // A null or absent result is the unit result.
+            None => Ok(Body { value: result.unwrap_or(Value::Nil), human }),
+        };
+        Ok(Response { id, outcome })
     }
 }
 

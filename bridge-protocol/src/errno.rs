@@ -133,13 +133,26 @@ pub struct Errno {
 
 impl Errno {
     /// Looks a Linux errno number up.
-    pub fn from_number(number: i32) -> Option<Errno> {
-        errno_table::TABLE.iter().find(|row| row.0 == number).map(|&(number, name, strerror, exception)| Errno {
-            number,
-            name,
-            strerror,
-            exception,
-        })
+    pub const fn from_number(number: i32) -> Option<Errno> {
+        let mut i = 0;
+        while i < errno_table::TABLE.len() {
+            let (n, name, strerror, exception) = errno_table::TABLE[i];
+            if n == number {
+                return Some(Errno { number, name, strerror, exception });
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// An errno the code names, looked up as the program is compiled: `const { Errno::known(EBADF) }`.
+    /// (A program that looks up only such errnos carries only their rows of the table: the browser's
+    /// client does.) A number not in the table fails the build.
+    pub const fn known(number: i32) -> Errno {
+        match Errno::from_number(number) {
+            Some(errno) => errno,
+            None => panic!("not an errno of the table"),
+        }
     }
 
     /// Looks an errno up by name (`"ECONNREFUSED"`). Both names of Linux's aliased pairs
@@ -240,17 +253,23 @@ pub struct OsError {
     pub reason: Option<String>,
 }
 
+impl From<Errno> for OsError {
+    fn from(e: Errno) -> OsError {
+        OsError {
+            exception: e.exception.to_owned(),
+            errno: Some(e.number),
+            errname: Some(e.name.to_owned()),
+            strerror: Some(e.strerror.to_owned()),
+            reason: None,
+        }
+    }
+}
+
 impl OsError {
     /// The error for a Linux errno number, named and classed as Python would.
     pub fn from_errno(number: i32) -> OsError {
         match Errno::from_number(number) {
-            Some(e) => OsError {
-                exception: e.exception.to_owned(),
-                errno: Some(number),
-                errname: Some(e.name.to_owned()),
-                strerror: Some(e.strerror.to_owned()),
-                reason: None,
-            },
+            Some(e) => OsError::from(e),
             None => OsError {
                 exception: "OSError".to_owned(),
                 errno: Some(number),

@@ -8,16 +8,13 @@ use crate::message::{ErrorObject, Id, code};
 use crate::method::{Call, Method};
 use crate::params::SendParams;
 use crate::payload::Payload;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-const VERSION: &str = "2.0";
-
-use crate::codec::{OutError, OutRequest, OutResult};
+use crate::codec::{OutError, OutRequest, OutResult, VERSION};
 pub use crate::codec::{Request, RequestError, ResponseError};
 
 #[derive(Deserialize)]
@@ -145,89 +142,6 @@ fn to_string<T: Serialize>(value: &T) -> String {
             r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error: unencodable message"}}"#,
         )
     })
-}
-
-/// A decoded response: the id and either the raw result (decode it with [`decode_result`]) or the
-/// error.
-#[derive(Debug)]
-pub struct Response<'a> {
-    /// The id of the request answered (`None` for errors about unreadable requests).
-    pub id: Option<Id>,
-    /// The raw result, or the error.
-    pub outcome: Result<&'a RawValue, ErrorObject>,
-}
-
-#[derive(Deserialize)]
-struct RawResponse<'a> {
-    #[serde(borrow)]
-    jsonrpc: Cow<'a, str>,
-    id: Option<Id>,
-    #[serde(borrow, default)]
-    result: Option<&'a RawValue>,
-    #[serde(default)]
-    error: Option<ErrorObject>,
-}
-
-/// Decodes a response (the client side).
-pub fn decode_response(text: &str) -> Result<Response<'_>, ResponseError> {
-    let raw: RawResponse<'_> = serde_json::from_str(text).map_err(|_| ResponseError::Malformed)?;
-    if raw.jsonrpc != VERSION {
-        return Err(ResponseError::Malformed);
-    }
-    let outcome = match (raw.result, raw.error) {
-        (_, Some(err)) => Err(err),
-        (Some(result), None) => Ok(result),
-        // `"result": null` reads as absent: the unit result.
-        (None, None) => Ok(RawValue::NULL),
-    };
-    Ok(Response { id: raw.id, outcome })
-}
-
-/// Reads the common shape of a `recv` answer, `{"jsonrpc":"2.0","id":N,"result":"..."}` with a
-/// string holding no escape, quote or control character, without a JSON parser: its id, and its
-/// result string with the quotes. Any other message (other members, another order, spaces, escapes)
-/// gives `None`; [`decode_response`] reads it, and reads these the same.
-pub fn decode_string_response(text: &str) -> Option<(u64, &str)> {
-    let rest = text.strip_prefix(r#"{"jsonrpc":"2.0","id":"#)?;
-    let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-    let (id, rest) = rest.split_at(digits);
-    // JSON numbers have no leading zeros; a number out of u64's range is not one of our ids.
-    if id.len() > 1 && id.starts_with('0') {
-        return None;
-    }
-    let id = id.parse().ok()?;
-    let quoted = rest.strip_prefix(r#","result":"#)?.strip_suffix('}')?;
-    let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
-    // One pass, without early exit, so it runs as vector code.
-    let plain = inner
-        .as_bytes()
-        .chunks(64)
-        .all(|chunk| chunk.iter().fold(true, |ok, &b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\')));
-    plain.then_some((id, quoted))
-}
-
-/// Decodes a result of the type `method` returns.
-pub fn decode_result<R: DeserializeOwned + 'static>(method: Method, raw: &RawValue) -> Result<R, ResponseError> {
-    decode_result_text(method, raw.get())
-}
-
-/// Decodes a result, given as JSON text (a [`RawValue`]'s, or the string [`decode_string_response`]
-/// found), as the type `method` returns.
-pub fn decode_result_text<R: DeserializeOwned + 'static>(method: Method, json: &str) -> Result<R, ResponseError> {
-    // A `recv` result: in valid JSON, a string whose contents decode as base64 holds no escape, so
-    // its contents are the base64; decode them without a second scan. Anything else (an escaped
-    // character, another type) takes serde_json's path.
-    let mut decoded: Option<R> = None;
-    if let Some(slot) = (&mut decoded as &mut dyn Any).downcast_mut::<Option<Payload>>()
-        && let Some(text) = json.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
-        && let Ok(bytes) = base64_simd::STANDARD.decode_to_vec(text)
-    {
-        *slot = Some(Payload(bytes));
-    }
-    match decoded {
-        Some(result) => Ok(result),
-        None => serde_json::from_str(json).map_err(|_| ResponseError::WrongResultType(method)),
-    }
 }
 
 #[cfg(test)]
@@ -383,85 +297,34 @@ mod tests {
                 let Some(id) = id else { continue };
                 let fast = encode_result(id, &data);
                 assert_eq!(fast, to_string(&OutResult { jsonrpc: VERSION, id, result: &data }));
-                let resp = decode_response(&fast).ok();
-                let raw = resp.and_then(|r| r.outcome.ok());
-                assert_eq!(raw.and_then(|raw| decode_result::<Payload>(Method::Recv, raw).ok()).as_ref(), Some(&data));
+                assert_eq!(recv_result(&fast).ok().as_ref(), Some(&data));
             }
         }
-        // Escapes are legal JSON: they take serde_json's path and mean the same.
-        let resp = decode_response(r#"{"jsonrpc":"2.0","id":1,"result":"\u0061Gk\/"}"#).ok();
-        let raw = resp.and_then(|r| r.outcome.ok());
-        assert_eq!(
-            raw.and_then(|raw| decode_result::<Payload>(Method::Recv, raw).ok()),
-            Some(Payload(vec![0x68, 0x69, 0x3f]))
-        );
+        // Escapes are legal JSON and mean the same.
+        let escaped = recv_result(r#"{"jsonrpc":"2.0","id":1,"result":"\u0061Gk\/"}"#);
+        assert_eq!(escaped.ok(), Some(Payload(vec![0x68, 0x69, 0x3f])));
         // Not base64, and not a string: the wrong type, either way.
         for bad in [r#""aGk""#, r#""a\"Gk=""#, "5", "null", r#"["aGk="]"#] {
             let text = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{bad}}}"#);
-            let resp = decode_response(&text).ok();
-            let raw = resp.and_then(|r| r.outcome.ok());
-            let got = raw.map(|raw| decode_result::<Payload>(Method::Recv, raw).is_err());
-            assert_eq!(got, Some(true), "{bad}");
+            assert!(matches!(recv_result(&text), Err(ResponseError::WrongResultType(Method::Recv))), "{bad}");
         }
     }
 
-    /// The parser-free reading of a `recv` answer takes what our daemon writes, and reads every
-    /// message it takes exactly as the parser does; messages of any other shape are left to it.
-    #[test]
-    fn string_responses_read_as_the_parser_reads_them() {
-        let daemon = encode_result(&Id::Num(42), &Payload(vec![1, 2, 3, 250]));
-        assert_eq!(decode_string_response(&daemon), Some((42, "\"AQID+g==\"")));
-        let taken = [
-            daemon.as_str(),
-            r#"{"jsonrpc":"2.0","id":0,"result":""}"#,
-            r#"{"jsonrpc":"2.0","id":18446744073709551615,"result":"not base64 but a string"}"#,
-            r#"{"jsonrpc":"2.0","id":7,"result":"é}"}"#,
-        ];
-        let left = [
-            r#"{"jsonrpc":"2.0","id":07,"result":"aGk="}"#,
-            r#"{"jsonrpc":"2.0","id":18446744073709551616,"result":"aGk="}"#,
-            r#"{"jsonrpc":"2.0","id":-1,"result":"aGk="}"#,
-            r#"{"jsonrpc":"2.0","id":1,"result":"a\"b"}"#,
-            r#"{"jsonrpc":"2.0","id":1,"result":"a"b"}"#,
-            r#"{"jsonrpc":"2.0","id":1,"result":"a","x":"b"}"#,
-            r#"{"jsonrpc":"2.0","id":1,"result":"a\u0062"}"#,
-            "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"a\u{1f}\"}",
-            r#"{"jsonrpc":"2.0","id":1,"result":"aGk="} "#,
-            r#"{"jsonrpc":"2.0","id":1,"result":5}"#,
-            r#"{"jsonrpc":"2.0","id":"1","result":"aGk="}"#,
-            r#"{"jsonrpc":"2.0","id":1,"result":"aGk=""#,
-            r#"{"jsonrpc":"2.0","id":1,"result":"}"#,
-            r#"{"jsonrpc":"2.0","id":,"result":"aGk="}"#,
-        ];
-        for text in taken {
-            let Some((id, quoted)) = decode_string_response(text) else { panic!("{text} left") };
-            let slow = decode_response(text).ok();
-            assert_eq!(slow.as_ref().map(|r| &r.id), Some(&Some(Id::Num(id))), "{text}");
-            assert_eq!(slow.and_then(|r| r.outcome.ok()).map(RawValue::get), Some(quoted), "{text}");
-        }
-        for text in left {
-            assert_eq!(decode_string_response(text), None, "{text} taken");
-        }
-        // Its results decode as the parser's do: bytes, a wrong type, or another string type.
-        assert_eq!(decode_result_text::<Payload>(Method::Recv, "\"aGk=\"").ok(), Some(Payload(b"hi".to_vec())));
-        assert!(decode_result_text::<Payload>(Method::Recv, "\"aGk\"").is_err());
-        assert_eq!(decode_result_text::<String>(Method::Getsockname, "\"/tmp/s\"").ok().as_deref(), Some("/tmp/s"));
-        assert!(decode_result_text::<u64>(Method::Send, "\"5\"").is_err());
+    /// A `recv` answer's bytes, read as the client reads them.
+    fn recv_result(text: &str) -> Result<Payload, ResponseError> {
+        let response = decode_response(text)?;
+        response.outcome.map_err(|_| ResponseError::Malformed)?.decode(Method::Recv)
     }
-
     #[test]
     fn responses_round_trip() {
         let ok = encode_result(&Id::Num(9), &Payload(b"hi".to_vec()));
         assert_eq!(ok, r#"{"jsonrpc":"2.0","id":9,"result":"aGk="}"#);
-        let resp = decode_response(&ok).ok();
-        let raw = resp.as_ref().and_then(|r| r.outcome.as_ref().ok()).copied();
-        let got: Option<Payload> = raw.and_then(|r| decode_result(Method::Recv, r).ok());
-        assert_eq!(got, Some(Payload(b"hi".to_vec())));
+        assert_eq!(recv_result(&ok).ok(), Some(Payload(b"hi".to_vec())));
 
         let unit = encode_result(&Id::Num(1), &());
         assert_eq!(unit, r#"{"jsonrpc":"2.0","id":1,"result":null}"#);
         let resp = decode_response(&unit).ok();
-        assert!(resp.is_some_and(|r| r.outcome.is_ok_and(|raw| decode_result::<()>(Method::Bind, raw).is_ok())));
+        assert!(resp.is_some_and(|r| r.outcome.is_ok_and(|body| body.decode::<()>(Method::Bind).is_ok())));
 
         let err = ErrorObject::os(OsError::from_errno(111));
         let text = encode_error(Some(&Id::Num(2)), &err);
@@ -477,18 +340,12 @@ mod tests {
         );
     }
 
-    /// An answer nested past serde_json's limit fails to decode, without exhausting the stack (the
-    /// client reads answers with this on wasm32 too, whose stack is 1 MiB). A result is skipped as
-    /// raw text without recursion, and refused when it is read as its method's result.
+    /// An answer nested past [`MAX_NESTING`](crate::MAX_NESTING) is refused whole, without
+    /// exhausting the stack (the client reads answers on wasm32 too, whose stack is 1 MiB).
     #[test]
     fn deep_answers_are_refused() {
         let deep = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{}1{}}}"#, "[".repeat(200_000), "]".repeat(200_000));
-        let raw = decode_response(&deep).ok().and_then(|r| r.outcome.ok());
-        let raw = raw.unwrap_or_else(|| panic!("a deep result is skipped as raw text"));
-        assert!(matches!(
-            decode_result::<Vec<Address>>(Method::Getaddrinfo, raw),
-            Err(ResponseError::WrongResultType(_))
-        ));
+        assert!(matches!(decode_response(&deep), Err(ResponseError::Malformed)));
         let deep = format!(
             r#"{{"jsonrpc":"2.0","id":1,"error":{{"code":1,"message":"x","data":{}{}}}}}"#,
             "[".repeat(200_000),
@@ -496,6 +353,16 @@ mod tests {
         );
         assert!(decode_response(&deep).is_err());
         let within = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{}1{}}}"#, "[".repeat(100), "]".repeat(100));
-        assert!(decode_response(&within).is_ok(), "100 levels are within serde_json's limit");
+        let body = decode_response(&within).ok().and_then(|r| r.outcome.ok());
+        assert!(body.is_some(), "100 levels are within the limit");
+        assert!(matches!(
+            body.map(|b| b.decode::<Vec<Address>>(Method::Getaddrinfo)),
+            Some(Err(ResponseError::WrongResultType(Method::Getaddrinfo)))
+        ));
+    }
+
+    /// A response, read as the client reads it.
+    fn decode_response(text: &str) -> Result<crate::codec::Response<'_>, ResponseError> {
+        crate::Codec::Json.decode_response(crate::codec::FrameRef::Text(text))
     }
 }

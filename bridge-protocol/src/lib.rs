@@ -40,6 +40,7 @@ pub mod msgpack;
 pub mod network;
 pub mod params;
 pub mod payload;
+pub mod tree;
 
 pub use address::Address;
 pub use codec::{Codec, SUBPROTOCOL_MSGPACK};
@@ -71,6 +72,7 @@ pub const FIRST_FD: Fd = 3;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::FrameRef;
     use crate::params::*;
     use std::fmt::Debug;
 
@@ -82,6 +84,15 @@ mod tests {
         R::Result: PartialEq + Debug,
     {
         let text = json::encode_request(Some(&Id::Num(1)), R::METHOD, &params);
+        // The client's way, through a tree, writes the same bytes in both codecs.
+        let tree = tree::to_value(&params);
+        for codec in Codec::PREFERRED {
+            for id in [Some(Id::Num(1)), Some(Id::Num(u64::MAX)), Some(Id::Str("a\"b".into())), None] {
+                let direct = codec.encode_request(id.as_ref(), R::METHOD, &params);
+                let through_tree = tree.as_ref().map(|t| codec.encode_tree_request(id.as_ref(), R::METHOD, t));
+                assert_eq!(through_tree.as_ref(), Ok(&direct), "{} params, {codec:?}, id {id:?}", R::METHOD);
+            }
+        }
         let decoded = json::decode_request(&text).map(|r| r.call);
         let reparsed = decoded.as_ref().ok().map(|call| {
             let again = json::encode_request(Some(&Id::Num(1)), call.method(), call);
@@ -90,10 +101,11 @@ mod tests {
         assert_eq!(reparsed, Some(true), "{} params did not round-trip: {text}", R::METHOD);
 
         let text = json::encode_result(&Id::Num(1), &result);
-        let back = json::decode_response(&text)
+        let back = Codec::Json
+            .decode_response(FrameRef::Text(&text))
             .ok()
             .and_then(|r| r.outcome.ok())
-            .and_then(|raw| json::decode_result::<R::Result>(R::METHOD, raw).ok());
+            .and_then(|body| body.decode::<R::Result>(R::METHOD).ok());
         assert_eq!(back.as_ref(), Some(&result), "{} result did not round-trip: {text}", R::METHOD);
 
         // The MessagePack codec carries the same values.

@@ -19,16 +19,14 @@
 //! ```
 
 use crate::MAX_NESTING;
-use crate::codec::{Body, OutError, OutRequest, OutResult, Request, RequestError, Response, ResponseError};
+use crate::codec::{OutError, OutRequest, OutResult, Request, RequestError, VERSION};
 use crate::json::invalid_params;
 use crate::message::{ErrorObject, Id, code};
 use crate::method::{Call, Method};
-use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::borrow::Cow;
 use std::fmt;
-
-const VERSION: &str = "2.0";
 
 fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
     // Maps with field names (not arrays), so every field is found by its name.
@@ -263,54 +261,6 @@ fn skip_value(bytes: &[u8]) -> Result<&[u8], Skip> {
     }
 }
 
-/// The number of entries of the map at the start of `bytes`, and what follows its header.
-fn map_header(bytes: &[u8]) -> Option<(usize, &[u8])> {
-    let (&marker, rest) = bytes.split_first()?;
-    match marker {
-        0x80..=0x8f => Some((usize::from(marker & 0x0f), rest)),
-        0xde => Some((usize::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?)), rest.get(2..)?)),
-        0xdf => Some((u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize, rest.get(4..)?)),
-        _ => None,
-    }
-}
-
-/// Decodes a response (the client side): its id, and the encoded result (decode it with
-/// [`decode_result`]) or the error.
-pub fn decode_response(bytes: &[u8]) -> Result<Response<'_>, ResponseError> {
-    let (entries, mut rest) = map_header(bytes).ok_or(ResponseError::Malformed)?;
-    let mut version_ok = false;
-    let mut id = None;
-    let mut outcome = None;
-    for _ in 0..entries {
-        let value_start = skip_value(rest).map_err(|_| ResponseError::Malformed)?;
-        let key: &str =
-            rmp_serde::from_slice(&rest[..rest.len() - value_start.len()]).map_err(|_| ResponseError::Malformed)?;
-        let after = skip_value(value_start).map_err(|_| ResponseError::Malformed)?;
-        let value = &value_start[..value_start.len() - after.len()];
-        match key {
-            "jsonrpc" => version_ok = rmp_serde::from_slice::<&str>(value).is_ok_and(|v| v == VERSION),
-            "id" => id = rmp_serde::from_slice::<Option<Id>>(value).map_err(|_| ResponseError::Malformed)?,
-            "result" => outcome = Some(Ok(Body::Msgpack(value))),
-            "error" => {
-                let error = rmp_serde::from_slice::<ErrorObject>(value).map_err(|_| ResponseError::Malformed)?;
-                outcome = Some(Err(error));
-            }
-            _ => {}
-        }
-        rest = after;
-    }
-    if !version_ok {
-        return Err(ResponseError::Malformed);
-    }
-    // A nil or absent result is the unit result.
-    Ok(Response { id, outcome: outcome.unwrap_or(Ok(Body::Msgpack(&[0xc0]))) })
-}
-
-/// Decodes a result of the type `method` returns.
-pub fn decode_result<R: DeserializeOwned>(method: Method, value: &[u8]) -> Result<R, ResponseError> {
-    rmp_serde::from_slice(value).map_err(|_| ResponseError::WrongResultType(method))
-}
-
 /// Deserializes a value borrowed from MessagePack (for tests and tools).
 pub fn from_slice<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
     rmp_serde::from_slice(bytes).ok()
@@ -393,20 +343,25 @@ mod tests {
         }
     }
 
+    /// A response, read as the client reads it.
+    fn decode_response(bytes: &[u8]) -> Result<crate::codec::Response<'_>, crate::codec::ResponseError> {
+        crate::Codec::Msgpack.decode_response(crate::codec::FrameRef::Binary(bytes))
+    }
+
     #[test]
     fn responses_round_trip() {
         let ok = encode_result(&Id::Num(9), &Payload(vec![7; 1000]));
         let resp = decode_response(&ok).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(resp.id, Some(Id::Num(9)));
-        let Ok(Body::Msgpack(value)) = resp.outcome else { panic!("not a result") };
-        assert_eq!(decode_result::<Payload>(Method::Recv, value).ok(), Some(Payload(vec![7; 1000])));
+        let Ok(body) = resp.outcome else { panic!("not a result") };
+        assert_eq!(body.decode::<Payload>(Method::Recv).ok(), Some(Payload(vec![7; 1000])));
         let err = encode_error(Some(&Id::Num(3)), &ErrorObject::new(code::LIMIT_EXCEEDED, "too many"));
         let resp = decode_response(&err).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(resp.outcome.err().map(|e| e.code), Some(code::LIMIT_EXCEEDED));
         let unit = encode_result(&Id::Num(4), &());
         let resp = decode_response(&unit).unwrap_or_else(|e| panic!("{e}"));
-        let Ok(Body::Msgpack(value)) = resp.outcome else { panic!("not a result") };
-        assert_eq!(decode_result::<()>(Method::Close, value).ok(), Some(()));
+        let Ok(body) = resp.outcome else { panic!("not a result") };
+        assert_eq!(body.decode::<()>(Method::Close).ok(), Some(()));
         assert!(decode_response(&[0x91, 0x01]).is_err());
     }
 

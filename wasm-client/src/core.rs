@@ -26,9 +26,10 @@
 use crate::error::{Error, Result};
 use bridge_protocol::codec::{Body, Frame, FrameRef, ResponseError};
 use bridge_protocol::params::RecvParams;
+use bridge_protocol::tree::{self, Value};
 use bridge_protocol::{Codec, Id, Method, Payload, Rpc, rpc};
 use futures_channel::oneshot;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
 /// `Send + Sync` natively; nothing on wasm32, where the browser's objects live on one thread.
@@ -66,7 +67,9 @@ struct Pending {
 }
 
 struct State {
-    pending: HashMap<u64, Pending>,
+    /// The requests sent and not answered, oldest first (answers mostly come in that order; at
+    /// most the in-flight allowance and the receives ahead, so a list is all this needs).
+    pending: Vec<(u64, Pending)>,
     next_id: u64,
     closed: bool,
     /// In-flight permits not in use.
@@ -117,6 +120,12 @@ struct Queued {
 }
 
 impl State {
+    /// Takes request `id` out of the pending list.
+    fn forget(&mut self, id: u64) -> Option<Pending> {
+        let at = self.pending.iter().position(|(pending, _)| *pending == id)?;
+        Some(self.pending.remove(at).1)
+    }
+
     /// Whether a blocking request of `len` bytes may go now, as far as the allowance goes.
     fn room_for(&self, len: usize, kind: Kind) -> bool {
         let keep = if kind == Kind::Read { Reserve::default() } else { self.reserve };
@@ -172,7 +181,7 @@ impl Core {
     pub(crate) fn new(transport: Box<dyn Transport>, codec: Codec) -> Self {
         Core {
             state: Mutex::new(State {
-                pending: HashMap::new(),
+                pending: Vec::new(),
                 next_id: 1,
                 closed: false,
                 permits: 0,
@@ -282,29 +291,33 @@ impl Core {
     /// sees them. (The private-network methods go this way in the browser: one decoder for all of
     /// them keeps the WebAssembly small.)
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "the browser's API uses it"))]
-    pub(crate) async fn call_value(&self, method: Method, params: &serde_json::Value) -> Result<serde_json::Value> {
+    pub(crate) async fn call_value(&self, method: Method, params: &Value<'_>) -> Result<Value<'static>> {
         let (tx, rx) = oneshot::channel();
-        self.submit_to(
+        self.submit_encoded(
             method,
             params,
             Submit::Queue,
             Box::new(move |outcome| {
-                let decoded = outcome.and_then(|body| {
-                    body.decode::<serde_json::Value>(method).map_err(|e| Error::Response(e.to_string()))
-                });
-                let _ = tx.send(decoded);
+                let _ = tx.send(outcome.map(|body| body.into_value().into_owned()));
             }),
         )?;
         rx.await.unwrap_or(Err(Error::Closed))
     }
 
-    fn submit_to<P: serde::Serialize + 'static>(
+    fn submit_to<P: serde::Serialize>(
         &self,
         method: Method,
         params: &P,
         how: Submit,
         complete: Completer,
     ) -> Result<bool> {
+        // Through a tree, so that only this line is compiled per params type (see `tree`).
+        let params = tree::to_value(params).map_err(|_| Error::Value(format!("{method}: params JSON cannot hold")))?;
+        self.submit_encoded(method, &params, how, complete)
+    }
+
+    /// [`Core::submit_to`], with the params as a tree.
+    fn submit_encoded(&self, method: Method, params: &Value<'_>, how: Submit, complete: Completer) -> Result<bool> {
         let blocking = method.may_block() && how != Submit::Uncounted;
         let may_queue = how == Submit::Queue;
         let mut state = self.state();
@@ -312,7 +325,7 @@ impl Core {
             return Err(Error::Closed);
         }
         let id = state.next_id;
-        let frame = state.codec.encode_request(Some(&Id::Num(id)), method, params);
+        let frame = state.codec.encode_tree_request(Some(&Id::Num(id)), method, params);
         let len = frame.len();
         let kind = Kind::of(method);
         let now = !blocking || (state.room_for(len, kind) && state.clear_for(kind));
@@ -320,7 +333,7 @@ impl Core {
             return Ok(false);
         }
         state.next_id += 1;
-        state.pending.insert(id, Pending { blocking: blocking.then_some(len), complete });
+        state.pending.push((id, Pending { blocking: blocking.then_some(len), complete }));
         if !blocking {
             self.send_locked(&mut state, id, frame)?;
         } else if now {
@@ -336,7 +349,7 @@ impl Core {
     /// (Its completer is dropped uncalled.)
     fn send_locked(&self, state: &mut State, id: u64, frame: Frame) -> Result<()> {
         self.transport.send(frame).inspect_err(|_| {
-            state.pending.remove(&id);
+            state.forget(id);
         })
     }
 
@@ -391,7 +404,7 @@ impl Core {
         };
         let pending = {
             let mut state = self.state();
-            let pending = state.pending.remove(&id);
+            let pending = state.forget(id);
             if let Some(len) = pending.as_ref().and_then(|p| p.blocking) {
                 state.give_back(len);
                 self.drain_outbox(&mut state);
@@ -412,7 +425,7 @@ impl Core {
             state.outbox.clear();
             std::mem::take(&mut state.pending)
         };
-        for p in pending.into_values() {
+        for (_, p) in pending {
             (p.complete)(Err(Error::Closed));
         }
     }

@@ -1,7 +1,7 @@
 //! [`Error`]: what a socket call fails with, keeping Python's exception class, errno and message.
 
 use bridge_protocol::errno::code::EBADF;
-use bridge_protocol::{ErrorObject, OsError, code};
+use bridge_protocol::{Errno, ErrorObject, OsError, code};
 
 /// A failed call. Every variant has a Python exception class ([`Error::exception`]); OS errors keep
 /// the errno, its name and the message as the kernel and CPython give them.
@@ -37,7 +37,7 @@ pub enum Error {
 impl Error {
     /// `EBADF`: the socket is closed.
     pub(crate) fn bad_fd() -> Self {
-        Error::Os(OsError::from_errno(EBADF))
+        Error::Os(OsError::from(const { Errno::known(EBADF) }))
     }
 
     /// A JSON-RPC error from the daemon.

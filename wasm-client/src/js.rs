@@ -19,12 +19,24 @@
 
 use crate::{Address, Bridge, Codec, Error, GetaddrinfoParams, OptValue, Service, Socket, SocketFile};
 use bridge_protocol::Method;
+use bridge_protocol::tree::{self, Value};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
+
+/// A call's work, boxed: every method shares one `future_to_promise` (one copy of its code in the
+/// .wasm) instead of one each.
+type LocalFuture = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+
+/// Runs `work` as a Promise.
+fn promise(work: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    future_to_promise(Box::pin(work) as LocalFuture)
+}
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
@@ -265,7 +277,7 @@ impl Tracer {
     ) -> Promise {
         let tracer = self.clone();
         let call = tracer.begin(method, fd, args);
-        future_to_promise(async move {
+        promise(async move {
             let outcome = work.await;
             let new_fd = if method == "socket" { outcome.as_ref().ok().and_then(fd_of) } else { None };
             tracer.end(call, &outcome, new_fd);
@@ -426,15 +438,42 @@ fn to_address(v: &JsValue) -> Result<Address, JsValue> {
 
 /// An address for JavaScript: an array, or a string for a Unix socket.
 /// Calls a method whose params and result the page gives and takes as plain JSON values.
-async fn call_value(bridge: &Bridge, method: Method, params: serde_json::Value) -> Result<JsValue, JsValue> {
+async fn call_value(bridge: &Bridge, method: Method, params: Value<'static>) -> Result<JsValue, JsValue> {
     let result = bridge.core.call_value(method, &params).await.map_err(|e| js_error(&e))?;
-    js_sys::JSON::parse(&result.to_string())
+    Ok(to_js(&result))
+}
+
+/// A tree as the JavaScript value `JSON.parse` would give (bytes, which JSON lacks, as a
+/// `Uint8Array`).
+fn to_js(value: &Value<'_>) -> JsValue {
+    match value {
+        Value::Nil => JsValue::NULL,
+        Value::Bool(b) => JsValue::from_bool(*b),
+        Value::Int(n) => JsValue::from_f64(*n as f64),
+        Value::UInt(n) => JsValue::from_f64(*n as f64),
+        Value::Float(f) => JsValue::from_f64(*f),
+        Value::Str(s) => JsValue::from_str(s),
+        Value::Bin(b) => Uint8Array::from(b.as_ref()).into(),
+        Value::Array(items) => items.iter().map(to_js).collect::<Array>().into(),
+        Value::Map(members) => {
+            let object = Object::new();
+            for (key, value) in members {
+                set(&object, key, &to_js(value));
+            }
+            object.into()
+        }
+    }
 }
 
 /// A JavaScript value as JSON.
-fn from_js(value: &JsValue) -> Result<serde_json::Value, String> {
-    let text = js_sys::JSON::stringify(value).map(String::from).map_err(|_| "not JSON".to_owned())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+fn from_js(value: &JsValue) -> Option<Value<'static>> {
+    let text = String::from(js_sys::JSON::stringify(value).ok()?);
+    tree::parse_json(&text).map(Value::into_owned)
+}
+
+/// A JSON object of `members`.
+fn object<const N: usize>(members: [(&str, Value<'static>); N]) -> Value<'static> {
+    Value::Map(members.into_iter().map(|(k, v)| (Cow::Owned(k.to_owned()), v)).collect())
 }
 
 fn from_address(a: &Address) -> JsValue {
@@ -497,7 +536,7 @@ impl JsBridge {
         #[wasm_bindgen(unchecked_optional_param_type = "string")] url: Option<String>,
         #[wasm_bindgen(unchecked_optional_param_type = "BridgeOptions")] options: Option<Object>,
     ) -> Promise {
-        future_to_promise(async move {
+        promise(async move {
             let url = match url {
                 Some(url) => url,
                 None => page_url().ok_or_else(|| {
@@ -575,8 +614,7 @@ impl JsBridge {
     /// ```
     #[wasm_bindgen(getter, unchecked_return_type = "Hello")]
     pub fn hello(&self) -> JsValue {
-        let text = serde_json::to_string(self.bridge.hello()).unwrap_or_default();
-        js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL)
+        tree::to_value(self.bridge.hello()).map_or(JsValue::NULL, |hello| to_js(&hello))
     }
 
     /// The function that receives every call (`TraceEvent`), or null.
@@ -634,7 +672,7 @@ impl JsBridge {
     #[wasm_bindgen(unchecked_return_type = "Promise<NetworkInfo>")]
     pub fn network(&self) -> Promise {
         let bridge = self.bridge.clone();
-        future_to_promise(async move { call_value(&bridge, Method::Network, serde_json::json!({})).await })
+        promise(async move { call_value(&bridge, Method::Network, object([])).await })
     }
 
     /// Adds a computer to the session's private network: `{name, address}`.
@@ -646,7 +684,7 @@ impl JsBridge {
     pub fn add_host(&self, name: String) -> Promise {
         let bridge = self.bridge.clone();
         self.tracer.promise("add_host", None, args([JsValue::from_str(&name)]), async move {
-            call_value(&bridge, Method::AddHost, serde_json::json!({ "name": name })).await
+            call_value(&bridge, Method::AddHost, object([("name", Value::from(name.as_str()))])).await
         })
     }
 
@@ -663,10 +701,10 @@ impl JsBridge {
         #[wasm_bindgen(unchecked_param_type = "LinkSettings")] link: JsValue,
     ) -> Promise {
         let bridge = self.bridge.clone();
-        future_to_promise(async move {
-            let link = if link.is_undefined() || link.is_null() { Ok(serde_json::json!({})) } else { from_js(&link) };
-            let link = link.map_err(|e| python_error("TypeError", &format!("setLink: {e}")))?;
-            call_value(&bridge, Method::SetLink, serde_json::json!({ "host": host, "link": link })).await
+        promise(async move {
+            let link = if link.is_undefined() || link.is_null() { Some(object([])) } else { from_js(&link) };
+            let link = link.ok_or_else(|| python_error("TypeError", "setLink: the link settings are not JSON"))?;
+            call_value(&bridge, Method::SetLink, object([("host", Value::from(host.as_str())), ("link", link)])).await
         })
     }
 
@@ -681,15 +719,15 @@ impl JsBridge {
     #[wasm_bindgen(unchecked_return_type = "Promise<Packets>")]
     pub fn packets(&self, since: Option<f64>, max: Option<u32>) -> Promise {
         let bridge = self.bridge.clone();
-        future_to_promise(async move {
-            let mut params = serde_json::Map::new();
+        promise(async move {
+            let mut params = Vec::new();
             if let Some(since) = since.filter(|s| s.is_finite() && *s >= 0.0) {
-                params.insert("since".into(), (since as u64).into());
+                params.push((Cow::Borrowed("since"), Value::UInt(since as u64)));
             }
             if let Some(max) = max {
-                params.insert("max".into(), max.into());
+                params.push((Cow::Borrowed("max"), Value::UInt(u64::from(max))));
             }
-            call_value(&bridge, Method::Packets, params.into()).await
+            call_value(&bridge, Method::Packets, Value::Map(params)).await
         })
     }
 
@@ -701,7 +739,7 @@ impl JsBridge {
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn pcap(&self) -> Promise {
         let bridge = self.bridge.clone();
-        future_to_promise(async move {
+        promise(async move {
             let bytes = bridge.pcap().await.map_err(|e| js_error(&e))?;
             Ok(Uint8Array::from(bytes.as_slice()).into())
         })
@@ -716,10 +754,10 @@ impl JsBridge {
     pub fn netstat(&self, host: Option<String>) -> Promise {
         let bridge = self.bridge.clone();
         let params = match host {
-            Some(host) => serde_json::json!({ "host": host }),
-            None => serde_json::json!({}),
+            Some(host) => object([("host", Value::from(host.as_str()))]),
+            None => object([]),
         };
-        future_to_promise(async move { call_value(&bridge, Method::Netstat, params).await })
+        promise(async move { call_value(&bridge, Method::Netstat, params).await })
     }
 
     /// `getaddrinfo(host, port, family = 0, type = 0, proto = 0, flags = 0)`, resolved by the daemon.

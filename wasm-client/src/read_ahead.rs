@@ -363,27 +363,33 @@ impl Drop for CallGuard {
 /// The sockets of a session that read ahead, by handle, for `select` (bytes read ahead are
 /// readable, and the daemon cannot see them).
 #[derive(Clone, Default)]
-pub(crate) struct Readers(Arc<Mutex<std::collections::HashMap<Fd, Weak<ReadAhead>>>>);
+pub(crate) struct Readers(Arc<Mutex<Vec<Reader>>>);
+
+/// A socket that reads ahead, and where.
+type Reader = (Fd, Weak<ReadAhead>);
 
 impl Readers {
-    fn map(&self) -> MutexGuard<'_, std::collections::HashMap<Fd, Weak<ReadAhead>>> {
+    fn list(&self) -> MutexGuard<'_, Vec<Reader>> {
         self.0.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// Notes that the socket `fd` reads ahead into `reads`.
     pub(crate) fn remember(&self, fd: Fd, reads: &Arc<ReadAhead>) {
-        let mut map = self.map();
-        if map.get(&fd).is_none_or(|known| !std::ptr::eq(known.as_ptr(), Arc::as_ptr(reads))) {
-            map.insert(fd, Arc::downgrade(reads));
+        let mut list = self.list();
+        match list.iter_mut().find(|(known, _)| *known == fd) {
+            Some((_, known)) => *known = Arc::downgrade(reads),
+            None => list.push((fd, Arc::downgrade(reads))),
         }
     }
 
     /// Forgets the socket `fd` (closing), if it is the one that read into `reads`.
     pub(crate) fn forget(&self, fd: Fd, reads: &Arc<ReadAhead>) {
-        let mut map = self.map();
-        if map.get(&fd).is_some_and(|known| std::ptr::eq(known.as_ptr(), Arc::as_ptr(reads))) {
-            map.remove(&fd);
-        }
+        self.list().retain(|(known, weak)| *known != fd || !std::ptr::eq(weak.as_ptr(), Arc::as_ptr(reads)));
+    }
+
+    /// The reader of socket `fd`, if it still reads ahead.
+    fn get(&self, fd: Fd) -> Option<Arc<ReadAhead>> {
+        self.list().iter().find(|(known, _)| *known == fd).and_then(|(_, weak)| weak.upgrade())
     }
 
     /// Of `fds`, the sockets holding bytes read ahead, once their receives ahead have given way
@@ -391,7 +397,7 @@ impl Readers {
     pub(crate) async fn holding(&self, core: &Core, fds: &[Fd]) -> Vec<Fd> {
         let mut out = Vec::new();
         for &fd in fds {
-            let reads = self.map().get(&fd).and_then(Weak::upgrade);
+            let reads = self.get(fd);
             if let Some(reads) = reads
                 && reads.settle(core).await
             {

@@ -8,7 +8,7 @@ use bridge_protocol::constants::{MSG_PEEK, MSG_WAITALL};
 use bridge_protocol::constants::{SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM};
 use bridge_protocol::errno::code::{EAGAIN, EMSGSIZE};
 use bridge_protocol::params::*;
-use bridge_protocol::{Address, Fd, OsError, Payload, rpc};
+use bridge_protocol::{Address, Errno, Fd, OsError, Payload, rpc};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -479,7 +479,8 @@ impl Socket {
     pub async fn sendto(&self, data: &[u8], address: impl Into<Address>) -> Result<usize> {
         let fd = self.fd()?;
         if data.len() > self.max_payload() {
-            return Err(Error::Os(OsError::refused(EMSGSIZE, "larger than the bridge's max_payload_bytes")));
+            let reason = Some("larger than the bridge's max_payload_bytes".to_owned());
+            return Err(Error::Os(OsError { reason, ..OsError::from(const { Errno::known(EMSGSIZE) }) }));
         }
         let params = SendtoParams { fd, data: Payload::from(data), address: address.into(), flags: 0 };
         self.bridge().core.call::<rpc::Sendto>(&params).await
