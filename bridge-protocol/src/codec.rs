@@ -224,7 +224,8 @@ impl Codec {
         });
         match self {
             Codec::Json => {
-                let mut out = String::from(r#"{"jsonrpc":"2.0","#);
+                let mut out = String::with_capacity(64 + tree::encoded_len(params, true));
+                out.push_str(r#"{"jsonrpc":"2.0","#);
                 if let Some(id) = &id {
                     out.push_str(r#""id":"#);
                     tree::write_json(id, &mut out);
@@ -238,7 +239,7 @@ impl Codec {
                 Frame::Text(out)
             }
             Codec::Msgpack => {
-                let mut out = Vec::new();
+                let mut out = Vec::with_capacity(64 + tree::encoded_len(params, false));
                 tree::msgpack_map_head(&mut out, 3 + usize::from(id.is_some()));
                 tree::msgpack_str(&mut out, "jsonrpc");
                 tree::msgpack_str(&mut out, VERSION);

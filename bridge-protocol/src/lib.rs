@@ -16,6 +16,7 @@
 //! | [`codec`] | the session's codec, chosen by subprotocol: [`Codec`], [`codec::Frame`] |
 //! | [`json`] | the JSON codec: encode and decode requests and responses |
 //! | [`msgpack`] | the MessagePack codec: the same messages, bytes as they are |
+//! | [`tree`] | the client's reader and writer for both codecs: one tree, small in the browser |
 //! | [`auth`] | the per-start token: its subprotocol form, URL fragment and file |
 //! | [`constants`] | `AF_*`, `SOCK_*`, `SOL_*`, `SO_*`, `IPPROTO_*`, `SHUT_*`, `MSG_*`, `AI_*` |
 //!
@@ -61,8 +62,9 @@ pub const DEFAULT_PORT: u16 = 7320;
 
 /// The deepest nesting of arrays and maps (JSON: arrays and objects) a message may have, in either
 /// direction and either codec. A message nested deeper is a parse error (`-32700`) for that message
-/// alone, found without recursion in the MessagePack codec and by serde_json's own limit of 128 in
-/// the JSON codec, so no message can exhaust a decoder's stack. Real messages nest at most 3 levels
+/// alone: the daemon finds it without recursion in the MessagePack codec and by serde_json's own
+/// limit of 128 in the JSON codec; the client's reader ([`tree`]) counts levels. So no message can
+/// exhaust a decoder's stack. Real messages nest at most 3 levels
 /// (a request, its params, an address).
 pub const MAX_NESTING: usize = 128;
 

@@ -180,6 +180,21 @@ pub struct SendParams {
     pub flags: i32,
 }
 
+impl SendParams {
+    /// The params as [`tree::to_value`](crate::tree::to_value) gives them, but borrowing the bytes
+    /// rather than copying them: how the client sends a stream's bytes.
+    pub fn as_tree(&self) -> crate::tree::Value<'_> {
+        use crate::tree::Value;
+        use std::borrow::Cow;
+        let int = |n: i32| u64::try_from(n).map_or(Value::Int(i64::from(n)), Value::UInt);
+        Value::Map(vec![
+            (Cow::Borrowed("fd"), int(self.fd)),
+            (Cow::Borrowed("data"), Value::Bin(Cow::Borrowed(self.data.as_bytes()))),
+            (Cow::Borrowed("flags"), int(self.flags)),
+        ])
+    }
+}
+
 /// Params of `sendto`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,8 +5,10 @@ use crate::core::Core;
 use crate::error::{Error, Result};
 use crate::read_ahead::Readers;
 use crate::socket::Socket;
+use bridge_protocol::codec::ResponseError;
 use bridge_protocol::params::*;
-use bridge_protocol::{Limits, rpc};
+use bridge_protocol::tree::{self, Value};
+use bridge_protocol::{Codec, Limits, Method, rpc};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,9 +20,17 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct Bridge {
     pub(crate) core: Arc<Core>,
-    hello: Arc<HelloResult>,
+    hello: Arc<Hello>,
     /// The stream sockets that have read ahead, by handle, for `select`.
     readers: Readers,
+}
+
+/// What the daemon said to `hello`: typed, and as it came (what the browser's API gives the page,
+/// with no code to write the typed form back out).
+struct Hello {
+    typed: HelloResult,
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "the browser's API uses it"))]
+    tree: Value<'static>,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -84,9 +94,19 @@ impl Bridge {
 
     /// Says `hello` and opens the in-flight allowance the daemon reports.
     pub(crate) async fn start(core: Arc<Core>) -> Result<Bridge> {
-        let hello = core.call::<rpc::Hello>(&HelloParams { client: Some(client_name()) }).await?;
+        let params = tree::to_value(&HelloParams { client: Some(client_name()) })
+            .map_err(|_| Error::Value("hello: params JSON cannot hold".into()))?;
+        let tree = core.call_value(Method::Hello, &params).await?;
+        let hello: HelloResult = tree::deserialize(&tree, core.codec() == Codec::Json)
+            .map_err(|_| Error::Response(ResponseError::WrongResultType(Method::Hello).to_string()))?;
         core.open_inflight(hello.limits.max_inflight, hello.limits.max_inflight_bytes, hello.limits.max_message_bytes);
-        Ok(Bridge { core, hello: Arc::new(hello), readers: Readers::default() })
+        Ok(Bridge { core, hello: Arc::new(Hello { typed: hello, tree }), readers: Readers::default() })
+    }
+
+    /// The `hello` answer as it came.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "the browser's API uses it"))]
+    pub(crate) fn hello_tree(&self) -> &Value<'static> {
+        &self.hello.tree
     }
 
     /// The codec the session uses, as the daemon agreed.
@@ -96,7 +116,7 @@ impl Bridge {
 
     /// What the daemon reported at the start: protocol version, daemon version, limits, features.
     pub fn hello(&self) -> &HelloResult {
-        &self.hello
+        &self.hello.typed
     }
 
     /// The session's limits.

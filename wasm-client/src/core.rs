@@ -25,7 +25,7 @@
 
 use crate::error::{Error, Result};
 use bridge_protocol::codec::{Body, Frame, FrameRef, ResponseError};
-use bridge_protocol::params::RecvParams;
+use bridge_protocol::params::{RecvParams, SendParams};
 use bridge_protocol::tree::{self, Value};
 use bridge_protocol::{Codec, Id, Method, Payload, Rpc, rpc};
 use futures_channel::oneshot;
@@ -304,13 +304,17 @@ impl Core {
         rx.await.unwrap_or(Err(Error::Closed))
     }
 
-    fn submit_to<P: serde::Serialize>(
+    fn submit_to<P: serde::Serialize + 'static>(
         &self,
         method: Method,
         params: &P,
         how: Submit,
         complete: Completer,
     ) -> Result<bool> {
+        // A stream's bytes go into the message with no copy on the way.
+        if let Some(send) = (params as &dyn std::any::Any).downcast_ref::<SendParams>() {
+            return self.submit_encoded(method, &send.as_tree(), how, complete);
+        }
         // Through a tree, so that only this line is compiled per params type (see `tree`).
         let params = tree::to_value(params).map_err(|_| Error::Value(format!("{method}: params JSON cannot hold")))?;
         self.submit_encoded(method, &params, how, complete)

@@ -279,10 +279,16 @@ impl Tracer {
         let call = tracer.begin(method, fd, args);
         promise(async move {
             let outcome = work.await;
-            let new_fd = if method == "socket" { outcome.as_ref().ok().and_then(fd_of) } else { None };
-            tracer.end(call, &outcome, new_fd);
+            tracer.finish(call, method, &outcome);
             outcome
         })
+    }
+
+    /// Reports an async call's outcome (kept out of line: it is the same for every method).
+    #[inline(never)]
+    fn finish(&self, call: Option<Call>, method: &'static str, outcome: &Result<JsValue, JsValue>) {
+        let new_fd = if method == "socket" { outcome.as_ref().ok().and_then(fd_of) } else { None };
+        self.end(call, outcome, new_fd);
     }
 
     /// Runs a call that answers at once, traced.
@@ -614,7 +620,7 @@ impl JsBridge {
     /// ```
     #[wasm_bindgen(getter, unchecked_return_type = "Hello")]
     pub fn hello(&self) -> JsValue {
-        tree::to_value(self.bridge.hello()).map_or(JsValue::NULL, |hello| to_js(&hello))
+        to_js(self.bridge.hello_tree())
     }
 
     /// The function that receives every call (`TraceEvent`), or null.
@@ -779,7 +785,7 @@ impl JsBridge {
             (Some(p), _) if p.fract() == 0.0 && (0.0..=65535.0).contains(&p) => Some(Service::Port(p as u16)),
             (Some(_), _) => {
                 let error = python_error("OverflowError", "getaddrinfo(): port must be 0-65535.");
-                return self.tracer.promise("getaddrinfo", None, args([port]), async move { Err(error) });
+                return self.tracer.promise("getaddrinfo", None, args([port]), std::future::ready(Err(error)));
             }
             (None, Some(name)) => Some(Service::Name(name)),
             (None, None) => None,
@@ -982,11 +988,18 @@ pub fn take_page_token() -> Option<String> {
     let (_, token) = bridge_protocol::auth::split_url(&hash);
     let token = token.filter(|t| bridge_protocol::auth::is_well_formed(t))?.to_owned();
     set_pending_token(Some(&token));
-    let prefix = format!("{}=", bridge_protocol::auth::FRAGMENT_KEY);
-    let rest: Vec<&str> = fragment.split('&').filter(|p| !p.starts_with(&prefix)).collect();
     let path = global_get(&location, "pathname").and_then(|p| p.as_string()).unwrap_or_default();
     let search = global_get(&location, "search").and_then(|p| p.as_string()).unwrap_or_default();
-    let clean = if rest.is_empty() { format!("{path}{search}") } else { format!("{path}{search}#{}", rest.join("&")) };
+    let mut clean = path + &search;
+    let mut separator = '#';
+    for part in fragment.split('&') {
+        let is_token = part.strip_prefix(bridge_protocol::auth::FRAGMENT_KEY).is_some_and(|p| p.starts_with('='));
+        if !is_token {
+            clean.push(separator);
+            clean.push_str(part);
+            separator = '&';
+        }
+    }
     if let Some(history) = global_get(&global, "history")
         && let Some(replace) = global_get(&history, "replaceState").and_then(|f| f.dyn_into::<Function>().ok())
     {
@@ -1151,7 +1164,7 @@ impl JsSocket {
         let a = args([address.clone()]);
         match to_address(&address) {
             Ok(addr) => self.call("bind", a, |s, _| async move { s.bind(addr).await.map(|()| JsValue::UNDEFINED) }),
-            Err(e) => self.tracer.promise("bind", self.fd(), a, async move { Err(e) }),
+            Err(e) => self.tracer.promise("bind", self.fd(), a, std::future::ready(Err(e))),
         }
     }
 
@@ -1167,7 +1180,7 @@ impl JsSocket {
             Ok(backlog) => {
                 self.call("listen", a, move |s, _| async move { s.listen(backlog).await.map(|()| JsValue::UNDEFINED) })
             }
-            Err(e) => self.tracer.promise("listen", self.fd(), a, async move { Err(e) }),
+            Err(e) => self.tracer.promise("listen", self.fd(), a, std::future::ready(Err(e))),
         }
     }
 
@@ -1196,7 +1209,7 @@ impl JsSocket {
             Ok(addr) => {
                 self.call("connect", a, |s, _| async move { s.connect(addr).await.map(|()| JsValue::UNDEFINED) })
             }
-            Err(e) => self.tracer.promise("connect", self.fd(), a, async move { Err(e) }),
+            Err(e) => self.tracer.promise("connect", self.fd(), a, std::future::ready(Err(e))),
         }
     }
 
@@ -1210,7 +1223,7 @@ impl JsSocket {
         let a = args([address.clone()]);
         match to_address(&address) {
             Ok(addr) => self.call("connect_ex", a, |s, _| async move { s.connect_ex(addr).await.map(JsValue::from) }),
-            Err(e) => self.tracer.promise("connect_ex", self.fd(), a, async move { Err(e) }),
+            Err(e) => self.tracer.promise("connect_ex", self.fd(), a, std::future::ready(Err(e))),
         }
     }
 
@@ -1231,7 +1244,7 @@ impl JsSocket {
             Ok((n, flags)) => self.call("recv", a, move |s, _| async move {
                 s.recv_flags(n, flags.unwrap_or(0)).await.map(|d| bytes_value(&d))
             }),
-            Err(e) => self.tracer.promise("recv", self.fd(), a, async move { Err(e) }),
+            Err(e) => self.tracer.promise("recv", self.fd(), a, std::future::ready(Err(e))),
         }
     }
 
@@ -1253,7 +1266,7 @@ impl JsSocket {
                 let (data, addr) = s.recvfrom_flags(n, flags.unwrap_or(0)).await?;
                 Ok(args([bytes_value(&data), addr.as_ref().map_or(JsValue::NULL, from_address)]).into())
             }),
-            Err(e) => self.tracer.promise("recvfrom", self.fd(), a, async move { Err(e) }),
+            Err(e) => self.tracer.promise("recvfrom", self.fd(), a, std::future::ready(Err(e))),
         }
     }
 
@@ -1272,7 +1285,7 @@ impl JsSocket {
             Ok(bytes) => self.call("send", a, move |s, _| async move {
                 s.send_flags(&bytes, flags.unwrap_or(0)).await.map(JsValue::from)
             }),
-            Err(e) => self.tracer.promise("send", self.fd(), a, async move { Err(e) }),
+            Err(e) => self.tracer.promise("send", self.fd(), a, std::future::ready(Err(e))),
         }
     }
 
@@ -1289,7 +1302,7 @@ impl JsSocket {
             Ok(bytes) => {
                 self.call("sendall", a, move |s, _| async move { s.sendall(&bytes).await.map(|()| JsValue::UNDEFINED) })
             }
-            Err(e) => self.tracer.promise("sendall", self.fd(), a, async move { Err(e) }),
+            Err(e) => self.tracer.promise("sendall", self.fd(), a, std::future::ready(Err(e))),
         }
     }
 
@@ -1309,7 +1322,7 @@ impl JsSocket {
             Ok((bytes, addr)) => {
                 self.call("sendto", a, move |s, _| async move { s.sendto(&bytes, addr).await.map(JsValue::from) })
             }
-            Err(e) => self.tracer.promise("sendto", self.fd(), a, async move { Err(e) }),
+            Err(e) => self.tracer.promise("sendto", self.fd(), a, std::future::ready(Err(e))),
         }
     }
 
@@ -1325,7 +1338,7 @@ impl JsSocket {
             Ok(how) => {
                 self.call("shutdown", a, move |s, _| async move { s.shutdown(how).await.map(|()| JsValue::UNDEFINED) })
             }
-            Err(e) => self.tracer.promise("shutdown", self.fd(), a, async move { Err(e) }),
+            Err(e) => self.tracer.promise("shutdown", self.fd(), a, std::future::ready(Err(e))),
         }
     }
 
@@ -1386,7 +1399,7 @@ impl JsSocket {
             Ok(v) => self.call("setsockopt", a, move |s, _| async move {
                 s.setsockopt(level, optname, v).await.map(|()| JsValue::UNDEFINED)
             }),
-            Err(e) => self.tracer.promise("setsockopt", self.fd(), a, async move { Err(e) }),
+            Err(e) => self.tracer.promise("setsockopt", self.fd(), a, std::future::ready(Err(e))),
         }
     }
 
@@ -1488,7 +1501,7 @@ impl JsSocketFile {
             Ok(bytes) => self.call("write", a, move |f| async move {
                 f.lock().await.write(&bytes).await.map(|n| JsValue::from(n as f64))
             }),
-            Err(e) => self.tracer.promise("write", Some(self.fd), a, async move { Err(e) }),
+            Err(e) => self.tracer.promise("write", Some(self.fd), a, std::future::ready(Err(e))),
         }
     }
 
