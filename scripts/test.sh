@@ -85,6 +85,11 @@ if ! grep -qF "$stated" README.md; then
   exit 1
 fi
 echo "README.md states the size built: $stated"
+# What a page downloads: at most 100,000 bytes gzipped (issue 16; DEVELOPERS.md says what keeps it so).
+if [ "$(gzip -9 -c "$wasm" | wc -c)" -gt 100000 ]; then
+  echo "the .wasm is over its budget of 100,000 bytes gzipped: see DEVELOPERS.md, \"Building\"" >&2
+  exit 1
+fi
 
 step "browser tests: the Rust API in headless Chromium (wasm-bindgen-test, via bridge-daemon exec)"
 ./target/debug/bridge-daemon exec -- \
