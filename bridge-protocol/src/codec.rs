@@ -154,7 +154,7 @@ pub enum ResponseError {
     WrongResultType(Method),
 }
 
-/// A result, read into a [`tree`](crate::tree), to be decoded as the type its method returns.
+/// A result, read into a [`tree`], to be decoded as the type its method returns.
 #[derive(Clone, Debug)]
 pub struct Body<'a> {
     value: Value<'a>,
