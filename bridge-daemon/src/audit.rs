@@ -45,6 +45,9 @@ pub(crate) struct Event<'a> {
     pub(crate) session: Option<u64>,
     /// The page's origin (`None`: no Origin header).
     pub(crate) origin: Option<&'a str>,
+    /// Who, in a hosted daemon: `join:<name>` or `user:<name>` (never the link's secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) identity: Option<&'a str>,
     /// What was attempted: `handshake`, `connect`, `sendto`, `bind`, `socket`.
     pub(crate) op: &'a str,
     /// What the request named.
@@ -99,6 +102,8 @@ pub(crate) struct Audit {
     file: Option<mpsc::SyncSender<String>>,
     dropped: Arc<AtomicU64>,
     handshakes: std::sync::Mutex<crate::rate::TokenBucket>,
+    /// The daemon's counters, refusals among them (every refusal is counted, rationed or not).
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 impl Default for Audit {
@@ -110,6 +115,7 @@ impl Default for Audit {
                 HANDSHAKE_LINES_PER_SEC,
                 HANDSHAKE_LINES_BURST,
             )),
+            metrics: crate::metrics::Metrics::default(),
         }
     }
 }
@@ -157,6 +163,7 @@ impl Audit {
 
     /// Writes the line (to the log, and to the file if there is one) if `ration` has room.
     fn rationed(&self, event: &Event<'_>, ration: &std::sync::Mutex<crate::rate::TokenBucket>) {
+        self.metrics.refused(&event.rule);
         if !crate::lock(ration).try_take() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -164,6 +171,7 @@ impl Audit {
         tracing::info!(
             session = event.session,
             origin = event.origin.unwrap_or("(none)"),
+            identity = event.identity.unwrap_or("(none)"),
             op = event.op,
             target = %event.target,
             resolved = event.resolved.as_deref().unwrap_or("-"),

@@ -31,7 +31,7 @@ impl Head {
         if values.next().is_some() { None } else { first }
     }
 
-    fn header_count(&self, name: &str) -> usize {
+    pub(crate) fn header_count(&self, name: &str) -> usize {
         self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
     }
 
@@ -114,7 +114,8 @@ pub(crate) fn refuse(status: u16, reason: &'static str) -> Refusal {
     Refusal { status, reason, rule: "http" }
 }
 
-fn refuse_by(status: u16, rule: &'static str, reason: &'static str) -> Refusal {
+/// A refusal by a named rule (what the audit log shows).
+pub(crate) fn refuse_by(status: u16, rule: &'static str, reason: &'static str) -> Refusal {
     Refusal { status, reason, rule }
 }
 
@@ -132,7 +133,7 @@ pub(crate) fn check_host(head: &Head, policy: &Policy) -> Result<(), Refusal> {
 }
 
 /// The token a handshake offers as a `sockbridge.token.<token>` subprotocol, if any.
-fn offered_token(head: &Head) -> Option<&str> {
+pub(crate) fn offered_token(head: &Head) -> Option<&str> {
     head.headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-protocol"))

@@ -26,6 +26,8 @@
 //! |---|---|
 //! | [`config`] | [`Config`] and [`Limits`]: every setting and bound, with its default |
 //! | [`policy`] | the security policy: the handshake gate (Host, Origin, token), bind rules, egress rules |
+//! | [`access`] | who may use a daemon served to a class (`--hosted`): join links, a trusted proxy's identity header |
+//! | `metrics` | counters and gauges, `/metrics` in Prometheus's text format and `/healthz` |
 //! | `audit` | the audit log of refusals |
 //! | `rate` | token buckets for request and connect rates |
 //! | `server` | the accept loop, the handshake, shutdown |
@@ -43,6 +45,7 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("bridge-daemon speaks Linux errno numbers and socket constants; it builds on Linux only");
 
+pub mod access;
 mod audit;
 mod clock;
 pub mod config;
@@ -50,6 +53,7 @@ mod error;
 mod http;
 mod labs;
 mod lane;
+mod metrics;
 mod net;
 pub mod netns;
 mod network;
@@ -81,15 +85,52 @@ pub(crate) fn write<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGua
 pub use config::{Config, Limits, NetworkMode, UnixSockets, WebRoot};
 pub use net::resolve::{Lookup, LookupFuture, Query, SystemLookup};
 pub use policy::{OriginRules, Ruleset, Token};
-pub use server::serve;
+pub use server::{serve, serve_with};
 
 /// Checks what [`serve`] would refuse at start that can be checked before it runs: the limits fit
 /// together, and the audit log is a file the daemon may write (it is created if missing). The
 /// binary calls it before it prints its address, so a refused start prints none.
 pub fn check_config(config: &Config) -> std::io::Result<()> {
     config.limits.validate().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    check_access(config)?;
     if let Some(path) = &config.audit_log {
         audit::open_file(path)?;
+    }
+    Ok(())
+}
+
+/// Checks the access settings fit together: a hosted daemon admits identities only, each with a
+/// private network of its own.
+fn check_access(config: &Config) -> std::io::Result<()> {
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let access = &config.access;
+    if access.hosted {
+        if config.network != NetworkMode::Private {
+            return Err(invalid(
+                "--hosted needs --network private: served to a class, every session gets a network of its own, so no page touches this computer's loopback or another student's sockets".into(),
+            ));
+        }
+        if config.unix != UnixSockets::Disabled {
+            return Err(invalid(
+                "--hosted does not offer Unix sockets: their directory would be shared by every student".into(),
+            ));
+        }
+        if access.join_links.is_none() && access.identity_header.is_none() {
+            return Err(invalid(
+                "--hosted admits no one anonymously: give --join-links FILE, or --identity-header with --trusted-proxy"
+                    .into(),
+            ));
+        }
+    }
+    if access.hosted && config.token.is_some() {
+        return Err(invalid(
+            "a hosted daemon has no per-start token: it admits join links and a trusted proxy's users".into(),
+        ));
+    }
+    if access.identity_header.is_some() && access.trusted_proxies.is_empty() {
+        return Err(invalid(
+            "--identity-header needs --trusted-proxy: the header is believed from those addresses only".into(),
+        ));
     }
     Ok(())
 }

@@ -101,6 +101,30 @@ struct Options {
     /// Blocking requests one session may have in flight.
     #[arg(long, value_name = "N", global = true)]
     max_inflight: Option<usize>,
+    /// Serve a class over the network (behind a TLS proxy such as nginx; docs/classroom.md): every
+    /// session is somebody's (a join link, or --identity-header), gets a private network (implied),
+    /// and has per-person limits; there is no per-start token, and --listen may be any address.
+    #[arg(long, global = true)]
+    hosted: bool,
+    /// The join links' store, which `bridge-daemon join` writes and a hosted daemon reads (again
+    /// whenever it changes).
+    #[arg(long, value_name = "FILE", global = true)]
+    join_links: Option<PathBuf>,
+    /// Take the user's name from this request header, set by an authenticating reverse proxy
+    /// (e.g. X-Remote-User); believed only from --trusted-proxy addresses, refused from any other.
+    #[arg(long, value_name = "HEADER", global = true)]
+    identity_header: Option<String>,
+    /// The address of a proxy whose identity header is believed (repeat or comma-separate).
+    #[arg(long = "trusted-proxy", value_name = "IP", value_delimiter = ',', global = true)]
+    trusted_proxy: Vec<std::net::IpAddr>,
+    /// Serve GET /metrics (Prometheus) and GET /healthz on this address (keep it private: the
+    /// metrics name the class's identities).
+    #[arg(long, value_name = "ADDR", global = true)]
+    metrics_listen: Option<SocketAddr>,
+    /// On SIGTERM, let open sessions go on for up to this many seconds (taking no new ones)
+    /// before closing them [default: 0; hosted: 30].
+    #[arg(long, value_name = "SECONDS", global = true)]
+    drain_timeout: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +142,36 @@ enum Command {
         /// The command and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
         command: Vec<OsString>,
+    },
+    /// Makes, lists and revokes the join links of a hosted daemon's class (in --join-links FILE).
+    #[command(subcommand)]
+    Join(JoinCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum JoinCommand {
+    /// Makes a link for each name and prints it (`NAME URL`, one per line). The link is shown only
+    /// now: the store keeps its hash. A name that had a link gets a new one, and the old stops
+    /// working.
+    Add {
+        /// The class's address, where the daemon's pages are served (https://class.example.org/).
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// Days the links work.
+        #[arg(long, value_name = "DAYS", default_value_t = 120.0)]
+        days: f64,
+        /// The students' names (letters, digits, '.', '_', '-', '@').
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Lists the links: name, state and expiry (never a secret).
+    List,
+    /// Revokes the links of these names: new sessions are refused, and open ones close within
+    /// seconds.
+    Revoke {
+        /// The names.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
     },
 }
 
@@ -148,6 +202,9 @@ struct Setup {
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(Command::Join(command)) = &args.command {
+        return join(&args.options, command);
+    }
     let Setup { mut config, listen, token_file } = setup(&args.options)?;
     raise_fd_limit();
     // Sessions run on threads of their own (`Config::session_threads`); this runtime accepts
@@ -161,6 +218,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             runtime.block_on(serve(listen, config, token_file))?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Join(_)) => unreachable!("handled above"),
         Some(Command::Exec { command }) => {
             let runner = test_runner_address()?;
             config.allowed_origins.push(format!("http://{runner}"));
@@ -186,11 +244,13 @@ fn setup(args: &Options) -> anyhow::Result<Setup> {
     };
     let server = &file.server;
     let listen = args.listen.or(server.listen);
+    let hosted = args.hosted || server.hosted == Some(true);
     if let Some(listen) = listen
         && !listen.ip().is_loopback()
+        && !hosted
     {
         bail!(
-            "--listen {listen}: the daemon listens on loopback only (a non-loopback listener needs TLS, which this version does not have)"
+            "--listen {listen}: the daemon listens on loopback only, unless it is --hosted (for a class, behind a TLS proxy: docs/classroom.md)"
         );
     }
     let allowed_origins: Vec<String> = server.allow_origin.iter().chain(&args.allow_origin).cloned().collect();
@@ -239,10 +299,24 @@ fn setup(args: &Options) -> anyhow::Result<Setup> {
         }
         None => bridge_daemon::source_web_root().map(WebRoot::Dir),
     };
-    let no_token = args.no_token || server.token == Some(false);
-    if no_token {
+    // A hosted daemon admits identities, not holders of a per-start token.
+    let no_token = args.no_token || server.token == Some(false) || hosted;
+    if no_token && !hosted {
         tracing::warn!("--no-token: any program of any user on this computer can use the bridge");
     }
+    let access = bridge_daemon::access::Access {
+        hosted,
+        join_links: args.join_links.clone().or_else(|| server.join_links.clone()),
+        identity_header: args.identity_header.clone().or_else(|| server.identity_header.clone()),
+        trusted_proxies: server.trusted_proxy.iter().chain(&args.trusted_proxy).copied().collect(),
+    };
+    let drain_timeout = match (args.drain_timeout, server.drain_timeout) {
+        (Some(seconds), _) if seconds.is_finite() && seconds >= 0.0 => std::time::Duration::from_secs_f64(seconds),
+        (Some(seconds), _) => bail!("--drain-timeout {seconds}: give a number of seconds, 0 or more"),
+        (None, Some(file::Seconds(d))) => d,
+        (None, None) if hosted => std::time::Duration::from_secs(30),
+        (None, None) => std::time::Duration::ZERO,
+    };
     let config = Config {
         allowed_origins,
         allowed_hosts: server.allow_host.iter().chain(&args.allow_host).map(|h| h.to_ascii_lowercase()).collect(),
@@ -255,15 +329,79 @@ fn setup(args: &Options) -> anyhow::Result<Setup> {
         unix,
         labs: !args.no_labs && server.labs != Some(false),
         network: match args.network.as_deref().or(server.network.as_deref()) {
+            None if hosted => NetworkMode::Private,
             None | Some("shared") => NetworkMode::Shared,
             Some("private") => NetworkMode::Private,
             Some(other) => bail!("--network {other}: the modes are shared and private"),
         },
         limits,
         resolver: None,
+        access,
+        drain_timeout,
+        metrics_listen: args.metrics_listen.or(server.metrics_listen),
         session_threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
     };
     Ok(Setup { config, listen, token_file: args.token_file.clone().or_else(|| server.token_file.clone()) })
+}
+
+/// `bridge-daemon join ...`: the join links' store, changed and saved in one step.
+#[allow(clippy::print_stdout)]
+fn join(options: &Options, command: &JoinCommand) -> anyhow::Result<ExitCode> {
+    use bridge_daemon::access::join::{Store, now};
+    let from_file = match &options.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            file::parse(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?.server.join_links
+        }
+        None => None,
+    };
+    let Some(path) = options.join_links.clone().or(from_file) else {
+        bail!("say where the join links are kept: --join-links FILE (or join_links in --config's [server])");
+    };
+    let mut store = Store::load(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = std::io::stdout().lock();
+    match command {
+        JoinCommand::Add { url, days, names } => {
+            if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('#') {
+                bail!("--url {url}: give the class's address, https://host/ (with no #fragment)");
+            }
+            if !(days.is_finite() && *days > 0.0) {
+                bail!("--days {days}: give a number of days above 0");
+            }
+            let expires = now().saturating_add((days * 86_400.0) as u64);
+            let mut made = Vec::new();
+            for name in names {
+                let secret = store.add(name, expires).map_err(|e| anyhow!("{e}"))?;
+                made.push((name, secret));
+            }
+            store.save(&path).with_context(|| format!("cannot write {}", path.display()))?;
+            for (name, secret) in made {
+                writeln!(out, "{name} {url}#{}={}", auth::FRAGMENT_KEY, secret.reveal())?;
+            }
+        }
+        JoinCommand::List => {
+            let now = now();
+            for link in &store.links {
+                let state = if link.revoked {
+                    "revoked"
+                } else if link.valid_at(now) {
+                    "valid"
+                } else {
+                    "expired"
+                };
+                let days_left = link.expires.saturating_sub(now) / 86_400;
+                writeln!(out, "{} {state} (expires in {days_left} days)", link.name)?;
+            }
+        }
+        JoinCommand::Revoke { names } => {
+            let unknown: Vec<&String> = names.iter().filter(|n| !store.revoke(n)).collect();
+            store.save(&path).with_context(|| format!("cannot write {}", path.display()))?;
+            if !unknown.is_empty() {
+                bail!("no link was made for {unknown:?} (the others are revoked)");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Raises the soft open-file limit to the hard one: each page socket is one fd.

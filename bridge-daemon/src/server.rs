@@ -1,5 +1,6 @@
 //! The daemon's port: accepting connections, the WebSocket handshake, and shutdown.
 
+use crate::access::{Gate, Identity, RECHECK};
 use crate::audit::{Audit, Event};
 use crate::config::{Config, NetworkMode};
 use crate::http::{self, Head, HeadError, Refusal};
@@ -8,13 +9,13 @@ use crate::net::resolve::Resolver;
 use crate::policy::own::OriginKey;
 use crate::policy::{Policy, PolicyInput};
 use crate::sandbox::Sandbox;
-use crate::session::{self, PrivateNetworks, Shared};
+use crate::session::{self, PrivateNetworks, Shared, Who};
 use bridge_protocol::params::{HelloResult, NetworkInfo};
 use bridge_protocol::{PROTOCOL_VERSION, SUBPROTOCOL};
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -27,6 +28,8 @@ use tokio_util::task::TaskTracker;
 
 /// Longest pause of the accept loop when the process is out of file descriptors.
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+/// How often a draining daemon looks whether its sessions have finished.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
 /// How long shutdown waits for sessions to say goodbye.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// File descriptors kept for everything but page sockets (WebSockets, lab services, static files):
@@ -38,9 +41,13 @@ struct Daemon {
     shared: Arc<Shared>,
     web_root: Option<crate::config::WebRoot>,
     sessions: Arc<Semaphore>,
-    /// Open sessions by origin (`Limits::max_sessions_per_origin`).
-    per_origin: Mutex<HashMap<OriginKey, usize>>,
+    /// Open sessions by origin (`Limits::max_sessions_per_origin`) and by identity.
+    places: Mutex<Places>,
+    /// Who may open a session, in a hosted daemon.
+    gate: Gate,
     next_session: AtomicU64,
+    /// Set once the daemon has been told to stop: it takes no new session, and `/healthz` says so.
+    draining: AtomicBool,
     stop: CancellationToken,
     ws_config: WebSocketConfig,
 }
@@ -64,6 +71,22 @@ struct Daemon {
 /// # }
 /// ```
 pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    let metrics = match config.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
+    serve_with(listener, metrics, config, shutdown).await
+}
+
+/// [`serve`], with `/metrics` and `/healthz` served on `metrics` (a listener already bound, as a
+/// test binds port 0) rather than on `config.metrics_listen`.
+pub async fn serve_with(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    crate::check_access(&config)?;
     let limits = config.limits.clone();
     limits.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let addr = listener.local_addr()?;
@@ -75,6 +98,13 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
     let (private, network) = private_networks(&config).await;
+    if config.access.hosted && private.is_none() {
+        let why = network.why.clone().unwrap_or_default();
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("--hosted gives every session a private network, and this system cannot make them: {why}"),
+        ));
+    }
     if private.is_some() {
         features.push("private-network".to_owned());
     }
@@ -129,13 +159,22 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
         .accept_unmasked_frames(false);
     let daemon = Arc::new(Daemon {
         sessions: Arc::new(Semaphore::new(limits.max_sessions)),
-        per_origin: Mutex::default(),
+        places: Mutex::default(),
+        gate: Gate::new(config.access.clone()),
         shared: Arc::new(Shared::new(net, limits, max_sockets, hello, private)),
         web_root: config.web_root.clone(),
         next_session: AtomicU64::new(1),
+        draining: AtomicBool::new(false),
         stop,
         ws_config,
     });
+    if let Some(listener) = metrics {
+        tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics, health at /healthz");
+        tracker.spawn(Arc::clone(&daemon).serve_metrics(listener));
+    }
+    if config.access.join_links.is_some() {
+        tracker.spawn(Arc::clone(&daemon).recheck_links());
+    }
     let threads = SessionThreads::start(config.session_threads)?;
     let mut backoff = Duration::from_millis(5);
     tokio::pin!(shutdown);
@@ -163,8 +202,10 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<
             Err(e) => tracing::debug!(error = %e, "accept failed"),
         }
     }
-    tracing::info!("shutting down");
     drop(listener);
+    daemon.draining.store(true, Ordering::Relaxed);
+    daemon.drain(config.drain_timeout).await;
+    tracing::info!("shutting down");
     daemon.stop.cancel();
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
@@ -273,19 +314,50 @@ fn fd_limit() -> usize {
     }
 }
 
-/// A session's place in its origin's count, given back when dropped.
-struct OriginSlot<'a> {
-    daemon: &'a Daemon,
-    origin: OriginKey,
+/// Open sessions by origin, and by identity (with the token that ends them if its join link is
+/// revoked).
+#[derive(Default)]
+struct Places {
+    origins: HashMap<OriginKey, usize>,
+    identities: HashMap<Identity, Held>,
 }
 
-impl Drop for OriginSlot<'_> {
+/// An identity's open sessions.
+struct Held {
+    sessions: usize,
+    revoked: CancellationToken,
+}
+
+/// A session's place in its origin's or identity's count, given back when dropped.
+struct Slot<'a> {
+    daemon: &'a Daemon,
+    key: SlotKey,
+}
+
+enum SlotKey {
+    Origin(OriginKey),
+    Identity(Identity),
+}
+
+impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        let mut counts = self.daemon.per_origin.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = counts.get_mut(&self.origin) {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&self.origin);
+        let mut places = crate::lock(&self.daemon.places);
+        match &self.key {
+            SlotKey::Origin(origin) => {
+                if let Some(n) = places.origins.get_mut(origin) {
+                    *n -= 1;
+                    if *n == 0 {
+                        places.origins.remove(origin);
+                    }
+                }
+            }
+            SlotKey::Identity(identity) => {
+                if let Some(held) = places.identities.get_mut(identity) {
+                    held.sessions -= 1;
+                    if held.sessions == 0 {
+                        places.identities.remove(identity);
+                    }
+                }
             }
         }
     }
@@ -332,6 +404,7 @@ impl Daemon {
         self.shared.net.audit.handshake_refusal(&Event {
             session: None,
             origin: head.header("origin"),
+            identity: None,
             op: "handshake",
             target: head.header("host").unwrap_or_default().escape_debug().to_string(),
             resolved: None,
@@ -342,17 +415,145 @@ impl Daemon {
 
     /// Takes a place in the origin's session count, if there is one. Clients that send no
     /// `Origin` (programs, not pages; they hold the token) count only towards `max_sessions`.
-    fn origin_slot(&self, origin: &OriginKey) -> Option<OriginSlot<'_>> {
-        if origin.is_none() {
-            return Some(OriginSlot { daemon: self, origin: None });
+    fn origin_slot(&self, origin: &OriginKey) -> Option<Slot<'_>> {
+        if origin.is_some() {
+            let mut places = crate::lock(&self.places);
+            let n = places.origins.entry(origin.clone()).or_default();
+            if *n >= self.shared.limits.max_sessions_per_origin {
+                return None;
+            }
+            *n += 1;
         }
-        let mut counts = self.per_origin.lock().unwrap_or_else(|p| p.into_inner());
-        let n = counts.entry(origin.clone()).or_default();
-        if *n >= self.shared.limits.max_sessions_per_origin {
+        Some(Slot { daemon: self, key: SlotKey::Origin(origin.clone()) })
+    }
+
+    /// Takes a place in the identity's session count (`max_sessions_per_identity`), if there is
+    /// one; and the token that ends the identity's sessions if its link is revoked.
+    fn identity_slot(&self, identity: &Identity) -> Option<(Slot<'_>, CancellationToken)> {
+        let mut places = crate::lock(&self.places);
+        let held = places
+            .identities
+            .entry(identity.clone())
+            .or_insert_with(|| Held { sessions: 0, revoked: CancellationToken::new() });
+        if held.sessions >= self.shared.limits.max_sessions_per_identity {
             return None;
         }
-        *n += 1;
-        Some(OriginSlot { daemon: self, origin: origin.clone() })
+        held.sessions += 1;
+        let revoked = held.revoked.clone();
+        Some((Slot { daemon: self, key: SlotKey::Identity(identity.clone()) }, revoked))
+    }
+
+    /// Sessions open now.
+    fn open_sessions(&self) -> usize {
+        self.shared.limits.max_sessions - self.sessions.available_permits()
+    }
+
+    /// Lets the open sessions finish by themselves for up to `timeout` (the listener is closed
+    /// already, so no new one starts); whatever is left is then closed by the caller.
+    async fn drain(&self, timeout: Duration) {
+        let open = self.open_sessions();
+        if timeout.is_zero() || open == 0 {
+            return;
+        }
+        tracing::info!(sessions = open, seconds = timeout.as_secs_f64(), "draining: the open sessions may finish");
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.open_sessions() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(DRAIN_POLL).await;
+        }
+        let left = self.open_sessions();
+        if left > 0 {
+            tracing::info!(sessions = left, "drain deadline reached: closing the sessions left");
+        }
+    }
+
+    /// The metrics and health endpoint: `GET /metrics` (Prometheus's text format) and
+    /// `GET /healthz` (`200 ok`, or `503 draining` once the daemon is stopping).
+    async fn serve_metrics(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let (mut stream, _) = tokio::select! {
+                () = self.stop.cancelled() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let daemon = Arc::clone(&self);
+            tokio::spawn(async move {
+                let limits = &daemon.shared.limits;
+                let read = tokio::time::timeout(limits.handshake_timeout, http::read_head(&mut stream, 4096));
+                let Ok(Ok((head, _))) = read.await else { return };
+                let text = "text/plain; charset=utf-8";
+                match (head.method.as_str(), head.path.split('?').next().unwrap_or_default()) {
+                    ("GET", "/metrics") => {
+                        let body = crate::metrics::render(&daemon.net().audit.metrics, &daemon.gauges());
+                        http::respond(
+                            &mut stream,
+                            200,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                            body.as_bytes(),
+                            false,
+                        )
+                        .await;
+                    }
+                    ("GET", "/healthz") if daemon.draining.load(Ordering::Relaxed) => {
+                        http::respond(&mut stream, 503, text, b"draining\n", false).await;
+                    }
+                    ("GET", "/healthz") => http::respond(&mut stream, 200, text, b"ok\n", false).await,
+                    _ => http::respond(&mut stream, 404, text, b"GET /metrics or /healthz\n", false).await,
+                }
+            });
+        }
+    }
+
+    fn net(&self) -> &crate::net::Net {
+        &self.shared.net
+    }
+
+    /// The gauges now.
+    fn gauges(&self) -> crate::metrics::Gauges {
+        let identities = crate::lock(&self.places)
+            .identities
+            .iter()
+            .map(|(identity, held)| (identity.name().to_owned(), held.sessions))
+            .collect();
+        let (networks, max_networks) = match &self.shared.private {
+            Some(p) => {
+                (self.shared.limits.max_networks - p.places.available_permits(), self.shared.limits.max_networks)
+            }
+            None => (0, 0),
+        };
+        crate::metrics::Gauges {
+            sessions: self.open_sessions(),
+            max_sessions: self.shared.limits.max_sessions,
+            sockets: self.shared.max_sockets() - self.shared.sockets.available_permits(),
+            max_sockets: self.shared.max_sockets(),
+            networks,
+            max_networks,
+            draining: self.draining.load(Ordering::Relaxed),
+            identities,
+        }
+    }
+
+    /// Ends the sessions whose join link has been revoked or has expired: every [`RECHECK`].
+    async fn recheck_links(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(RECHECK);
+        loop {
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let identities: Vec<(Identity, CancellationToken)> =
+                crate::lock(&self.places).identities.iter().map(|(i, h)| (i.clone(), h.revoked.clone())).collect();
+            for (identity, revoked) in identities {
+                if !revoked.is_cancelled() && !self.gate.still_valid(&identity) {
+                    tracing::info!(identity = identity.name(), "join link revoked or expired: closing its sessions");
+                    revoked.cancel();
+                }
+            }
+        }
     }
 
     async fn upgrade(self: Arc<Self>, mut stream: TcpStream, peer: SocketAddr, head: Head, rest: Vec<u8>) {
@@ -367,16 +568,37 @@ impl Daemon {
                 return http::respond_refusal(&mut stream, &refusal).await;
             }
         };
+        let identity = match self.gate.admit(&head, peer.ip(), http::offered_token(&head)) {
+            Ok(identity) => identity,
+            Err(refusal) => {
+                self.audit_handshake(&head, &refusal);
+                return http::respond_refusal(&mut stream, &refusal).await;
+            }
+        };
         let origin: OriginKey = head.header("origin").map(str::to_owned);
         let Ok(permit) = Arc::clone(&self.sessions).try_acquire_owned() else {
             let refusal = http::refuse(503, "the bridge has as many sessions as it allows");
             self.audit_handshake(&head, &Refusal { rule: "max_sessions", ..refusal });
             return http::respond_refusal(&mut stream, &refusal).await;
         };
-        let Some(slot) = self.origin_slot(&origin) else {
-            let refusal = http::refuse(503, "pages of this origin have as many sessions as the bridge allows");
-            self.audit_handshake(&head, &Refusal { rule: "max_sessions_per_origin", ..refusal });
-            return http::respond_refusal(&mut stream, &refusal).await;
+        let (slot, revoked) = match &identity {
+            // The whole class shares one origin: in a hosted daemon the count is per identity.
+            Some(identity) => match self.identity_slot(identity) {
+                Some((slot, revoked)) => (slot, revoked),
+                None => {
+                    let refusal = http::refuse(503, "you have as many sessions open as the bridge allows one person");
+                    self.audit_handshake(&head, &Refusal { rule: "max_sessions_per_identity", ..refusal });
+                    return http::respond_refusal(&mut stream, &refusal).await;
+                }
+            },
+            None => match self.origin_slot(&origin) {
+                Some(slot) => (slot, CancellationToken::new()),
+                None => {
+                    let refusal = http::refuse(503, "pages of this origin have as many sessions as the bridge allows");
+                    self.audit_handshake(&head, &Refusal { rule: "max_sessions_per_origin", ..refusal });
+                    return http::respond_refusal(&mut stream, &refusal).await;
+                }
+            },
         };
         if stream.write_all(http::switching_protocols(&accept, codec).as_bytes()).await.is_err() {
             return;
@@ -384,8 +606,15 @@ impl Daemon {
         let _ = stream.set_nodelay(true);
         let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(self.ws_config)).await;
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(session = id, %peer, origin = origin.as_deref().unwrap_or("(none)"), "handshake accepted");
-        session::run(ws, Arc::clone(&self.shared), id, origin, codec, self.stop.clone()).await;
+        tracing::info!(
+            session = id,
+            %peer,
+            origin = origin.as_deref().unwrap_or("(none)"),
+            identity = identity.as_ref().map_or("(none)", Identity::name),
+            "handshake accepted"
+        );
+        let who = Who { origin, identity, revoked };
+        session::run(ws, Arc::clone(&self.shared), id, who, codec, self.stop.clone()).await;
         drop(slot);
         drop(permit);
     }

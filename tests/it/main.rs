@@ -7,6 +7,7 @@ mod ahead;
 mod binary;
 mod cleanup;
 mod concurrency;
+mod hosted;
 mod labs;
 mod options;
 mod private;

@@ -80,6 +80,19 @@ pub struct ServerSection {
     pub network: Option<String>,
     /// `--allow-metadata`.
     pub allow_metadata: Option<bool>,
+    /// `true` is `--hosted`.
+    pub hosted: Option<bool>,
+    /// `--join-links`.
+    pub join_links: Option<PathBuf>,
+    /// `--identity-header`.
+    pub identity_header: Option<String>,
+    /// `--trusted-proxy`.
+    #[serde(default)]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+    /// `--metrics-listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `--drain-timeout`, in seconds (`30`, `2.5`, `"500ms"`).
+    pub drain_timeout: Option<Seconds>,
 }
 
 /// `[connect]`.

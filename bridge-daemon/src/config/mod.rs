@@ -56,6 +56,14 @@ pub struct Config {
     pub limits: Limits,
     /// Where names are resolved; `None` for the system's `getaddrinfo`. (Tests script answers.)
     pub resolver: Option<Arc<dyn Lookup>>,
+    /// Who may use the daemon when it is served to a class (`--hosted`), and as whom.
+    pub access: crate::access::Access,
+    /// When the daemon is told to stop (SIGTERM), how long its sessions may go on before they are
+    /// closed; it takes no new ones meanwhile, and `/healthz` says it is draining. Zero closes them
+    /// at once.
+    pub drain_timeout: Duration,
+    /// Where `/metrics` (Prometheus's text format) and `/healthz` are served, if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Threads that run sessions, each session on one of them for its whole life (0: on the
     /// runtime that calls `serve`). A session's work then never hops between threads: an answer
     /// costs no cross-thread wake-up, and the threads share the sessions (the binary uses one
@@ -79,6 +87,9 @@ impl Default for Config {
             network: NetworkMode::Shared,
             limits: Limits::default(),
             resolver: None,
+            access: crate::access::Access::default(),
+            drain_timeout: Duration::ZERO,
+            metrics_listen: None,
             session_threads: 0,
         }
     }
@@ -255,6 +266,11 @@ limits! {
     pong_timeout: Duration = Duration::from_secs(60);
     /// A session with no request for this long and nothing in flight is closed (code 1001).
     idle_timeout: Duration = Duration::from_secs(15 * 60);
+    /// WebSocket sessions one identity (a student, in a hosted daemon) may have open at once; one
+    /// more gets HTTP 503.
+    max_sessions_per_identity: usize = 4;
+    /// Sockets the sessions of one identity may hold open together; one more is `ENFILE`.
+    max_sockets_per_identity: usize = 128;
     /// Private networks at once, daemon-wide (one per session, when the daemon runs with
     /// `--network private`); a session beyond them is closed with code 1013.
     max_networks: usize = 64;
@@ -286,6 +302,8 @@ impl Limits {
         let positive = [
             ("max_sessions", self.max_sessions),
             ("max_sessions_per_origin", self.max_sessions_per_origin),
+            ("max_sessions_per_identity", self.max_sessions_per_identity),
+            ("max_sockets_per_identity", self.max_sockets_per_identity),
             ("max_sockets_per_session", self.max_sockets_per_session),
             ("max_sockets_total", self.max_sockets_total),
             ("dns_per_session", self.dns_per_session),

@@ -143,6 +143,7 @@ impl Net {
         let event = Event {
             session: Some(caller.page.session),
             origin: caller.page.origin.as_deref(),
+            identity: caller.page.identity.as_deref(),
             op: method.name(),
             target,
             resolved,

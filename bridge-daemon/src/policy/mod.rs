@@ -88,6 +88,8 @@ pub(crate) struct Policy {
 pub(crate) struct Page {
     pub(crate) session: u64,
     pub(crate) origin: OriginKey,
+    /// Who, in a hosted daemon (`join:<name>`, `user:<name>`).
+    pub(crate) identity: Option<String>,
     pub(crate) rules: Arc<Ruleset>,
     pub(crate) history: History,
     /// The session's ration of audit lines (see `audit::SESSION_LINES_PER_SEC`).
@@ -214,13 +216,20 @@ impl Policy {
         }
     }
 
-    /// The context of a new session of `origin`.
-    pub(crate) fn page(&self, session: u64, origin: OriginKey) -> Page {
+    /// The context of a new session of `origin` (and `identity`, in a hosted daemon).
+    pub(crate) fn page(&self, session: u64, origin: OriginKey, identity: Option<String>) -> Page {
         let rules = origin
             .as_deref()
             .and_then(|o| self.origin_rules.iter().find(|(list, _)| list.iter().any(|x| x == o)))
             .map_or_else(|| Arc::clone(&self.default_rules), |(_, rules)| Arc::clone(rules));
-        Page { session, origin, rules, history: History::default(), audit_lines: crate::audit::session_ration() }
+        Page {
+            session,
+            origin,
+            identity,
+            rules,
+            history: History::default(),
+            audit_lines: crate::audit::session_ration(),
+        }
     }
 
     /// Where a socket may bind: loopback only, with the wildcard address mapped to loopback, and

@@ -36,6 +36,7 @@ use outbound::{Outbound, SharedSink, write_loop};
 
 use crate::error::{OpError, OpResult};
 use crate::lock;
+use crate::metrics::Metrics;
 use crate::net::resolve::{DnsShare, Query, gethostname};
 use crate::net::select::{Watch, Watched};
 use crate::net::socket::Budget;
@@ -91,8 +92,9 @@ pub(crate) struct Shared {
     pub(crate) sockets: Arc<Semaphore>,
     /// The size of `sockets`.
     max_sockets: usize,
-    /// Per origin; the origins are the admitted ones, so the map stays small.
-    pub(crate) origins: Mutex<std::collections::HashMap<OriginKey, Arc<OriginShare>>>,
+    /// Per origin, or per identity in a hosted daemon; the origins are the admitted ones and the
+    /// identities those with a link or from the proxy, so the map stays small.
+    pub(crate) shares: Mutex<std::collections::HashMap<ShareKey, Arc<Share>>>,
     pub(crate) hello: HelloResult,
     /// Private networks, when the daemon gives each session one.
     pub(crate) private: Option<PrivateNetworks>,
@@ -123,14 +125,24 @@ impl PrivateNetworks {
     }
 }
 
-/// What the pages of one origin may hold together: sockets (`max_sockets_per_origin`, within the
-/// daemon's), TCP connections to the lab services (`max_lab_connections_per_origin`), and name
-/// lookups (`dns_per_origin`).
+/// Whose allowances a session draws on: its page's origin, or in a hosted daemon (where the whole
+/// class shares one origin) its identity.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ShareKey {
+    Origin(OriginKey),
+    Identity(String),
+}
+
+/// What the pages of one origin (or one identity) may hold together: sockets
+/// (`max_sockets_per_origin` or `max_sockets_per_identity`, within the daemon's), TCP connections
+/// to the lab services (`max_lab_connections_per_origin`), and name lookups (`dns_per_origin`).
 #[derive(Debug)]
-pub(crate) struct OriginShare {
+pub(crate) struct Share {
     sockets: Arc<Semaphore>,
     labs: Arc<Semaphore>,
     dns: Arc<Semaphore>,
+    /// Whose they are, in refusals' words: "the pages of this site", "your pages".
+    whose: &'static str,
 }
 
 impl Shared {
@@ -146,30 +158,47 @@ impl Shared {
             limits,
             sockets: Arc::new(Semaphore::new(max_sockets)),
             max_sockets,
-            origins: Mutex::default(),
+            shares: Mutex::default(),
             hello,
             private,
         }
     }
 
-    /// The allowances of `origin`'s pages. Clients that send no `Origin` (programs holding the
+    /// Sockets all sessions together may hold (`max_sockets_total`, within the process's files).
+    pub(crate) fn max_sockets(&self) -> usize {
+        self.max_sockets
+    }
+
+    /// The allowances of `key`'s pages. Clients that send no `Origin` (programs holding the
     /// token, not pages) are bound only by the daemon-wide limits, as they count only towards
     /// `max_sessions`.
-    fn share_of(&self, origin: &OriginKey) -> Arc<OriginShare> {
-        let mut origins = lock(&self.origins);
-        let share = origins.entry(origin.clone()).or_insert_with(|| {
-            let (sockets, labs, dns) = match origin {
-                Some(_) => (
-                    self.limits.max_sockets_per_origin.min(self.max_sockets.div_ceil(2)).max(1),
-                    self.limits.max_lab_connections_per_origin,
-                    self.limits.dns_per_origin,
+    fn share_of(&self, key: &ShareKey) -> Arc<Share> {
+        let mut shares = lock(&self.shares);
+        let l = &self.limits;
+        let share = shares.entry(key.clone()).or_insert_with(|| {
+            let half = self.max_sockets.div_ceil(2);
+            let (sockets, labs, dns, whose) = match key {
+                ShareKey::Origin(Some(_)) => (
+                    l.max_sockets_per_origin.min(half).max(1),
+                    l.max_lab_connections_per_origin,
+                    l.dns_per_origin,
+                    "the pages of this site",
                 ),
-                None => (self.max_sockets, Semaphore::MAX_PERMITS, Semaphore::MAX_PERMITS),
+                ShareKey::Origin(None) => {
+                    (self.max_sockets, Semaphore::MAX_PERMITS, Semaphore::MAX_PERMITS, "clients with no page")
+                }
+                ShareKey::Identity(_) => (
+                    l.max_sockets_per_identity.min(half).max(1),
+                    l.max_lab_connections_per_origin,
+                    l.dns_per_origin,
+                    "your pages",
+                ),
             };
-            Arc::new(OriginShare {
+            Arc::new(Share {
                 sockets: Arc::new(Semaphore::new(sockets)),
                 labs: Arc::new(Semaphore::new(labs)),
                 dns: Arc::new(Semaphore::new(dns)),
+                whose,
             })
         });
         Arc::clone(share)
@@ -188,8 +217,10 @@ struct Session {
     files: Mutex<Vec<(CreatedFile, OwnGuard)>>,
     /// The session's share of the resolver (`Limits::dns_per_session` within its origin's).
     dns: DnsShare,
-    /// Its origin's allowances.
-    origin: Arc<OriginShare>,
+    /// Its origin's (or identity's) allowances.
+    origin: Arc<Share>,
+    /// Cancelled when the session's join link is revoked or expires.
+    revoked: CancellationToken,
     /// `Limits::rpc_rate`.
     requests: Mutex<TokenBucket>,
     /// `Limits::connect_rate`.
@@ -236,6 +267,9 @@ struct Liveness {
 /// The close reason when the daemon stops.
 const SHUTTING_DOWN: &str = "the bridge daemon is shutting down";
 
+/// The close reason when the session's join link is taken back.
+const REVOKED: &str = "this session's join link was revoked or has expired: ask your teacher for a new one";
+
 /// Which lane of a socket an operation runs in.
 #[derive(Clone, Copy)]
 enum Direction {
@@ -243,16 +277,33 @@ enum Direction {
     Write,
 }
 
-/// Runs a session of a page of `origin` until the WebSocket closes or `shutdown` fires, then
-/// releases everything it held.
+/// Who a session is: its page's origin and, in a hosted daemon, its identity, with the token that
+/// ends it if that identity's join link is revoked.
+pub(crate) struct Who {
+    pub(crate) origin: OriginKey,
+    pub(crate) identity: Option<crate::access::Identity>,
+    pub(crate) revoked: CancellationToken,
+}
+
+impl Who {
+    /// A page of `origin`, with no identity (a daemon that is not hosted).
+    #[cfg(test)]
+    pub(crate) fn page(origin: OriginKey) -> Who {
+        Who { origin, identity: None, revoked: CancellationToken::new() }
+    }
+}
+
+/// Runs a session of a page until the WebSocket closes or `shutdown` fires, then releases
+/// everything it held.
 pub(crate) async fn run(
     ws: impl Ws,
     shared: Arc<Shared>,
     id: u64,
-    origin: OriginKey,
+    who: Who,
     codec: Codec,
     shutdown: CancellationToken,
 ) {
+    let Who { origin, identity, revoked } = who;
     let span = tracing::info_span!("session", id);
     async move {
         tracing::info!("session opened");
@@ -280,14 +331,19 @@ pub(crate) async fn run(
             },
         };
         let limits = &shared.limits;
-        let share = shared.share_of(&origin);
+        let key = match &identity {
+            Some(identity) => ShareKey::Identity(identity.name().to_owned()),
+            None => ShareKey::Origin(origin.clone()),
+        };
+        let share = shared.share_of(&key);
         let session = Arc::new(Session {
             codec,
-            page: shared.net.policy.page(id, origin),
+            page: shared.net.policy.page(id, origin, identity.map(|i| i.name().to_owned())),
             table: Mutex::new(SocketTable::new(limits.max_sockets_per_session)),
             files: Mutex::new(Vec::new()),
             dns: DnsShare { session: Arc::new(Semaphore::new(limits.dns_per_session)), origin: Arc::clone(&share.dns) },
             origin: share,
+            revoked,
             requests: Mutex::new(TokenBucket::new(limits.rpc_rate, limits.rpc_burst)),
             connects: Mutex::new(TokenBucket::new(limits.connect_rate, limits.connect_burst)),
             out: out.clone(),
@@ -303,8 +359,11 @@ pub(crate) async fn run(
         });
         // A panic while serving the session ends this session, never the daemon: its sockets are
         // released below as after any other end.
+        let metrics = &session.net().audit.metrics;
+        metrics.sessions_opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let close = AssertUnwindSafe(session.read_loop(stream, &shutdown)).catch_unwind().await.unwrap_or_else(|_| {
             tracing::error!("the session failed unexpectedly (a panic); closing it");
+            Metrics::add(&session.net().audit.metrics.session_errors, 1);
             close_frame(CloseCode::Error, "internal error in the bridge; this session is closed")
         });
         session.teardown().await;
@@ -371,6 +430,7 @@ impl Session {
             let msg = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return close_frame(CloseCode::Away, SHUTTING_DOWN),
+                () = self.revoked.cancelled() => return close_frame(CloseCode::Policy, REVOKED),
                 () = self.stalled.cancelled() => return self.stall(),
                 msg = stream.next() => msg,
                 _ = tick.tick() => match self.check(&mut live, false) {
@@ -380,6 +440,9 @@ impl Session {
             };
             live.heard = Instant::now();
             live.pinged = None;
+            if let Some(Ok(m)) = &msg {
+                Metrics::add(&self.net().audit.metrics.bytes_in, m.len());
+            }
             let frame = match &msg {
                 None | Some(Ok(Message::Close(_))) => return None,
                 Some(Ok(Message::Text(text))) => FrameRef::Text(text.as_str()),
@@ -406,6 +469,7 @@ impl Session {
                     biased;
                     () = &mut request => break,
                     () = shutdown.cancelled() => return close_frame(CloseCode::Away, SHUTTING_DOWN),
+                    () = self.revoked.cancelled() => return close_frame(CloseCode::Policy, REVOKED),
                     () = self.stalled.cancelled() => return self.stall(),
                     _ = tick.tick() => if let Some(close) = self.check(&mut live, true) {
                         return close;
@@ -450,6 +514,7 @@ impl Session {
         let event = crate::audit::Event {
             session: Some(self.page.session),
             origin: self.page.origin.as_deref(),
+            identity: self.page.identity.as_deref(),
             op: "write",
             target: String::new(),
             resolved: None,
@@ -457,6 +522,7 @@ impl Session {
             reason,
         };
         self.net().audit.session_refusal(&event, &self.page.audit_lines);
+        Metrics::add(&self.net().audit.metrics.session_errors, 1);
         close_frame(CloseCode::Policy, "the page did not read the bridge's answers within write_timeout")
     }
 

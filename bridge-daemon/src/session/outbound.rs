@@ -97,6 +97,7 @@ impl Session {
     }
 
     pub(super) async fn hand_over(&self, frame: Frame, room: Option<OwnedSemaphorePermit>) {
+        crate::metrics::Metrics::add(&self.net().audit.metrics.bytes_out, frame.len());
         let share = self.share(frame.len());
         let bytes = match room {
             Some(mut room) => {

@@ -5,10 +5,12 @@
 use super::*;
 
 impl Session {
-    /// A place under the daemon-wide and the origin's socket limits; `ENFILE` when there is none.
+    /// A place under the daemon-wide and the origin's (or identity's) socket limits; `ENFILE` when
+    /// there is none.
     pub(super) fn slot(&self) -> OpResult<Slot> {
         let origin = Arc::clone(&self.origin.sockets).try_acquire_owned().map_err(|_| {
-            OpError::refused(ENFILE, "the pages of this site have as many sockets open as the bridge allows one site")
+            let whose = self.origin.whose;
+            OpError::refused(ENFILE, format!("{whose} have as many sockets open as the bridge allows them together"))
         })?;
         let total = Arc::clone(&self.shared.sockets).try_acquire_owned().map_err(|_| {
             let max = self.shared.limits.max_sockets_total;
@@ -65,7 +67,10 @@ impl Session {
                 let max = self.shared.limits.max_lab_connections_per_origin;
                 OpError::refused(
                     libc::ECONNREFUSED,
-                    format!("the pages of this site hold {max} connections to the lab services, as many as the bridge allows; close one"),
+                    format!(
+                        "{} hold {max} connections to the lab services, as many as the bridge allows; close one",
+                        self.origin.whose
+                    ),
                 )
             })?;
             claims.lab = Some(place);

@@ -86,7 +86,7 @@ fn hello(id: u64) -> Result<Message, WsError> {
 
 /// Starts a session over `ws`, as the daemon's first session of a page without an origin.
 async fn session(ws: Pipe, limits: Limits, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(ws, shared(limits), 1, None, Codec::Json, shutdown))
+    tokio::spawn(run(ws, shared(limits), 1, Who::page(None), Codec::Json, shutdown))
 }
 
 #[tokio::test(start_paused = true)]
@@ -288,7 +288,7 @@ async fn a_panic_while_serving_closes_that_session_with_1011() {
         Faulty { pipe, read: 0 },
         Arc::clone(&shared),
         1,
-        None,
+        Who::page(None),
         Codec::Json,
         CancellationToken::new(),
     ));
