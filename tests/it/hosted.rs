@@ -298,3 +298,36 @@ async fn a_stopping_daemon_drains_its_sessions_by_the_deadline() {
     tokio::time::timeout(PATIENCE, handle).await.expect("the daemon ended").unwrap().unwrap();
     assert!(alice.gethostname().await.is_err(), "the session is closed once the daemon has stopped");
 }
+
+#[tokio::test]
+async fn a_students_tabs_share_one_network() {
+    let Some(class) = Class::start(&["alice", "bob"], |_| {}).await else { return };
+    let (tab1, tab2) = (class.join("alice").await, class.join("alice").await);
+    tab1.add_host("pc2").await.unwrap();
+    let names = |info: bridge_protocol::params::NetworkInfo| info.hosts.into_iter().map(|h| h.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(tab2.network().await.unwrap()),
+        ["pc1", "lab", "pc2"],
+        "the second tab sees the host the first added"
+    );
+    assert_eq!(class.metric("sockbridge_networks").await, Some(1));
+    // A server in one tab, its client in the other: the same computers.
+    let server = tab1.socket(AF_INET, SOCK_STREAM).await.unwrap();
+    server.bind(("", 8080)).await.unwrap();
+    server.listen(1).await.unwrap();
+    let pc1 = tab1.network().await.unwrap().hosts[0].address.clone();
+    let client = tab2.socket_on(Some("pc2"), AF_INET, SOCK_STREAM, 0).await.unwrap();
+    client.connect((pc1.as_str(), 8080)).await.unwrap();
+    let (_conn, from) = within(server.accept()).await.unwrap();
+    assert_eq!(from.host(), Some(tab2.network().await.unwrap().hosts[2].address.as_str()));
+    // Bob's network is another.
+    let bob = class.join("bob").await;
+    assert_eq!(names(bob.network().await.unwrap()), ["pc1", "lab"]);
+    // Once alice's last tab has closed, her next session starts on a fresh network.
+    drop((server, client));
+    tab1.close();
+    tab2.close();
+    class.metric_becomes("sockbridge_networks", 1).await;
+    let again = class.join("alice").await;
+    assert_eq!(names(again.network().await.unwrap()), ["pc1", "lab"]);
+}

@@ -98,7 +98,12 @@ pub(crate) struct Shared {
     pub(crate) hello: HelloResult,
     /// Private networks, when the daemon gives each session one.
     pub(crate) private: Option<PrivateNetworks>,
+    /// Each identity's network, while one of its sessions holds it (a hosted daemon).
+    identity_networks: Mutex<std::collections::HashMap<String, IdentityNetwork>>,
 }
+
+/// An identity's private network, if it still has one.
+type IdentityNetwork = Arc<tokio::sync::Mutex<std::sync::Weak<Network>>>;
 
 /// What a session's private network is made with.
 #[derive(Debug)]
@@ -161,7 +166,27 @@ impl Shared {
             shares: Mutex::default(),
             hello,
             private,
+            identity_networks: Mutex::default(),
         }
+    }
+
+    /// The private network of a new session: the one its identity's other sessions have (a
+    /// student's two tabs are on the same computers), else a new one.
+    async fn network_for(
+        &self,
+        private: &PrivateNetworks,
+        identity: Option<&crate::access::Identity>,
+    ) -> Result<Arc<Network>, String> {
+        let Some(identity) = identity else { return private.make().await.map(Arc::new) };
+        let cell = Arc::clone(lock(&self.identity_networks).entry(identity.name().to_owned()).or_default());
+        // Held while a network is made, so two tabs opening at once get one network.
+        let mut known = cell.lock().await;
+        if let Some(network) = known.upgrade() {
+            return Ok(network);
+        }
+        let network = Arc::new(private.make().await?);
+        *known = Arc::downgrade(&network);
+        Ok(network)
     }
 
     /// Sockets all sessions together may hold (`max_sockets_total`, within the process's files).
@@ -317,8 +342,8 @@ pub(crate) async fn run(
         let abort_writer = writer.abort_handle();
         let network = match &shared.private {
             None => None,
-            Some(private) => match private.make().await {
-                Ok(network) => Some(Arc::new(network)),
+            Some(private) => match shared.network_for(private, identity.as_ref()).await {
+                Ok(network) => Some(network),
                 Err(why) => {
                     let close = close_frame(CloseCode::Again, &why);
                     let _ = out.send(Outbound { message: Message::Close(close), _bytes: None }).await;
@@ -540,7 +565,11 @@ impl Session {
                 sandbox.remove(file);
             }
         }
-        if let Some(network) = &self.network {
+        // A network of the session's own stops now; one an identity's sessions share stops with
+        // the last of them (when it is dropped).
+        if let Some(network) = &self.network
+            && self.page.identity.is_none()
+        {
             network.close();
         }
         tracing::debug!(sockets = count, files = files.len(), "session resources released");
