@@ -25,9 +25,11 @@ if command -v rustup >/dev/null; then
   rustup target add wasm32-unknown-unknown >/dev/null
 fi
 # Chinese fonts, so the lessons' screenshots show the Chinese text rather than empty boxes; `ss`,
-# which the security suite reads listen backlogs with.
-PACKAGES="chromium chromium-driver fonts-noto-cjk iproute2"
+# which the security suite reads listen backlogs with; nginx, openssl and curl, which
+# docs/classroom.md's set-up uses (tests/classroom/run.sh follows it).
+PACKAGES="chromium chromium-driver fonts-noto-cjk iproute2 nginx openssl curl"
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v ss >/dev/null \
+  || ! command -v nginx >/dev/null || ! command -v openssl >/dev/null || ! command -v curl >/dev/null \
   || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "needed: apt-get install $PACKAGES (as root)" >&2
@@ -72,6 +74,7 @@ done
 step "security suite: $(echo "$security" | grep -c . || true) cases of shared/security.md section 4 ran and passed (${groups#, })"
 step "hostile-client soak: $(grep -E '^soak: [0-9]' "$logs/cargo" || echo 'did not run')"
 step "$(grep -oE '^conformance in a private network: [0-9]+ scenarios.*' "$logs/cargo" || echo 'conformance in a private network: did not run')"
+step "hosted daemon (a class): $(grep -cE '^test hosted::[a-z0-9_]+ \.\.\. ok$' "$logs/cargo" || true) integration tests ran and passed (tests/it/hosted.rs: join links, the trusted identity header, per-identity limits and networks, metrics, draining)"
 step "private networks: $(grep -cE '^test private::[a-z0-9_]+ \.\.\. ok$' "$logs/cargo" || true) integration tests ran and passed (tests/it/private.rs; as root they make real namespaces, else they check the fallback)"
 
 step "browser package (scripts/build-web.sh)"
@@ -109,6 +112,9 @@ echo "screenshots of every lesson: tests/browser/artifacts/"
 step "install: cargo install from the checkout's path and from its git URL, each run from an empty directory, a lesson in Chromium (release builds: a few minutes)"
 (cd tests/browser && node --test --test-timeout=1500000 install.mjs) 2>&1 | tee "$logs/install"
 
+step "classroom: docs/classroom.md followed word for word (nginx with TLS in front of two hosted daemons, in namespaces of the test's own), then the class in headless Chromium over wss://"
+./tests/classroom/run.sh 2>&1 | tee "$logs/classroom"
+
 wasm_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/wasm" | grep -oE '[0-9]+' | head -1)
 node_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$logs/node" | grep -oE '[0-9]+' | head -1)
 js_passed=$(grep -oE '^# pass [0-9]+' "$logs/js" | grep -oE '[0-9]+')
@@ -116,6 +122,7 @@ step "$(grep -oE 'conformance in the page: .*' "$logs/js" || echo 'conformance i
 step "private networks in the page: $(grep -E '^ok [0-9]+ - private network: ' "$logs/js" | grep -vc SKIP || true) browser tests ran and passed, $(grep -E '^ok [0-9]+ - private network: ' "$logs/js" | grep -c SKIP || true) skipped (not root)"
 step "accessibility: $(grep -cE '^ok [0-9]+ - (accessibility|keyboard|print|phone): ' "$logs/js" || true) tests ran and passed (axe-core WCAG 2.1 A/AA on every page in both languages at 1366 and 390 px, a keyboard-only walk, print, the phone's lesson strip)"
 step "install: $(grep -cE '^ok [0-9]+ - install: ' "$logs/install" || true) cargo installs ran and served the lessons, the package and Python with no checkout (tests/browser/install.mjs)"
+step "classroom: $(grep -oE 'the guide has [0-9]+ blocks to run and [0-9]+ marked not run' "$logs/classroom" || echo 'the guide did not run'); $(grep -cE '^ok [0-9]+ - classroom: ' "$logs/classroom" || true) browser checks of the class ran and passed (tests/classroom/)"
 step "npm package: $(grep -cE '^ok [0-9]+ - npm package: ' "$logs/js" || true) tests of the packed tarball ran and passed (installed offline; Node.js, a Vite build, a plain page, TypeScript)"
 step "node tests: $node_passed Rust API tests ran in Node.js (wasm-bindgen-test), all passed"
 step "browser tests: $((wasm_passed + js_passed)) passed ($wasm_passed wasm-bindgen-test in headless Chromium; $js_passed with node --test: Playwright in headless Chromium, tsc, and the npm package)"

@@ -43,7 +43,9 @@ struct Options {
     /// repeat or comma-separate). The daemon's own origin is always admitted.
     #[arg(long = "allow-origin", value_name = "ORIGIN", value_delimiter = ',', global = true)]
     allow_origin: Vec<String>,
-    /// Also accept this name in the Host header (besides the daemon's address and localhost).
+    /// Also accept this name in the Host header (besides the daemon's address and localhost),
+    /// with the daemon's port; or NAME:PORT, matched whole (the Host a TLS proxy in front passes
+    /// on: class.example.org:443).
     #[arg(long = "allow-host", value_name = "NAME", value_delimiter = ',', global = true)]
     allow_host: Vec<String>,
     /// Let pages connect and send here too: target[:ports][/tcp|/udp], where target is a host

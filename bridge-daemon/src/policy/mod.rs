@@ -132,6 +132,11 @@ fn with_implicit(mut rules: Ruleset, labs: bool) -> Arc<Ruleset> {
     Arc::new(rules)
 }
 
+/// Whether a `--allow-host` entry names its port (`name:443`, `[::1]:443`).
+fn has_port(host: &str) -> bool {
+    host.rsplit_once(':').is_some_and(|(name, port)| !name.is_empty() && port.parse::<u16>().is_ok())
+}
+
 impl Policy {
     /// The policy for a daemon listening on `daemon_addr`.
     pub(crate) fn new(daemon_addr: SocketAddr, input: PolicyInput<'_>) -> Self {
@@ -177,6 +182,11 @@ impl Policy {
     }
 
     fn own_host(&self, host: &str) -> Option<HostName> {
+        // An extra name given with its port (`class.example.org:443`, the Host a TLS proxy in
+        // front passes on) is matched whole; the daemon's own port does not apply to it.
+        if self.hosts.iter().any(|h| has_port(h) && host.eq_ignore_ascii_case(h)) {
+            return Some(HostName::Extra);
+        }
         let (name, port) = match host.rsplit_once(':') {
             Some((name, port)) if !name.is_empty() && !port.contains(']') => (name, port.parse::<u16>().ok()),
             _ => (host, Some(80)),
@@ -193,7 +203,7 @@ impl Policy {
         } else if name.eq_ignore_ascii_case(LOCALHOST) {
             Some(HostName::Localhost)
         } else {
-            self.hosts.iter().any(|h| name.eq_ignore_ascii_case(h)).then_some(HostName::Extra)
+            self.hosts.iter().any(|h| !has_port(h) && name.eq_ignore_ascii_case(h)).then_some(HostName::Extra)
         }
     }
 
@@ -392,6 +402,24 @@ mod tests {
             "",
             "localhost:7320:7320",
         ] {
+            assert!(!p.host_allowed(bad), "{bad} allowed");
+        }
+    }
+
+    /// Behind a TLS proxy the Host is the public site's: `--allow-host class.example.org:443`
+    /// matches that whole, and a name without a port still needs the daemon's.
+    #[test]
+    fn extra_hosts_with_and_without_a_port() {
+        let hosts = ["class.example.org:443".to_owned(), "lab.test".to_owned()];
+        let p = Policy::new(
+            SocketAddr::from(([127, 0, 0, 1], 7320)),
+            PolicyInput { extra_hosts: &hosts, ..Default::default() },
+        );
+        for ok in ["class.example.org:443", "CLASS.example.org:443", "lab.test:7320"] {
+            assert!(p.host_allowed(ok), "{ok} refused");
+        }
+        for bad in ["class.example.org", "class.example.org:7320", "class.example.org:444", "lab.test", "lab.test:443"]
+        {
             assert!(!p.host_allowed(bad), "{bad} allowed");
         }
     }
