@@ -72,6 +72,11 @@ export async function runLesson(page, http, lesson, lang, code, { edit } = {}) {
   const forever = await page.$$eval(".program[data-forever]", (ps) => ps.map((p) => p.dataset.name));
   for (const name of forever) await page.click(`.program[data-name="${name}"] button.stop-one`);
   await page.waitForFunction(() => ["done", "error", "stopped"].includes(document.querySelector(".status").dataset.state));
+  // A socket a program left open is closed when Python collects it, which may be just after the
+  // program ends: its close is drawn a moment later. Its return is waited for (a bounded wait; a
+  // call that never returns is still caught below, as pending).
+  await page.waitForFunction(() => document.querySelectorAll(".step.pending").length === 0, null, { timeout: 10000 })
+    .catch(() => {});
   const shown = await page.evaluate(() => ({
     state: document.querySelector(".status").dataset.state,
     title: document.querySelector("main h1").textContent,
