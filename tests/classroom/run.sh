@@ -22,29 +22,6 @@ work=$(mktemp -d /tmp/sockbridge-classroom.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 # The guide's blocks, in order: those to run, and a note of each one skipped.
-python3 - "$root/docs/classroom.md" "$work/guide.sh" <<'PY'
-import re, sys
-lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
-out, run, skipped = [], 0, 0
-i = 0
-while i < len(lines):
-    if lines[i].strip() == "```sh":
-        end = lines.index("```", i + 1)
-        block = lines[i + 1:end]
-        before = "\n".join(lines[max(0, i - 4):i])
-        comment = before.rfind("<!--")
-        if comment >= 0 and "not run by the test" in before[comment:] and before.rstrip().endswith("-->"):
-            skipped += 1
-            out.append(f"echo '[guide] skipped, as the guide marks it: {block[0][:60]}'")
-        else:
-            run += 1
-            out.append(f"echo '[guide] block {run}: {block[0][:60]}'")
-            out.extend(block)
-        i = end + 1
-    else:
-        i += 1
-open(sys.argv[2], "w").write("\n".join(out) + "\n")
-print(f"classroom: the guide has {run} blocks to run and {skipped} marked not run")
-PY
+python3 "$root/tests/classroom/guide.py" "$root/docs/classroom.md" "$work/guide.sh"
 
 unshare --mount --net --pid --fork --mount-proc --propagation private bash "$root/tests/classroom/inside.sh" "$work" "$root"
