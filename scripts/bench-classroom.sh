@@ -39,7 +39,9 @@ export PATH="$root/target/release:\$PATH"
 # The guide's daemons, restarted with room for a large class.
 pkill -TERM -f 'bridge-daemon --config' && while pgrep -f 'bridge-daemon --config' >/dev/null; do sleep 0.1; done
 for d in a b; do
-  printf '\n[limits]\nmax_sessions = 1024\nmax_networks = 1024\nmax_sockets_total = 8192\n' >> /etc/sockbridge/\$d.toml
+  # [limits] is the guide's last table: the keys go on at its end.
+  grep -q '^\[limits\]' /etc/sockbridge/\$d.toml || printf '\n[limits]\n' >> /etc/sockbridge/\$d.toml
+  printf 'max_sessions = 1024\nmax_networks = 1024\nmax_sockets_total = 8192\n' >> /etc/sockbridge/\$d.toml
   bridge-daemon --config /etc/sockbridge/\$d.toml >> /var/log/sockbridge/\$d.log 2>&1 &
 done
 until curl -sf http://127.0.0.1:9321/healthz >/dev/null && curl -sf http://127.0.0.1:9322/healthz >/dev/null; do sleep 0.2; done

@@ -35,6 +35,17 @@ impl TokenBucket {
         }
     }
 
+    /// Takes `n` tokens (bytes, for a byte rate) if there are as many.
+    pub(crate) fn try_take_n(&mut self, n: f64) -> bool {
+        self.refill(Instant::now());
+        if self.tokens >= n {
+            self.tokens -= n;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Takes a token, borrowing against the future if need be, and says how long to wait before
     /// using it. Callers that wait their turn are served in the order they took.
     pub(crate) fn take_turn(&mut self) -> Duration {

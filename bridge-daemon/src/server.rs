@@ -234,6 +234,7 @@ async fn private_networks(config: &Config) -> (Option<PrivateNetworks>, NetworkI
                     link_queue_bytes: l.link_queue_bytes,
                     link_packets_per_second: l.link_packets_per_second,
                     capture_bytes: l.capture_bytes,
+                    bytes_per_second: l.network_bytes_per_second,
                 },
                 places: Arc::new(Semaphore::new(l.max_networks)),
                 labs: config.labs,

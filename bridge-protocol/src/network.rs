@@ -122,7 +122,8 @@ pub struct PacketInfo {
     pub to: Vec<String>,
     /// What the link did with it: `"delivered"`, `"duplicated"` (delivered twice), `"reordered"`
     /// (held back, so later packets overtook it), `"lost"`, `"no-host"` (nobody on the LAN has the
-    /// address), `"queue-full"` or `"over-rate"`.
+    /// address), `"queue-full"`, `"over-rate"` (the host's packet rate) or `"over-network-rate"` (the
+    /// whole network's byte rate).
     pub fate: String,
     /// `"tcp"`, `"udp"`, `"icmp"`, or the IP protocol number.
     pub proto: String,

@@ -533,6 +533,34 @@ async fn a_flood_on_a_slow_link_is_dropped_at_the_queue_and_the_daemon_goes_on()
     assert_eq!(bridge.gethostname().await.unwrap(), "pc1");
 }
 
+#[tokio::test]
+async fn a_network_over_its_byte_rate_drops_what_is_beyond_and_says_so() {
+    // 100,000 bytes per second for the whole network, with a burst of 64 KiB: 300 datagrams of
+    // 1,000 bytes sent as fast as the page can are beyond it, unless sending them took 2 s.
+    let daemon = TestDaemon::start_with(|c| {
+        c.network = NetworkMode::Private;
+        c.limits.network_bytes_per_second = 100_000;
+    })
+    .await;
+    let bridge = daemon.client().await;
+    if !root() {
+        return;
+    }
+    bridge.add_host("pc2").await.unwrap();
+    let sink = udp_on(&bridge, "pc1").await;
+    sink.bind(("", 9)).await.unwrap();
+    let flood = udp_on(&bridge, "pc2").await;
+    let start = bridge.packets(None, None).await.unwrap().next;
+    for _ in 0..300 {
+        flood.sendto(&[7u8; 1000], ("pc1", 9)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got = bridge.packets(Some(start), None).await.unwrap();
+    let fates = |fate: &str| got.packets.iter().filter(|p| p.proto == "udp" && p.fate == fate).count();
+    let (delivered, over) = (fates("delivered"), fates("over-network-rate"));
+    assert!(delivered > 0 && over > 0, "delivered {delivered}, over the network's rate {over}");
+}
+
 /// Echoes every TCP connection and UDP datagram it gets at these sockets, until the test ends.
 fn echo(tcp: tokio::net::TcpListener, udp: tokio::net::UdpSocket) {
     tokio::spawn(async move {

@@ -113,7 +113,7 @@ export interface PacketInfo {
   from: string;
   /** The hosts it reached (several for a broadcast, none when dropped). */
   to: string[];
-  fate: "delivered" | "duplicated" | "reordered" | "lost" | "no-host" | "queue-full" | "over-rate";
+  fate: "delivered" | "duplicated" | "reordered" | "lost" | "no-host" | "queue-full" | "over-rate" | "over-network-rate";
   proto: string;
   src: Address;
   dst: Address;

@@ -283,6 +283,11 @@ limits! {
     /// Packets a host may send per second on its link (with a tenth of a second's burst);
     /// packets beyond are dropped.
     link_packets_per_second: u32 = 50_000;
+    /// Bytes per second all the hosts of one private network may send on its LAN together (0: no
+    /// limit). In a hosted daemon, where each student has one network, it is what one student's
+    /// traffic may take of the server; packets beyond are dropped, as a router drops them, and
+    /// the capture says `over-network-rate`.
+    network_bytes_per_second: u32 = 0;
     /// Bytes of packets a private network's capture keeps (the newest); a pcap file of it must fit
     /// in one answer, so at most `max_payload_bytes` less 1 KiB.
     capture_bytes: usize = 384 << 10;

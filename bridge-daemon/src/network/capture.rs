@@ -21,6 +21,8 @@ pub(crate) enum Fate {
     NoHost,
     QueueFull,
     OverRate,
+    /// Dropped: the network as a whole was over `network_bytes_per_second`.
+    OverNetworkRate,
 }
 
 impl Fate {
@@ -33,6 +35,7 @@ impl Fate {
             Fate::NoHost => "no-host",
             Fate::QueueFull => "queue-full",
             Fate::OverRate => "over-rate",
+            Fate::OverNetworkRate => "over-network-rate",
         }
     }
 }

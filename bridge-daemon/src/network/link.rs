@@ -88,6 +88,8 @@ pub(crate) struct Switch {
     pub(crate) ports: RwLock<Vec<Arc<Port>>>,
     pub(crate) broadcast: Ipv4Addr,
     pub(crate) capture: Mutex<Capture>,
+    /// `Limits::network_bytes_per_second`: what all the hosts together may send.
+    pub(crate) budget: Option<Mutex<crate::rate::TokenBucket>>,
 }
 
 impl Switch {
@@ -230,6 +232,11 @@ fn send(
     let record = |to: Vec<usize>, fate| crate::lock(&switch.capture).record(now, from, to, fate, packet);
     if to.is_empty() {
         return record(to, Fate::NoHost);
+    }
+    if let Some(budget) = &switch.budget
+        && !crate::lock(budget).try_take_n(packet.len() as f64)
+    {
+        return record(Vec::new(), Fate::OverNetworkRate);
     }
     let verdict = crate::lock(&port.shaper).admit(packet.len(), now);
     let (times, reordered) = match verdict {

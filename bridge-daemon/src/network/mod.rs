@@ -75,6 +75,8 @@ pub(crate) struct Bounds {
     pub(crate) link_packets_per_second: u32,
     /// Bytes of packets the capture keeps.
     pub(crate) capture_bytes: usize,
+    /// Bytes per second the whole network may carry (0: no limit); more are dropped.
+    pub(crate) bytes_per_second: u32,
 }
 
 /// A session's private network.
@@ -121,6 +123,11 @@ impl Network {
             ports: RwLock::new(Vec::new()),
             broadcast: Ipv4Addr::from(u32::from(LAN) | (u32::MAX >> LAN_PREFIX)),
             capture: Mutex::new(Capture::new(bounds.capture_bytes)),
+            // A tenth of a second's bytes at once, and a full-size packet at least.
+            budget: (bounds.bytes_per_second > 0).then(|| {
+                let rate = bounds.bytes_per_second;
+                Mutex::new(crate::rate::TokenBucket::new(rate, (rate / 10).max(64 << 10)))
+            }),
         });
         let mut network = Network {
             nursery,
