@@ -49,7 +49,9 @@ names=\$(seq -f 's%04g' 1 $largest)
 bridge-daemon join add --join-links /var/lib/sockbridge/links.json --url https://class.example.org/ \$names > "$work/links.txt"
 for n in $sizes; do
   NODE_EXTRA_CA_CERTS=/etc/sockbridge/cert.pem node --experimental-websocket --no-warnings \
-    "$root/bench/classroom.mjs" "$work/links.txt" "\$n" \$(pgrep -f 'bridge-daemon --config /etc/sockbridge/a.toml') \$(pgrep -f 'bridge-daemon --config /etc/sockbridge/b.toml') | tee -a "$work/results.jsonl"
+    "$root/bench/classroom.mjs" "$work/links.txt" "\$n" \
+    "\$(pgrep -f 'bridge-daemon --config /etc/sockbridge/a.toml'),\$(pgrep -f 'bridge-daemon --config /etc/sockbridge/b.toml')" \
+    "\$(pgrep -d, nginx)" 9321,9322 | tee -a "$work/results.jsonl"
   sleep 2
 done
 INSIDE
@@ -57,13 +59,14 @@ unshare --mount --net --pid --fork --mount-proc --propagation private bash "$wor
 python3 - "$work/results.jsonl" <<'PY'
 import json, sys
 print()
-print("| students at once | completed | p50 ms | p99 ms | daemon RSS peak (a + b) | RSS per student | CPU s (a + b) | CPU ms per student | failures |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+print("| students at once | completed | wall s | p50 ms | p99 ms | daemons' RSS growth at peak (a + b) | per student | daemons' CPU s | per student | nginx CPU s | students' (Node) CPU s | left after | failures |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
 for line in open(sys.argv[1]):
     r = json.loads(line)
     n = r["students"]
     peak = sum(d["rssPeakMiB"] - d["rssBeforeMiB"] for d in r["daemons"])
     cpu = sum(d["cpuSeconds"] for d in r["daemons"])
     fails = "; ".join(f"{k} ({v})" for k, v in r["failures"].items()) or "none"
-    print(f"| {n} | {r['completed']} | {r['p50Ms']} | {r['p99Ms']} | {peak:.1f} MiB | {peak * 1024 / n:.0f} KiB | {cpu:.2f} | {cpu * 1000 / n:.1f} | {fails} |")
+    left = ", ".join(f"{v['sessions']} sessions, {v['networks']} networks" for v in r["leftAfter"].values())
+    print(f"| {n} | {r['completed']} | {r['wallMs'] / 1000:.1f} | {r['p50Ms']} | {r['p99Ms']} | {peak:.1f} MiB | {peak * 1024 / n:.0f} KiB | {cpu:.2f} | {cpu * 1000 / n:.1f} ms | {r['nginxCpuSeconds']:.2f} | {r['clientCpuSeconds']:.2f} | {left} | {fails} |")
 PY

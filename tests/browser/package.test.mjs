@@ -99,6 +99,31 @@ bridge.close();
   }
 });
 
+test("npm package: a connect nobody answers fails after 30 s, saying so, and the script ends", async () => {
+  // A server that takes the connection and never answers the handshake (a proxy out of
+  // connections does that).
+  const { createServer } = await import("node:net");
+  const held = [];
+  const silent = createServer((socket) => held.push(socket));
+  await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  await writeFile(join(project, "silent.mjs"), `import { Bridge } from "sockbridge";
+try {
+  await Bridge.connect(process.env.SOCKBRIDGE_URL);
+  console.log("connected");
+} catch (e) {
+  console.log(e.name + ": " + e.message);
+}
+`);
+  const env = { ...process.env, SOCKBRIDGE_URL: `ws://127.0.0.1:${silent.address().port}/` };
+  try {
+    const { stdout } = await run(process.execPath, ["--experimental-websocket", "silent.mjs"], { cwd: project, env, timeout: 60000 });
+    assert.match(stdout.trim(), /^ConnectionError: .*did not answer within 30 s/);
+  } finally {
+    for (const socket of held) socket.destroy();
+    silent.close();
+  }
+});
+
 test("npm package: a Vite app built for production imports it and runs an echo in Chromium", async () => {
   const app = join(project, "vite-app");
   await mkdir(app);

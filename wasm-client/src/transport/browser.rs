@@ -47,6 +47,9 @@ impl Drop for Sender {
     }
 }
 
+/// How long a WebSocket handshake may take before `connect` fails (the message below says 30 s).
+const HANDSHAKE_TIMEOUT_MS: u32 = 30_000;
+
 /// Opens a session: a WebSocket offering the codecs' subprotocols (`codec`, or MessagePack and
 /// JSON) and the token from the URL's fragment as one more, resolved once it is open.
 pub(crate) async fn open(url: &str, codec: Option<Codec>) -> Result<Arc<Core>> {
@@ -118,11 +121,38 @@ pub(crate) async fn open(url: &str, codec: Option<Codec>) -> Result<Arc<Core>> {
         let sender = Sender { ws: ws.clone(), _on_open: on_open, _on_message: on_message, _on_close: on_close };
         Core::new(Box::new(sender), Codec::Json)
     });
-    match opened_rx.await {
+    // A handshake that is never answered (a proxy out of connections, a firewall that drops) ends
+    // after HANDSHAKE_TIMEOUT_MS rather than leaving the caller waiting for ever. The timer's
+    // closure belongs to JavaScript once set (it may fire after this function has returned).
+    let on_timeout = {
+        let opened = Rc::clone(&opened);
+        let ws = ws.clone();
+        Closure::once_into_js(move || {
+            if let Some(tx) = opened.borrow_mut().take() {
+                let _ = tx.send(Err(
+                    "the bridge did not answer within 30 s: is the address right, and is the daemon (or the proxy in front of it) up and not overloaded?".into(),
+                ));
+                let _ = ws.close();
+            }
+        })
+    };
+    let timer = global_function(&global, "setTimeout")
+        .and_then(|set| set.call2(&global, &on_timeout, &HANDSHAKE_TIMEOUT_MS.into()).ok());
+    let outcome = opened_rx.await;
+    // Cleared, so that a Node.js script is not kept alive by it.
+    if let (Some(timer), Some(clear)) = (timer, global_function(&global, "clearTimeout")) {
+        let _ = clear.call1(&global, &timer);
+    }
+    match outcome {
         Ok(Ok(())) => {}
         Ok(Err(why)) => return Err(Error::Connect(why)),
         Err(_) => return Err(Error::Connect("the connection was dropped before it opened".into())),
     }
     core.set_codec(super::agreed(codec, &ws.protocol())?);
     Ok(core)
+}
+
+/// A function of the global object (`setTimeout`, ...), if it has one.
+fn global_function(global: &js_sys::Object, name: &str) -> Option<js_sys::Function> {
+    js_sys::Reflect::get(global, &name.into()).ok()?.dyn_into().ok()
 }
