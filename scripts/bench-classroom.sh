@@ -27,13 +27,7 @@ trap 'rm -rf "$work"' EXIT
 python3 tests/classroom/guide.py docs/classroom.md "$work/guide.sh"
 cat > "$work/inside.sh" <<INSIDE
 set -euo pipefail
-ip link set lo up
-mkdir -p "$work/layers" && mount -t tmpfs tmpfs "$work/layers"
-for dir in etc var run; do
-  mkdir -p "$work/layers/\$dir/up" "$work/layers/\$dir/work"
-  mount -t overlay overlay -o "lowerdir=/\$dir,upperdir=$work/layers/\$dir/up,workdir=$work/layers/\$dir/work" "/\$dir"
-done
-echo "127.0.0.1 class.example.org" >> /etc/hosts
+source "$root/tests/classroom/namespace.sh" "$work"
 export PATH="$root/target/release:\$PATH"
 ( cd /; source "$work/guide.sh" ) > "$work/guide.log" 2>&1
 # The guide's daemons, restarted with room for a large class.

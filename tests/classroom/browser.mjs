@@ -151,7 +151,8 @@ test("classroom: a daemon told to stop drains, and the next session goes to the 
   const page = await student("carol");
   assert.equal((await connect(page)).ok, true);
   const carol = 'sockbridge_identity_sessions{identity="join:carol"}';
-  const [port, other] = metric(9321, carol) === 1 ? [9321, 9322] : [9322, 9321];
+  // (Her sessions of the earlier test may still be closing: where she has any is her daemon.)
+  const [port, other] = metric(9321, carol) > 0 ? [9321, 9322] : [9322, 9321];
   const config = port === 9321 ? "/etc/sockbridge/a.toml" : "/etc/sockbridge/b.toml";
   execFileSync("pkill", ["-TERM", "-f", `bridge-daemon --config ${config}`]);
   const health = () => execFileSync("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${port}/healthz`]).toString();
@@ -160,6 +161,6 @@ test("classroom: a daemon told to stop drains, and the next session goes to the 
   // Carol's open session goes on while it drains; a new tab of hers reaches the other daemon.
   assert.equal(await page.evaluate(() => window.sessions[0].gethostname()), "pc1");
   assert.equal((await connect(page)).ok, true, "a new session while one daemon drains");
-  assert.equal(metric(other, carol), 1, "the new session is on the other daemon");
+  assert.ok(metric(other, carol) >= 1, "the new session is on the other daemon");
   await page.context().close();
 });

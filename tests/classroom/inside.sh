@@ -5,13 +5,7 @@
 set -euo pipefail
 work=$1
 root=$2
-ip link set lo up
-mount -t tmpfs tmpfs "$work/layers" 2>/dev/null || { mkdir -p "$work/layers"; mount -t tmpfs tmpfs "$work/layers"; }
-for dir in etc var run; do
-  mkdir -p "$work/layers/$dir/up" "$work/layers/$dir/work"
-  mount -t overlay overlay -o "lowerdir=/$dir,upperdir=$work/layers/$dir/up,workdir=$work/layers/$dir/work" "/$dir"
-done
-echo "127.0.0.1 class.example.org" >> /etc/hosts
+source "$root/tests/classroom/namespace.sh" "$work"
 # The daemon as built here, where the guide has it installed.
 export PATH="$root/target/debug:$PATH"
 
