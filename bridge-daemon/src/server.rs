@@ -546,10 +546,15 @@ impl Daemon {
                 () = self.stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            let identities: Vec<(Identity, CancellationToken)> =
-                crate::lock(&self.places).identities.iter().map(|(i, h)| (i.clone(), h.revoked.clone())).collect();
-            for (identity, revoked) in identities {
-                if !revoked.is_cancelled() && !self.gate.still_valid(&identity) {
+            let open: Vec<(Identity, CancellationToken)> = crate::lock(&self.places)
+                .identities
+                .iter()
+                .filter(|(_, held)| !held.revoked.is_cancelled())
+                .map(|(identity, held)| (identity.clone(), held.revoked.clone()))
+                .collect();
+            let valid = self.gate.still_valid(&open.iter().map(|(identity, _)| identity).collect::<Vec<_>>());
+            for ((identity, revoked), valid) in open.iter().zip(valid) {
+                if !valid {
                     tracing::info!(identity = identity.name(), "join link revoked or expired: closing its sessions");
                     revoked.cancel();
                 }

@@ -72,14 +72,6 @@ impl Value<'_> {
             }
         }
     }
-
-    /// The member `key` of a map.
-    pub fn get(&self, key: &str) -> Option<&Value<'_>> {
-        match self {
-            Value::Map(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
 }
 
 impl From<&str> for Value<'static> {

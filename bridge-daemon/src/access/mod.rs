@@ -126,12 +126,20 @@ impl Gate {
         }
     }
 
-    /// Whether a session of `identity` may go on: its join link is still there, not revoked and
-    /// not expired.
-    pub(crate) fn still_valid(&self, identity: &Identity) -> bool {
-        let Some(hash) = &identity.link else { return true };
+    /// Whether the sessions of each of `identities` may go on: its join link is still there, not
+    /// revoked and not expired (an identity from the proxy's header always may). The links are
+    /// read once for all of them.
+    pub(crate) fn still_valid(&self, identities: &[&Identity]) -> Vec<bool> {
         let now = join::now();
-        self.with_links(|store| store.links.iter().any(|l| &l.sha256 == hash && l.valid_at(now)))
+        self.with_links(|store| {
+            identities
+                .iter()
+                .map(|identity| match &identity.link {
+                    None => true,
+                    Some(hash) => store.links.iter().any(|l| &l.sha256 == hash && l.valid_at(now)),
+                })
+                .collect()
+        })
     }
 
     fn find(&self, secret: &str) -> Option<join::Link> {
